@@ -1,0 +1,374 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The lock layer's contract, run against every backend with real servers.
+
+One mixin states the contract; one class per backend runs it: file://,
+redis://, zookeeper:// and etcd3+http://. Tests that stop, restart or
+pause a server exist only for the backends that have a server.
+"""
+
+import logging
+import os
+import threading
+import time
+
+import fixtures
+from oslo_config import cfg
+from oslotest import base
+from tooz import coordination as tooz_coordination
+
+from cinder.cmd import lock_demo
+from cinder import coordination
+from cinder.tests.functional import lockservers
+
+WAIT = 30  # upper bound of event waits; reached only when the code is wrong
+
+
+class ContractMixin(object):
+    """What every backend must do."""
+
+    kind = None
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name='cinder.coordination', level=logging.INFO,
+            format='%(levelname)s %(message)s'))
+        self.addCleanup(coordination._thread_locks().clear)
+
+    def shared_url(self):
+        return lockservers.shared_server(self.kind).url
+
+    def coordinator(self, url=None, **options):
+        conf = cfg.ConfigOpts()
+        coordinator = coordination.Coordinator(
+            conf=conf, prefix='test-%s-' % self.id().rsplit('.', 1)[-1])
+        conf([], project='cinder-test', default_config_files=[])
+        options.setdefault('backend_url', url or self.shared_url())
+        options.setdefault('backend_timeout', 5)
+        for key, value in options.items():
+            conf.set_override(key, value, group='coordination')
+        coordinator.start()
+        self.addCleanup(coordinator.stop)
+        return coordinator
+
+    def _run_workers(self, urls, iterations):
+        """One worker process per URL; returns (ledger problems, count)."""
+        tmp = self.useFixture(fixtures.TempDir()).path
+        problems, count, _ = lock_demo.run_workers(urls, iterations, tmp)
+        return problems, count
+
+    def test_mutual_exclusion_between_processes(self):
+        problems, count = self._run_workers([self.shared_url()] * 3, 15)
+        self.assertEqual([], problems)
+        self.assertEqual(45, count)
+
+    def test_non_blocking_miss_raises_and_function_does_not_run(self):
+        holder, other = self.coordinator(), self.coordinator()
+        ran = []
+
+        @coordination.synchronized('{name}', blocking=False,
+                                   coordinator=other)
+        def guarded(name):
+            ran.append(name)
+
+        with holder.get_lock('busy'):
+            e = self.assertRaises(coordination.LockAcquireFailed,
+                                  other.get_lock('busy').acquire,
+                                  blocking=False)
+            self.assertIsInstance(e, tooz_coordination.LockAcquireFailed)
+            self.assertRaises(coordination.LockAcquireFailed, guarded,
+                              'busy')
+        self.assertEqual([], ran)
+        guarded('busy')  # free again
+        self.assertEqual(['busy'], ran)
+
+    def test_timed_acquire_raises_after_timeout(self):
+        holder, other = self.coordinator(), self.coordinator()
+        with holder.get_lock('busy'):
+            lock = other.get_lock('busy')
+            self.assertRaises(coordination.LockAcquireFailed, lock.acquire,
+                              blocking=0.3)
+            self.assertFalse(lock.held)
+
+    def test_waiter_gets_the_lock_when_the_holder_releases(self):
+        holder, other = self.coordinator(), self.coordinator()
+        lock = holder.get_lock('handoff')
+        lock.acquire()
+        waiting = threading.Event()
+        got = threading.Event()
+
+        def wait_for_it():
+            waiter = other.get_lock('handoff')
+            waiting.set()
+            waiter.acquire(blocking=WAIT)
+            got.set()
+            waiter.release()
+
+        thread = threading.Thread(target=wait_for_it)
+        thread.start()
+        self.assertTrue(waiting.wait(WAIT))
+        self.assertFalse(got.is_set())
+        lock.release()
+        self.assertTrue(got.wait(WAIT))
+        thread.join(WAIT)
+
+    def test_release_of_a_lock_not_held_raises(self):
+        coordinator = self.coordinator()
+        lock = coordinator.get_lock('never')
+        self.assertRaises(coordination.LockNotHeld, lock.release)
+        with lock:
+            pass
+        self.assertRaises(coordination.LockNotHeld, lock.release)
+
+    def test_ownership_check_passes_while_held_and_contended(self):
+        holder, other = self.coordinator(), self.coordinator()
+        with holder.get_lock('mine') as lock:
+            self.assertRaises(coordination.LockAcquireFailed,
+                              other.get_lock('mine').acquire,
+                              blocking=False)
+            coordination.ensure_locks_held()
+            lock.check()
+        self.assertIsNone(lock.lost)
+        self.assertNotIn('LOST', self.log.output)
+
+
+class ServerContractMixin(ContractMixin):
+    """What every backend with a server must do when the server fails."""
+
+    #: The lock survives a short server restart (data kept on disk).
+    survives_restart = True
+
+    def dedicated(self):
+        return self.useFixture(lockservers.LockServerFixture(self.kind)).server
+
+    def test_reconnects_after_server_restart(self):
+        server = self.dedicated()
+        coordinator = self.coordinator(server.url)
+        with coordinator.get_lock('before'):
+            pass
+        server.restart()
+        lock = coordinator.get_lock('after')
+        lock.acquire(blocking=WAIT)
+        lock.release()
+
+    def test_start_fails_within_bound_when_server_is_stopped(self):
+        server = self.dedicated()
+        url = server.url
+        server.stop()
+        start = time.monotonic()
+        e = self.assertRaises(coordination.BackendUnavailable,
+                              self.coordinator, url, backend_timeout=2)
+        elapsed = time.monotonic() - start
+        self.assertIn('[coordination] backend_url', str(e))
+        self.assertLess(elapsed, 2 * 2 + 1)
+
+    def test_acquire_fails_within_bound_when_server_is_stopped(self):
+        server = self.dedicated()
+        coordinator = self.coordinator(server.url, backend_timeout=2)
+        server.stop()
+        for blocking in (False, True):
+            start = time.monotonic()
+            e = self.assertRaises(coordination.BackendUnavailable,
+                                  coordinator.get_lock('down').acquire,
+                                  blocking=blocking)
+            self.assertLess(time.monotonic() - start, 2 * 2 + 1)
+            self.assertIn('[coordination] backend_url', str(e))
+
+    def test_lock_held_across_restart(self):
+        server = self.dedicated()
+        holder = self.coordinator(server.url)
+        lock = holder.get_lock('across')
+        lock.acquire()
+        server.restart()
+        other = self.coordinator(server.url)
+        taken = other.get_lock('across')
+        if self.survives_restart:
+            self.assertRaises(coordination.LockAcquireFailed, taken.acquire,
+                              blocking=False)
+            lock.check()
+            lock.release()
+        else:
+            # The server forgot the lock: another member takes it, and the
+            # holder is told at its next check instead of carrying on.
+            taken.acquire(blocking=WAIT)
+            e = self.assertRaises(coordination.LockLost,
+                                  coordination.ensure_locks_held)
+            self.assertIn('across', str(e))
+            self.assertRaises(coordination.LockLost, lock.release)
+            taken.release()
+
+
+class LeaseContractMixin(ServerContractMixin):
+    """Backends whose locks are leases refreshed by the heartbeat."""
+
+    lease_option = 'lock_timeout'
+
+    def _url_with_lease(self, url, seconds):
+        return '%s?%s=%d' % (url, self.lease_option, seconds)
+
+    def test_heartbeat_keeps_a_lock_past_its_lease(self):
+        url = self._url_with_lease(self.shared_url(), 2)
+        holder = self.coordinator(url, heartbeat=0.2)
+        other = self.coordinator(url, heartbeat=0.2)
+        lock = holder.get_lock('long')
+        lock.acquire()
+        beats = holder._heartbeat
+        # Wait (bounded) for beats covering more than two leases.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            self.assertRaises(coordination.LockAcquireFailed,
+                              other.get_lock('long').acquire,
+                              blocking=False)
+            beats._stopped.wait(0.5)
+        lock.check()
+        lock.release()
+
+    def test_lost_lease_is_detected_and_logged(self):
+        # A holder that stops refreshing (paused, cut off) loses its lease;
+        # another member takes the lock; the holder's check raises and the
+        # loss is logged at ERROR with the name and hold time.
+        url = self._url_with_lease(self.shared_url(), 2)
+        holder = self.coordinator(url, heartbeat=3600)
+        other = self.coordinator(url, heartbeat=0.5)
+        lock = holder.get_lock('paused')
+        lock.acquire()
+        taken = other.get_lock('paused')
+        taken.acquire(blocking=WAIT)
+        e = self.assertRaises(coordination.LockLost, lock.check)
+        self.assertIn('paused', str(e))
+        self.assertIn('ERROR Lock "test-test_lost_lease_is_detected_and_'
+                      'logged-paused" was LOST after being held for',
+                      self.log.output)
+        self.assertRaises(coordination.LockLost, lock.release)
+        taken.release()
+
+    def test_heartbeat_detects_loss_without_being_asked(self):
+        server = self.dedicated()
+        holder = self.coordinator(server.url, heartbeat=0.1)
+        lock = holder.get_lock('watched')
+        lock.acquire()
+        server.restart()
+        other = self.coordinator(server.url)
+        taken = other.get_lock('watched')
+        if not self.survives_restart:
+            taken.acquire(blocking=WAIT)
+            deadline = time.monotonic() + WAIT
+            while lock.lost is None and time.monotonic() < deadline:
+                holder._heartbeat._stopped.wait(0.05)
+            self.assertIsNotNone(lock.lost)
+            self.assertIn('LOST', self.log.output)
+            taken.release()
+        else:
+            self.assertRaises(coordination.LockAcquireFailed, taken.acquire,
+                              blocking=False)
+
+    def test_heartbeat_retries_while_server_is_down(self):
+        server = self.dedicated()
+        self.coordinator(server.url, heartbeat=0.1, backend_timeout=1,
+                         initial_reconnect_backoff=0.05,
+                         max_reconnect_backoff=0.2)
+        server.stop()
+        deadline = time.monotonic() + WAIT
+        while ('failed (attempt 2)' not in self.log.output and
+               time.monotonic() < deadline):
+            threading.Event().wait(0.05)
+        self.assertIn('failed (attempt 2)', self.log.output)
+        self.assertIn('[coordination] backend_url', self.log.output)
+        server.start()
+        while ('again after' not in self.log.output and
+               time.monotonic() < deadline):
+            threading.Event().wait(0.05)
+        self.assertIn('reached the lock backend again', self.log.output)
+
+
+class FileContractTest(ContractMixin, base.BaseTestCase):
+    kind = 'file'
+
+    def shared_url(self):
+        try:
+            return self._url
+        except AttributeError:
+            self._url = 'file://' + self.useFixture(fixtures.TempDir()).path
+            return self._url
+
+    def test_lock_files_of_deleted_resources_can_be_removed(self):
+        coordinator = self.coordinator()
+        with coordinator.get_lock('vol-1-delete_volume'):
+            pass
+        directory = self.shared_url()[len('file://'):]
+        prefix = coordinator.prefix
+        self.assertIn(prefix + 'vol-1-delete_volume', os.listdir(directory))
+        self.assertEqual(1, coordination.synchronized_remove(
+            'vol-1-*', coordinator=coordinator))
+        self.assertNotIn(prefix + 'vol-1-delete_volume',
+                         os.listdir(directory))
+
+    def test_ledger_check_sees_overlap_without_a_shared_lock(self):
+        # Each worker gets a lock directory of its own: what host-local
+        # locks on two hosts amount to. The ledger check must see it.
+        tmp = self.useFixture(fixtures.TempDir()).path
+        urls = ['file://%s/locks-%d' % (tmp, n) for n in range(3)]
+        problems, count = self._run_workers(urls, 40)
+        self.assertNotEqual([], problems)
+
+
+class RedisContractTest(LeaseContractMixin, base.BaseTestCase):
+    kind = 'redis'
+    survives_restart = False  # no persistence: keys are gone
+
+    def test_password_never_shown(self):
+        server = self.dedicated()
+        url = server.url.replace('redis://', 'redis://:hunter2@')
+        server.stop()
+        e = self.assertRaises(coordination.BackendUnavailable,
+                              self.coordinator, url, backend_timeout=1)
+        self.assertIn(':***@', str(e))
+        self.assertNotIn('hunter2', str(e))
+        self.assertNotIn('hunter2', self.log.output)
+
+
+class EtcdContractTest(LeaseContractMixin, base.BaseTestCase):
+    kind = 'etcd'
+
+
+class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
+    kind = 'zookeeper'
+
+    def test_session_expiry_is_detected_and_logged(self):
+        from kazoo import client as kazoo_client
+
+        url = self.shared_url()
+        holder = self.coordinator(url)
+        other = self.coordinator(url)
+        lock = holder.get_lock('session')
+        lock.acquire()
+        # Expire the holder's session from outside, as ZooKeeper does when
+        # a client is cut off for longer than its session timeout.
+        kazoo = holder.backend.driver._coord
+        session = kazoo_client.KazooClient(
+            hosts=url[len('zookeeper://'):], client_id=kazoo.client_id)
+        session.start(timeout=WAIT)
+        session.stop()
+        session.close()
+        taken = other.get_lock('session')
+        taken.acquire(blocking=WAIT)
+        deadline = time.monotonic() + WAIT
+        while lock.lost is None and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        self.assertIn('session expired', lock.lost or '')
+        self.assertIn('LOST', self.log.output)
+        self.assertRaises(coordination.LockLost,
+                          coordination.ensure_locks_held)
+        self.assertRaises(coordination.LockLost, lock.release)
+        taken.release()

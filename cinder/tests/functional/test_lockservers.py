@@ -1,0 +1,312 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tests of the lock servers that the functional tests run."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import unittest
+from unittest import mock
+import uuid
+
+import fixtures
+from kazoo import client as kazoo_client
+from kazoo.protocol import states as kazoo_states
+from oslotest import base
+from tooz import coordination
+
+from cinder.tests.functional import lockservers
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+CLI = os.path.join(REPO_ROOT, 'tools', 'lock-servers')
+WAIT = 30  # seconds: bound of every wait for a server or a client
+
+
+def lock_cycle(test, url):
+    """Acquire and release a tooz lock at ``url``."""
+    member = ('test-%s' % uuid.uuid4().hex).encode('ascii')
+    coord = coordination.get_coordinator(url, member)
+    coord.start()
+    try:
+        lock = coord.get_lock(b'x')
+        test.assertTrue(lock.acquire(blocking=WAIT))
+        test.assertTrue(lock.release())
+    finally:
+        coord.stop()
+
+
+class _ServerTests(object):
+    """The same tests for every kind of server (a mixin)."""
+
+    kind = None
+    scheme = None
+
+    def setUp(self):
+        super(_ServerTests, self).setUp()
+        self.server = self.useFixture(
+            lockservers.LockServerFixture(self.kind)).server
+
+    def test_serves_a_lock_cycle(self):
+        self.assertTrue(self.server.running)
+        self.assertEqual('%s://127.0.0.1:%d' % (self.scheme, self.server.port),
+                         self.server.url)
+        self.assertTrue(os.path.isfile(self.server.log_file))
+        lock_cycle(self, self.server.url)
+
+    def test_restart_keeps_url_and_dir(self):
+        url, data_dir, pid = (self.server.url, self.server.data_dir,
+                              self.server.pid)
+        self.server.restart()
+        self.assertEqual(url, self.server.url)
+        self.assertEqual(data_dir, self.server.data_dir)
+        self.assertNotEqual(pid, self.server.pid)
+        self.assertFalse(lockservers.pid_alive(pid))
+        lock_cycle(self, url)
+
+    def test_kill_then_start(self):
+        url, pid = self.server.url, self.server.pid
+        self.server.kill()
+        self.assertFalse(self.server.running)
+        self.assertFalse(lockservers.pid_alive(pid))
+        self.assertFalse(self.server.ping(timeout=0.5))
+        self.server.start()
+        self.assertEqual(url, self.server.url)
+        lock_cycle(self, url)
+
+    def test_stop_is_idempotent(self):
+        data_dir, pid = self.server.data_dir, self.server.pid
+        self.server.stop()
+        self.server.stop()
+        self.assertFalse(self.server.running)
+        self.assertIsNone(self.server.pid)
+        self.assertFalse(lockservers.pid_alive(pid))
+        self.assertFalse(os.path.exists(data_dir))
+
+    def test_pause_and_resume(self):
+        self.server.pause()
+        self.assertTrue(self.server.paused)
+        # A frozen server accepts connections (the kernel does) but
+        # answers nothing.
+        self.assertFalse(self.server.ping(timeout=0.3))
+        self.server.resume()
+        self.assertFalse(self.server.paused)
+        self.assertTrue(self.server.ping(timeout=WAIT))
+
+    def test_stop_while_paused(self):
+        pid = self.server.pid
+        self.server.pause()
+        self.server.stop()
+        self.assertFalse(lockservers.pid_alive(pid))
+
+    def test_shared_server(self):
+        shared = lockservers.shared_server(self.kind)
+        self.assertIs(shared, lockservers.shared_server(self.kind))
+        self.assertTrue(shared.running)
+        self.assertNotEqual(self.server.url, shared.url)
+        lock_cycle(self, shared.url)
+
+
+class RedisServerTestCase(_ServerTests, base.BaseTestCase):
+    kind = 'redis'
+    scheme = 'redis'
+
+    def test_port_in_use_fails_with_log_tail(self):
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(1)
+        server = lockservers.RedisServer(port=sock.getsockname()[1])
+        self.addCleanup(server.stop)
+        exc = self.assertRaises(lockservers.LockServerError, server.start)
+        self.assertIn('exited with status', str(exc))
+        self.assertIn('Address already in use', str(exc))
+        self.assertFalse(server.running)
+
+    def test_retries_with_other_port_when_taken(self):
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(1)
+        busy = sock.getsockname()[1]
+        real_pick = lockservers.pick_free_port
+        picks = iter([busy])
+        self.useFixture(fixtures.MockPatchObject(
+            lockservers, 'pick_free_port',
+            side_effect=lambda: next(picks, None) or real_pick()))
+        server = lockservers.RedisServer()
+        self.addCleanup(server.stop)
+        server.start()
+        self.assertNotEqual(busy, server.port)
+        self.assertTrue(server.ping())
+
+
+class ZooKeeperServerTestCase(_ServerTests, base.BaseTestCase):
+    kind = 'zookeeper'
+    scheme = 'zookeeper'
+
+    def test_session_survives_restart(self):
+        zk = kazoo_client.KazooClient(
+            hosts='127.0.0.1:%d' % self.server.port, timeout=WAIT)
+        zk.start(timeout=WAIT)
+        self.addCleanup(zk.close)
+        self.addCleanup(zk.stop)
+        session_id = zk.client_id[0]
+        zk.create('/held', ephemeral=True)
+        lost = threading.Event()
+        back = threading.Event()
+
+        def listener(state):
+            if state == kazoo_states.KazooState.SUSPENDED:
+                lost.set()
+            elif state == kazoo_states.KazooState.CONNECTED and lost.is_set():
+                back.set()
+            elif state == kazoo_states.KazooState.LOST:
+                lost.set()
+                back.set()
+        zk.add_listener(listener)
+
+        self.server.restart()
+
+        self.assertTrue(back.wait(WAIT))
+        self.assertEqual(kazoo_states.KazooState.CONNECTED, zk.state)
+        self.assertEqual(session_id, zk.client_id[0])
+        self.assertIsNotNone(zk.exists('/held'))
+
+
+class EtcdServerTestCase(_ServerTests, base.BaseTestCase):
+    kind = 'etcd'
+    scheme = 'etcd3+http'
+
+
+class AvailabilityTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super(AvailabilityTestCase, self).setUp()
+        self.useFixture(fixtures.MockPatchObject(
+            lockservers.EtcdServer, 'missing',
+            return_value=['etcd']))
+
+    def _require(self, value):
+        self.useFixture(fixtures.EnvironmentVariable(
+            lockservers.REQUIRE_ENV, value))
+
+    def test_skips_without_binaries(self):
+        for value in (None, '', '0'):
+            self._require(value)
+            self.assertFalse(lockservers.EtcdServer.available())
+            fixture = lockservers.LockServerFixture('etcd')
+            exc = self.assertRaises(unittest.SkipTest, fixture.setUp)
+            self.assertIn('tools/test-setup.sh', str(exc))
+            self.assertRaises(unittest.SkipTest,
+                              lockservers.shared_server, 'etcd')
+
+    def test_fails_without_binaries_when_required(self):
+        self._require('1')
+        fixture = lockservers.LockServerFixture('etcd')
+        exc = self.assertRaises(lockservers.LockServerUnavailable,
+                                fixture.setUp)
+        self.assertIn('tools/test-setup.sh', str(exc))
+        self.assertIn(lockservers.REQUIRE_ENV, str(exc))
+        self.assertRaises(lockservers.LockServerUnavailable,
+                          lockservers.shared_server, 'etcd')
+
+    def test_unknown_kind(self):
+        self.assertRaises(ValueError, lockservers.shared_server, 'memcached')
+        self.assertRaises(ValueError, lockservers.server_url, 'memcached')
+
+    def test_server_url_from_environment(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'CINDER_TEST_ETCD_URL', 'etcd3+http://127.0.0.1:1'))
+        # Neither starts a server nor looks at the (mocked) binaries.
+        self.assertEqual('etcd3+http://127.0.0.1:1',
+                         lockservers.server_url('etcd'))
+
+    def test_server_classes(self):
+        self.assertEqual(
+            {'redis': lockservers.RedisServer,
+             'zookeeper': lockservers.ZooKeeperServer,
+             'etcd': lockservers.EtcdServer},
+            lockservers.SERVER_CLASSES)
+        with mock.patch.object(lockservers.shutil, 'which',
+                               return_value=None):
+            self.assertFalse(lockservers.RedisServer.available())
+            self.assertEqual(['redis-server'],
+                             lockservers.RedisServer.missing())
+
+
+class CommandLineTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super(CommandLineTestCase, self).setUp()
+        for kind, cls in lockservers.SERVER_CLASSES.items():
+            if not cls.available():
+                lockservers.check_available(kind)  # skips or fails
+        self.state_dir = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'state')
+
+    def cli(self, *args):
+        return subprocess.run(
+            [sys.executable, CLI] + list(args) +
+            ['--state-dir', self.state_dir],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=3 * 60)
+
+    def test_start_status_stop(self):
+        # Registered first, so it runs last: stop what a failure left.
+        self.addCleanup(self.cli, 'stop')
+        result = self.cli('start')
+        self.assertEqual(0, result.returncode, result.stderr)
+
+        with open(os.path.join(self.state_dir, 'env')) as f:
+            env = dict(line.split('=', 1) for line in f.read().splitlines())
+        self.assertEqual(
+            {'CINDER_TEST_REDIS_URL', 'CINDER_TEST_ZOOKEEPER_URL',
+             'CINDER_TEST_ETCD_URL'}, set(env))
+        self.assertTrue(env['CINDER_TEST_REDIS_URL'].startswith(
+            'redis://127.0.0.1:'))
+        self.assertTrue(env['CINDER_TEST_ZOOKEEPER_URL'].startswith(
+            'zookeeper://127.0.0.1:'))
+        self.assertTrue(env['CINDER_TEST_ETCD_URL'].startswith(
+            'etcd3+http://127.0.0.1:'))
+        pids = {}
+        for kind in lockservers.SERVER_CLASSES:
+            with open(os.path.join(self.state_dir, kind + '.pid')) as f:
+                pids[kind] = int(f.read())
+            self.assertTrue(lockservers.pid_alive(pids[kind]))
+        for url in env.values():
+            lock_cycle(self, url)
+
+        result = self.cli('status')
+        self.assertEqual(0, result.returncode, result.stdout)
+        self.assertEqual(3, result.stdout.count('serving'))
+
+        # Starting again keeps the running servers.
+        result = self.cli('start', 'redis')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('already running', result.stdout)
+
+        result = self.cli('stop')
+        self.assertEqual(0, result.returncode, result.stderr)
+        for kind, pid in pids.items():
+            self.assertFalse(lockservers.pid_alive(pid), kind)
+        self.assertFalse(os.path.exists(self.state_dir))
+        self.assertEqual(3, self.cli('status').returncode)
+
+    def test_unknown_kind(self):
+        result = self.cli('start', 'memcached')
+        self.assertEqual(2, result.returncode)
+        self.assertIn('unknown server kind', result.stderr)
+        self.assertFalse(os.path.exists(self.state_dir))
