@@ -26,7 +26,8 @@ from cinder.volume import driver as volume_driver
 def list_opts():
     """Return ``[(group, [opts])]`` for every option of the project."""
     groups = {
-        'DEFAULT': [config.global_opts, volume_driver.volume_opts],
+        'DEFAULT': [config.global_opts, config.volume_service_opts,
+                    volume_driver.volume_opts],
         'coordination': [coordination.coordination_opts],
     }
     return [(group, list(itertools.chain(*opts)))

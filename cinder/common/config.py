@@ -12,6 +12,8 @@
 
 """Options shared by the whole service, registered in ``[DEFAULT]``."""
 
+import socket
+
 from oslo_config import cfg
 
 global_opts = [
@@ -22,7 +24,42 @@ global_opts = [
                     '``[coordination] backend_url = file://$state_path``, '
                     'keeps its lock files here, so it must be writable by '
                     'the service and local to this host.'),
+    cfg.StrOpt('host',
+               default=socket.gethostname(),
+               sample_default='<current_hostname>',
+               help='Name of this volume service. Each service of a cluster '
+                    'needs its own; it is recorded on the volumes it '
+                    'creates.'),
+    cfg.StrOpt('cluster',
+               help='Name of the cluster this service belongs to. Services '
+                    'that share a cluster name drive the same backend '
+                    'Active/Active: any of them may act on any of its '
+                    'volumes. Needs a volume driver that supports '
+                    'Active/Active and a distributed lock backend in '
+                    '[coordination] backend_url. Unset: the service works '
+                    'alone (Active/Passive), as before.'),
+]
+
+volume_service_opts = [
+    cfg.StrOpt('volume_driver',
+               default='nfs',
+               help='The volume driver: a name registered in the '
+                    'cinder.volume.drivers entry point namespace (nfs, tgt) '
+                    'or the dotted path of a VolumeDriver class.'),
+    cfg.StrOpt('request_socket',
+               default='$state_path/cinder-volume.sock',
+               help='Unix socket on which the volume service accepts '
+                    'requests (this tree has no message bus; tools and '
+                    'tests play the scheduler through it). It is created '
+                    'with mode 0600. Empty: accept no requests.'),
+    cfg.FloatOpt('graceful_shutdown_timeout',
+                 default=60.0, min=0.0,
+                 help='Seconds a stopping service waits for requests in '
+                      'flight to finish before it stops its driver and '
+                      'its coordinator. Requests still running after that '
+                      'lose their locks and fail.'),
 ]
 
 CONF = cfg.CONF
 CONF.register_opts(global_opts)
+CONF.register_opts(volume_service_opts)

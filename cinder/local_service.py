@@ -1,0 +1,152 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Run ``cinder-volume`` services as child processes.
+
+For programs that play the scheduler on one machine: the functional tests,
+``cinder-volume-demo`` and the Active/Active tools. A
+:class:`ServiceProcess` writes a ``cinder.conf``, starts the real
+``cinder-volume --config-file`` as its own OS process, waits (bounded)
+until it accepts requests on its socket, and stops it with a signal, as an
+init system would.
+"""
+
+import configparser
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from cinder import rpc
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 60.0
+
+
+class ServiceProcessError(Exception):
+    pass
+
+
+class ServiceProcess(object):
+    """One ``cinder-volume`` process.
+
+    :param state_path: the service's ``[DEFAULT] state_path``; its config
+        file, log file and request socket go there too.
+    :param options: ``{section: {option: value}}`` added to the config.
+    :param host: its ``[DEFAULT] host``.
+    :param env: extra environment variables for the process.
+    """
+
+    def __init__(self, state_path, options, host='host-a', env=None,
+                 debug=True):
+        self.state_path = state_path
+        self.host = host
+        self.options = options
+        self.env = env
+        self.debug = debug
+        self.config_file = os.path.join(state_path, 'cinder.conf')
+        self.log_file = os.path.join(state_path, 'cinder-volume.log')
+        self.socket = os.path.join(state_path, 'cinder-volume.sock')
+        self.process = None
+        self.returncode = None
+
+    def prepare(self):
+        """Write the config file; :meth:`start` runs the service."""
+        os.makedirs(self.state_path, exist_ok=True)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser['DEFAULT'] = {'state_path': self.state_path,
+                             'host': self.host,
+                             'log_file': self.log_file,
+                             'debug': str(self.debug).lower(),
+                             'request_socket': self.socket}
+        for section, values in self.options.items():
+            if section not in parser:
+                parser[section] = {}
+            for key, value in values.items():
+                parser[section][key] = str(value)
+        with open(self.config_file, 'w') as f:
+            parser.write(f)
+
+    def start(self):
+        """Start and wait until the service accepts requests.
+
+        :raises ServiceProcessError: it exited, or did not listen within
+            :data:`START_TIMEOUT` seconds; the message has its stderr and
+            the end of its log.
+        """
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.returncode = None
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'cinder.cmd.volume',
+             '--config-file', self.config_file],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.returncode = self.process.returncode
+                stderr = self.process.stderr.read().decode()
+                self.process.stderr.close()
+                raise ServiceProcessError(
+                    'cinder-volume exited with %s at start: %s\n%s' % (
+                        self.returncode, stderr, self.log_tail()))
+            if rpc._is_listening(self.socket):
+                return
+            time.sleep(0.05)
+        self.kill()
+        raise ServiceProcessError(
+            'cinder-volume did not listen on %s within %s s\n%s' % (
+                self.socket, START_TIMEOUT, self.log_tail()))
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def client(self, timeout=None):
+        return rpc.Client(self.socket, timeout=timeout)
+
+    def call(self, method, **args):
+        return self.client().call(method, **args)
+
+    def send_signal(self, sig):
+        self.process.send_signal(sig)
+
+    def terminate(self, sig=signal.SIGTERM):
+        """Send ``sig`` and return the exit status."""
+        if self.running:
+            self.process.send_signal(sig)
+        return self._reap()
+
+    def kill(self):
+        if self.running:
+            self.process.kill()
+        return self._reap()
+
+    def _reap(self):
+        if self.process is None:
+            return None
+        try:
+            self.returncode = self.process.wait(STOP_TIMEOUT)
+        finally:
+            self.process.stderr.close()
+        return self.returncode
+
+    def log(self):
+        try:
+            with open(self.log_file) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def log_tail(self, lines=40):
+        return '\n'.join(self.log().splitlines()[-lines:])

@@ -1,0 +1,328 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the service lifecycle and its request socket."""
+
+import logging
+import os
+import stat
+import threading
+from unittest import mock
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+
+from cinder.common import config
+from cinder import coordination
+from cinder import exception
+from cinder import objects
+from cinder import rpc
+from cinder import service
+from cinder.tests import coordination_fixture
+
+FAKE = 'cinder.tests.unit.fake_driver.'
+
+
+class ServiceTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.state = self.useFixture(fixtures.TempDir()).path
+        self.conf = cfg.ConfigOpts()
+        self.conf.register_opts(config.global_opts)
+        self.conf.register_opts(config.volume_service_opts)
+        self.fixture = self.useFixture(config_fixture.Config(self.conf))
+        self.conf([])
+        self.fixture.config(state_path=self.state, host='h1',
+                            volume_driver=FAKE + 'FakeDriver')
+        self.locks = self.useFixture(
+            coordination_fixture.CoordinatorFixture())
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name='cinder', level='INFO'))
+
+    def make_service(self, coordinator=None):
+        svc = service.Service(self.conf, coordinator=coordinator)
+        self.addCleanup(svc.stop)
+        return svc
+
+    def fake_coordinator(self, order):
+        coordinator = mock.Mock(spec=coordination.Coordinator)
+        coordinator.start.side_effect = lambda: order.append('coord.start')
+        coordinator.stop.side_effect = lambda: order.append('coord.stop')
+        coordinator.backend.distributed = True
+        return coordinator
+
+
+class LifecycleTestCase(ServiceTestCase):
+
+    def test_start_and_stop_order(self):
+        order = []
+        svc = self.make_service(self.fake_coordinator(order))
+        with mock.patch('cinder.tests.unit.fake_driver.FakeDriver.'
+                        '_call', autospec=True,
+                        side_effect=lambda drv, m, *a: order.append(m)):
+            with mock.patch.object(rpc.Server, 'stop', autospec=True,
+                                   side_effect=lambda *a, **k:
+                                   order.append('server.stop')):
+                svc.start()
+                self.assertTrue(os.path.exists(self.conf.request_socket))
+                svc.stop()
+        self.assertEqual(['coord.start', 'do_setup', 'check_for_setup_error',
+                          'server.stop', 'stop', 'coord.stop'], order)
+        self.assertTrue(svc.wait(0))
+
+    def test_real_coordinator_is_started_before_driver_setup(self):
+        seen = []
+        svc = self.make_service()
+        with mock.patch('cinder.tests.unit.fake_driver.FakeDriver.do_setup',
+                        side_effect=lambda: seen.append(
+                            self.locks.coordinator.started)):
+            # The fixture's coordinator is already started; use a fresh
+            # one to see the service start it.
+            coordinator = coordination.Coordinator(conf=self.conf)
+            self.fixture.config(group='coordination',
+                                backend_url=self.locks.url)
+            svc.coordinator = coordinator
+            svc.start()
+        self.assertTrue(coordinator.started)
+        svc.stop()
+        self.assertFalse(coordinator.started)
+        self.assertEqual([True], seen)
+
+    def test_stop_is_idempotent(self):
+        order = []
+        svc = self.make_service(self.fake_coordinator(order))
+        svc.start()
+        svc.stop()
+        svc.stop()
+        self.assertEqual(1, order.count('coord.stop'))
+
+    def test_coordinator_failure_stops_start_with_its_reason(self):
+        coordinator = mock.Mock(spec=coordination.Coordinator)
+        coordinator.start.side_effect = coordination.BackendUnavailable(
+            'Starting the coordinator: [coordination] backend_url '
+            'redis://:***@127.0.0.1:1 did not answer')
+        svc = self.make_service(coordinator)
+        with mock.patch('cinder.tests.unit.fake_driver.FakeDriver.'
+                        'do_setup') as do_setup:
+            exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('lock coordinator cannot start', str(exc))
+        self.assertIn('backend_url', str(exc))
+        do_setup.assert_not_called()
+        self.assertFalse(os.path.exists(self.conf.request_socket))
+
+    def test_driver_setup_failure_stops_the_coordinator(self):
+        order = []
+        svc = self.make_service(self.fake_coordinator(order))
+        with mock.patch('cinder.tests.unit.fake_driver.FakeDriver.do_setup',
+                        side_effect=exception.ConfigurationError(
+                            'nfs_shares_config: /nope not found')):
+            exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('nfs_shares_config', str(exc))
+        self.assertEqual(['coord.start', 'coord.stop'], order)
+
+    def test_socket_in_use_fails_start_and_stops_coordinator(self):
+        order = []
+        path = os.path.join(self.state, 'not-a-dir')
+        open(path, 'w').close()
+        self.fixture.config(request_socket=os.path.join(path, 'sock'))
+        svc = self.make_service(self.fake_coordinator(order))
+        exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('request_socket', str(exc))
+        self.assertEqual(['coord.start', 'coord.stop'], order)
+
+    def test_socket_of_a_running_service_is_not_taken_over(self):
+        first = self.make_service()
+        first.start()
+        second = self.make_service(self.fake_coordinator([]))
+        exc = self.assertRaises(exception.ServiceStartError, second.start)
+        self.assertIn('another service is listening', str(exc))
+        volume = objects.Volume()
+        rpc.Client(self.conf.request_socket, timeout=30).call(
+            'create_volume', volume=volume)
+        self.assertEqual('available', volume.status)
+
+
+class DriverChecksTestCase(ServiceTestCase):
+
+    def test_unknown_driver_names_the_option(self):
+        for name in ('no-such-driver', 'cinder.nope.Driver',
+                     FAKE + 'NotADriver', ''):
+            self.fixture.config(volume_driver=name)
+            svc = self.make_service(mock.Mock())
+            exc = self.assertRaises(exception.ServiceStartError, svc.start)
+            self.assertIn('volume_driver', str(exc))
+            svc.coordinator.start.assert_not_called()
+
+    def test_cluster_needs_an_active_active_driver(self):
+        self.fixture.config(cluster='c1',
+                            volume_driver=FAKE + 'NotActiveActiveDriver')
+        svc = self.make_service(mock.Mock())
+        exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('cluster = c1', str(exc))
+        self.assertIn('does not support Active/Active', str(exc))
+        svc.coordinator.start.assert_not_called()
+
+    def test_no_cluster_runs_any_driver(self):
+        self.fixture.config(volume_driver=FAKE + 'NotActiveActiveDriver')
+        svc = self.make_service()
+        svc.start()
+        self.assertNotIn('keeps locks on this host only', self.log.output)
+
+    def test_cluster_on_host_local_locks_warns(self):
+        self.fixture.config(cluster='c1')
+        svc = self.make_service()
+        svc.start()
+        self.assertIn('cluster = c1 is set but [coordination] backend_url '
+                      '= file://', self.log.output)
+
+    def test_cluster_on_distributed_locks_does_not_warn(self):
+        self.fixture.config(cluster='c1')
+        svc = self.make_service(self.fake_coordinator([]))
+        svc.start()
+        self.assertNotIn('keeps locks on this host only', self.log.output)
+
+
+class RequestsTestCase(ServiceTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.svc = self.make_service()
+        self.svc.start()
+        self.client = rpc.Client(self.conf.request_socket, timeout=30)
+
+    def test_socket_is_private(self):
+        mode = os.stat(self.conf.request_socket).st_mode
+        self.assertEqual(0o600, stat.S_IMODE(mode))
+
+    def test_request_updates_the_callers_records(self):
+        volume = objects.Volume(size=2)
+        result = self.client.call('create_volume', volume=volume)
+        self.assertEqual('available', volume.status)
+        self.assertEqual('h1', volume.host)
+        self.assertEqual(volume, result)
+        snapshot = objects.Snapshot(volume=volume)
+        self.client.call('create_snapshot', snapshot=snapshot)
+        clone = objects.Volume(size=2)
+        self.client.call('create_volume', volume=clone, snapshot=snapshot)
+        self.assertEqual(snapshot.id, clone.snapshot_id)
+        attachment = self.client.call('attach_volume', volume=clone,
+                                      connector={'host': 'compute1'})
+        self.assertIsInstance(attachment, objects.Attachment)
+        self.assertEqual([attachment], clone.attachments)
+        self.assertEqual('in-use', clone.status)
+
+    def test_errors_keep_their_type_and_message(self):
+        volume = objects.Volume(size=2)
+        self.client.call('create_volume', volume=volume)
+        exc = self.assertRaises(rpc.RemoteError, self.client.call,
+                                'extend_volume', volume=volume, new_size=1)
+        self.assertEqual('InvalidInput', exc.exc_type)
+        self.assertIn('new_size', str(exc))
+        self.assertEqual(2, volume.size)
+
+    def test_only_manager_methods_are_served(self):
+        for method in ('init_host', 'cleanup', '_delete_volume', '__init__'):
+            exc = self.assertRaises(rpc.RemoteError, self.client.call,
+                                    method)
+            self.assertEqual('InvalidInput', exc.exc_type)
+            self.assertIn('unknown method', str(exc))
+
+    def test_stop_waits_for_requests_in_flight(self):
+        inside = threading.Event()
+        release = threading.Event()
+        driver = self.svc.manager.driver
+
+        def hook():
+            inside.set()
+            release.wait(30)
+            driver.calls.append(('create_volume done',))
+
+        driver.hooks['create_volume'] = hook
+        replies = []
+        caller = threading.Thread(target=lambda: replies.append(
+            self.client.call('create_volume', volume=objects.Volume())))
+        caller.start()
+        self.assertTrue(inside.wait(30))
+        waiting = _LogEvent(self, 'cinder.rpc', 'request(s) in flight')
+        stopper = threading.Thread(target=self.svc.stop)
+        stopper.start()
+        self.assertTrue(waiting.wait(30))
+        release.set()
+        stopper.join(30)
+        caller.join(30)
+        self.assertFalse(stopper.is_alive())
+        self.assertEqual('available', replies[0].status)
+        calls = [c[0] for c in driver.calls]
+        self.assertLess(calls.index('create_volume done'),
+                        calls.index('stop'))
+        self.assertFalse(self.locks.coordinator.started)
+
+
+class _LogEvent(logging.Handler):
+    """An event set when ``logger`` logs a message containing ``text``."""
+
+    def __init__(self, test, logger, text):
+        super().__init__()
+        self._event = threading.Event()
+        self._text = text
+        log = logging.getLogger(logger)
+        log.addHandler(self)
+        test.addCleanup(log.removeHandler, self)
+
+    def emit(self, record):
+        if self._text in record.getMessage():
+            self._event.set()
+
+    def wait(self, timeout):
+        return self._event.wait(timeout)
+
+
+class ServerTestCase(base.BaseTestCase):
+
+    def test_stop_gives_up_after_timeout(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 's')
+        release = threading.Event()
+        inside = threading.Event()
+
+        class Endpoint(object):
+            def slow(self):
+                inside.set()
+                release.wait(30)
+                return 'done'
+
+        server = rpc.Server(path, Endpoint(), ['slow'])
+        server.start()
+        replies = []
+        caller = threading.Thread(target=lambda: replies.append(
+            rpc.Client(path).call('slow')))
+        caller.start()
+        self.assertTrue(inside.wait(30))
+        log = self.useFixture(fixtures.FakeLogger(name='cinder.rpc'))
+        self.assertFalse(server.stop(timeout=0.01))
+        self.assertIn('1 volume request(s) still running', log.output)
+        self.assertFalse(os.path.exists(path))
+        release.set()
+        caller.join(30)
+        self.assertEqual(['done'], replies)
+
+    def test_malformed_request_gets_an_error(self):
+        server = rpc.Server('unused', object(), [])
+        reply = server._dispatch(b'{not json')
+        self.assertEqual('InvalidInput', reply['error']['type'])
+        reply = server._dispatch(b'{"args": {}}')
+        self.assertIn('malformed request', reply['error']['message'])
+        reply = server._dispatch(
+            b'{"method": "x", "args": {"v": {"__cinder_object__": "Bad"}}}')
+        self.assertIn('unknown record type', reply['error']['message'])
