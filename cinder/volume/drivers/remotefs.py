@@ -1,0 +1,903 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Volumes stored as image files on shared file systems (RemoteFS).
+
+:class:`RemoteFSDriver` handles shares: loading them, mounting them,
+measuring them and picking one for a new volume. :class:`RemoteFSSnapDriver`
+adds volumes, snapshots and clones made of ``qemu-img`` images. A concrete
+driver (:class:`cinder.volume.drivers.nfs.NfsDriver`) says how shares are
+listed and mounted.
+
+Files of a volume
+=================
+
+All files of a volume sit in the directory where its share
+(``volume.provider_location``) is mounted, and their names start with
+``volume.name`` (``volume-<id>``):
+
+``volume-<id>``
+    The image the volume was created as, raw or qcow2 (``base_format``).
+``volume-<id>.<16 hex digits>``
+    qcow2 overlays, made when a snapshot is taken or the volume is
+    reverted. Each names its backing file by its bare file name, so the
+    chain is valid wherever the share is mounted.
+``volume-<id>.info``
+    JSON: ``"active"`` is the file the volume is read and written
+    through, ``"base_format"`` the format of ``volume-<id>``, and every
+    other key is a snapshot id mapped to the file that holds that
+    snapshot's image (the file that was active when the snapshot was
+    taken; it is never written again). It is replaced atomically.
+
+A file other than ``volume-<id>`` is always qcow2, whatever its content;
+formats are never guessed from an image's bytes, because a guest can write
+a qcow2 header into a raw volume.
+
+Snapshots
+=========
+
+The chain runs from the base file to the active file; each snapshot file is
+the backing file of the next file up the chain.
+
+Taking a snapshot
+    A new empty overlay is made over the active file; the active file
+    becomes the snapshot's file and the overlay becomes active.
+Deleting the newest snapshot (its file is the active file's backing)
+    ``qemu-img commit`` writes the active file into the snapshot's file,
+    which becomes the active file; the old active file is deleted.
+Deleting an older snapshot (its file is the backing of another
+snapshot's file, the *child*)
+    ``qemu-img rebase`` (safe mode) moves the child onto the snapshot
+    file's own backing file, copying into the child whatever it read from
+    the snapshot's file; then the snapshot's file is deleted. Deleting the
+    oldest snapshot therefore copies the data of the base file into the
+    child, which becomes the new base (qcow2).
+Reverting
+    Only to the newest snapshot (an older one would orphan the later
+    snapshots' files): a new empty overlay over the snapshot's file
+    becomes active and the old active file is deleted.
+
+Each step runs in this order: change image data, commit the info file,
+delete the files that are no longer used. A crash leaves either the old
+info file, whose mapping is still valid (the commit of the newest
+snapshot's delete only changes the file of the snapshot being deleted, and
+is repeated by a retry), or the new one plus unused files, which
+:meth:`RemoteFSSnapDriver.delete_volume` removes with the volume. After a
+crash between the rebase and the info commit of an older snapshot's
+delete, that snapshot's file is no longer in the chain; deleting the
+snapshot again finishes the job, and until then deletes of other snapshots
+and reverts refuse to run.
+
+Images are changed with ``qemu-img`` and must not be open in a running
+guest meanwhile: deleting the newest snapshot, reverting and extending
+rewrite the active file, which this driver does without the help of a
+hypervisor (``qemu-img`` refuses images that a local QEMU holds locked).
+"""
+
+import errno
+import glob
+import json
+import os
+import re
+import uuid
+
+from oslo_log import log as logging
+
+from cinder import coordination
+from cinder import exception
+from cinder.image import qemu_img
+from cinder.volume import driver
+
+LOG = logging.getLogger(__name__)
+
+GiB = 1024 ** 3
+
+#: Keys of the info file that are not snapshot ids.
+ACTIVE_KEY = 'active'
+BASE_FORMAT_KEY = 'base_format'
+FORMATS = ('raw', 'qcow2')
+
+
+class VolumeInfo(object):
+    """The contents of a volume's info file.
+
+    :ivar active: name of the file the volume is used through.
+    :ivar base_format: format of the file named ``volume.name``.
+    :ivar snapshots: dict of snapshot id to the name of its file.
+    """
+
+    def __init__(self, active, base_format, snapshots=None):
+        self.active = active
+        self.base_format = base_format
+        self.snapshots = dict(snapshots or {})
+
+    def to_json(self):
+        data = dict(self.snapshots)
+        data[ACTIVE_KEY] = self.active
+        data[BASE_FORMAT_KEY] = self.base_format
+        return json.dumps(data, indent=2, sort_keys=True) + '\n'
+
+    @classmethod
+    def from_json(cls, text, path, volume_name, default_format):
+        """Parse and check *text*, read from *path*.
+
+        :raises VolumeDriverException: naming *path*, when the text is not
+            an info file of the volume called *volume_name*.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise exception.VolumeDriverException(
+                'Info file %s is not valid JSON (%s); it must be repaired '
+                'or restored before the volume can be used' % (path, e))
+
+        def bad(why):
+            return exception.VolumeDriverException(
+                'Info file %s is invalid: %s' % (path, why))
+
+        if not isinstance(data, dict):
+            raise bad('it holds a %s, not a JSON object' %
+                      type(data).__name__)
+        data = dict(data)
+        active = data.pop(ACTIVE_KEY, None)
+        base_format = data.pop(BASE_FORMAT_KEY, None)
+        if base_format is None:
+            # Written by a version that did not record it.
+            base_format = default_format
+        if base_format not in FORMATS:
+            raise bad('"%s" is %r, not one of %s' % (
+                BASE_FORMAT_KEY, base_format, ', '.join(FORMATS)))
+        if not isinstance(active, str) or not is_volume_file_name(
+                volume_name, active):
+            raise bad('"%s" is %r, not a file of %s' % (
+                ACTIVE_KEY, active, volume_name))
+        for snapshot_id, name in data.items():
+            if not isinstance(name, str) or not is_volume_file_name(
+                    volume_name, name):
+                raise bad('snapshot %s maps to %r, not a file of %s' % (
+                    snapshot_id, name, volume_name))
+            if name == active:
+                raise bad('snapshot %s maps to the active file %s' % (
+                    snapshot_id, name))
+        if len(set(data.values())) != len(data):
+            raise bad('two snapshots map to the same file')
+        return cls(active, base_format, data)
+
+
+def is_volume_file_name(volume_name, name):
+    """Whether *name* may be an image file of the volume *volume_name*.
+
+    The volume's base file or ``<volume_name>.<suffix>``; never a path,
+    never the info file or a temporary file.
+    """
+    match = re.match(r'^%s(\.[A-Za-z0-9_-]+)?$' % re.escape(volume_name),
+                     name)
+    return bool(match) and name != volume_name + '.info'
+
+
+class RemoteFSDriver(driver.VolumeDriver):
+    """Base of drivers whose volumes are files on mounted shares.
+
+    Subclasses implement :meth:`_load_shares_config`,
+    :meth:`_get_mount_point_for_share` and :meth:`_mount_share`. Shares are
+    listed in ``self.shares`` (share -> mount options or None) and those
+    that could be mounted in ``self._mounted_shares``, in configuration
+    order.
+
+    Nothing here takes a lock: mounting a share twice is harmless (an
+    existing mount is detected) and capacity figures are read-only.
+    """
+
+    #: Start of the names of this driver's locks.
+    driver_prefix = 'remotefs'
+    #: ``driver_volume_type`` of the connection info.
+    driver_volume_type = 'remotefs'
+    #: ``storage_protocol`` reported in the stats.
+    storage_protocol = 'remotefs'
+    #: The option that lists the shares, for error messages.
+    shares_config_option = 'shares_config'
+
+    def __init__(self, configuration=None, host=None):
+        super(RemoteFSDriver, self).__init__(configuration=configuration,
+                                             host=host)
+        self.shares = {}
+        self._mounted_shares = []
+        self._stats = None
+
+    # Subclass hooks ------------------------------------------------------
+
+    def _load_shares_config(self):
+        """The configured shares: an ordered dict share -> mount options."""
+        raise NotImplementedError()
+
+    def _get_mount_point_for_share(self, share):
+        """The local directory through which *share* is reached."""
+        raise NotImplementedError()
+
+    def _mount_share(self, share, options):
+        """Make *share* reachable at its mount point; raise if it cannot."""
+        raise NotImplementedError()
+
+    # Shares --------------------------------------------------------------
+
+    def do_setup(self):
+        self.shares = self._load_shares_config()
+        self._ensure_shares_mounted()
+
+    def _ensure_shares_mounted(self):
+        """Mount every configured share; fail if none can be mounted."""
+        mounted = []
+        errors = []
+        for share in self.shares:
+            try:
+                self._ensure_share_mounted(share)
+            except Exception as e:
+                LOG.error('Share %s cannot be used: %s', share, e)
+                errors.append('%s: %s' % (share, e))
+            else:
+                mounted.append(share)
+        self._mounted_shares = mounted
+        if not mounted:
+            raise exception.VolumeDriverException(
+                'None of the shares listed in %s could be mounted: %s' % (
+                    self.shares_config_option, '; '.join(errors) or
+                    'no shares'))
+        LOG.info('Shares in use: %s', ', '.join(mounted))
+
+    def _ensure_share_mounted(self, share):
+        """Mount *share* unless it is; return its mount point."""
+        self._mount_share(share, self.shares.get(share))
+        return self._get_mount_point_for_share(share)
+
+    def _share_dir(self, share):
+        """The directory of *share*, mounting it if needed.
+
+        Also serves shares that are no longer configured but still hold
+        volumes.
+        """
+        if share in self._mounted_shares:
+            return self._get_mount_point_for_share(share)
+        path = self._ensure_share_mounted(share)
+        return path
+
+    def _get_capacity_info(self, share):
+        """(total bytes, free bytes) of *share*."""
+        st = os.statvfs(self._get_mount_point_for_share(share))
+        return st.f_frsize * st.f_blocks, st.f_frsize * st.f_bavail
+
+    def _find_share(self, volume):
+        """The mounted share with the most usable space for *volume*.
+
+        Usable space is the free space less ``reserved_percentage`` of the
+        share's total; the volume's full size must fit, sparse or not.
+        """
+        if not self._mounted_shares:
+            raise exception.VolumeDriverException(
+                'No share is mounted; check %s and the log of the driver '
+                'setup' % self.shares_config_option)
+        needed = volume.size * GiB
+        reserved = self.configuration.reserved_percentage
+        best = None
+        seen = []
+        for share in self._mounted_shares:
+            try:
+                total, free = self._get_capacity_info(share)
+            except OSError as e:
+                LOG.warning('Cannot read the capacity of share %s: %s',
+                            share, e)
+                seen.append('%s: unreadable (%s)' % (share, e))
+                continue
+            usable = free - total * reserved / 100.0
+            seen.append('%s: %.2f GiB usable' % (share, max(usable, 0) / GiB))
+            if usable >= needed and (best is None or usable > best[1]):
+                best = (share, usable)
+        if best is None:
+            raise exception.VolumeDriverException(
+                'No share has room for volume %s (%d GiB) with '
+                'reserved_percentage = %d: %s' % (
+                    volume.id, volume.size, reserved, '; '.join(seen)))
+        LOG.debug('Volume %s goes to share %s', volume.id, best[0])
+        return best[0]
+
+    # Stats ---------------------------------------------------------------
+
+    def _update_volume_stats(self):
+        total = free = 0
+        for share in self._mounted_shares:
+            try:
+                share_total, share_free = self._get_capacity_info(share)
+            except OSError as e:
+                LOG.warning('Cannot read the capacity of share %s: %s',
+                            share, e)
+                continue
+            total += share_total
+            free += share_free
+        stats = super(RemoteFSDriver, self).get_volume_stats()
+        stats.update(
+            storage_protocol=self.storage_protocol,
+            driver_volume_type=self.driver_volume_type,
+            total_capacity_gb=round(total / float(GiB), 2),
+            free_capacity_gb=round(free / float(GiB), 2),
+            shares=len(self._mounted_shares),
+        )
+        self._stats = stats
+
+    def get_volume_stats(self, refresh=False):
+        if refresh or self._stats is None:
+            self._update_volume_stats()
+        return dict(self._stats)
+
+
+class RemoteFSSnapDriver(RemoteFSDriver):
+    """Volumes as ``qemu-img`` images on shares, with qcow2 snapshots.
+
+    Locks
+    =====
+
+    Several ``cinder-volume`` services, on different hosts, mount the same
+    shares and may act on the same volume. Each operation on a volume
+    therefore holds the :mod:`cinder.coordination` lock
+    ``<driver_prefix>-<volume id>`` (``nfs-<id>`` for NFS), which excludes
+    every other service of the cluster. It protects:
+
+    * the chain of image files: two operations that rewrite it at the same
+      time (a snapshot being taken while another is deleted, a clone
+      reading a file a delete is merging away) would corrupt it or read a
+      file that vanishes;
+    * the info file, which every operation reads and then replaces: without
+      the lock two services would each write their own version and one
+      change would be lost, leaving files that no info file mentions or
+      an info file that names deleted files.
+
+    Snapshot operations take the lock of the snapshot's volume. A clone
+    (:meth:`create_cloned_volume`) holds the lock of the source and of the
+    new volume, and a volume made from a snapshot the lock of the
+    snapshot's volume and of the new volume, through one
+    :func:`~cinder.coordination.synchronized` call, which acquires them in
+    sorted order so two such calls never deadlock. These locks are the
+    driver's own; the manager's (``<id>-delete_volume`` ...) order whole
+    requests against each other.
+
+    Before committing an info file and before deleting a file of a chain
+    the driver calls :func:`cinder.coordination.ensure_locks_held`: if the
+    lock was lost (its lease expired), another service may be in the same
+    critical section, and the operation stops with
+    :class:`~cinder.coordination.LockLost` before doing damage.
+
+    Subclass hooks: :meth:`_volume_format`, :meth:`_sparse_volumes` and
+    :meth:`_snapshots_supported`.
+    """
+
+    #: Message for disabled snapshots; subclasses name their option.
+    snapshot_support_option = 'snapshot_support'
+
+    # Subclass hooks ------------------------------------------------------
+
+    def _volume_format(self):
+        """Format of new volumes: ``raw`` or ``qcow2``."""
+        return 'raw'
+
+    def _sparse_volumes(self):
+        """Whether new volumes are sparse files."""
+        return True
+
+    def _snapshots_supported(self):
+        return True
+
+    def _check_snapshots_supported(self, what):
+        if not self._snapshots_supported():
+            raise exception.VolumeDriverException(
+                '%s: snapshots are disabled on this backend; set %s = True '
+                'to enable them' % (what, self.snapshot_support_option))
+
+    def _preallocation(self):
+        return None if self._sparse_volumes() else 'falloc'
+
+    # Files ---------------------------------------------------------------
+
+    @staticmethod
+    def _info_path_in(directory, volume):
+        return os.path.join(directory, volume.name + '.info')
+
+    def volume_info_path(self, volume):
+        """Path of the info file of *volume*."""
+        return self._info_path_in(self._share_dir(volume.provider_location),
+                                  volume)
+
+    def local_path(self, volume):
+        """Path of the active image of *volume* on this host."""
+        directory, info = self._load(volume)
+        return os.path.join(directory, info.active)
+
+    def _format_of(self, volume, info, name):
+        return info.base_format if name == volume.name else 'qcow2'
+
+    def _volume_files(self, directory, volume):
+        """Every file of *volume* in *directory* (images, info, temps)."""
+        prefix = os.path.join(directory, glob.escape(volume.name))
+        found = glob.glob(prefix) + glob.glob(prefix + '.*')
+        return sorted(set(found))
+
+    def _new_overlay_name(self, directory, volume):
+        while True:
+            name = '%s.%s' % (volume.name, uuid.uuid4().hex[:16])
+            if not os.path.lexists(os.path.join(directory, name)):
+                return name
+
+    def _read_info(self, directory, volume):
+        """Read the info file of *volume* in *directory*.
+
+        :raises VolumeNotFound: the volume has no file at all.
+        :raises VolumeDriverException: naming the info file, when it is
+            missing although image files exist, or is unreadable.
+        """
+        path = self._info_path_in(directory, volume)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            if self._volume_files(directory, volume):
+                raise exception.VolumeDriverException(
+                    'Info file %s of volume %s is missing, but files of the '
+                    'volume exist; restore it before using the volume' % (
+                        path, volume.id))
+            raise exception.VolumeNotFound(
+                volume.id, 'Volume %s not found: %s does not exist' % (
+                    volume.id, path))
+        except OSError as e:
+            raise exception.VolumeDriverException(
+                'Info file %s of volume %s cannot be read: %s' % (
+                    path, volume.id, e))
+        return VolumeInfo.from_json(text, path, volume.name,
+                                    self._volume_format())
+
+    def _write_info(self, directory, volume, info):
+        """Replace the info file of *volume* atomically.
+
+        The new content goes to a temporary file in the same directory,
+        which is flushed and fsynced and then renamed over the info file;
+        the directory is fsynced last. If anything fails before the rename
+        the temporary file is removed and the old info file is untouched.
+
+        :raises LockLost: the volume's lock was lost; nothing was changed.
+        """
+        path = self._info_path_in(directory, volume)
+        text = info.to_json()
+        tmp = '%s.tmp-%s' % (path, uuid.uuid4().hex[:8])
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                fd = None
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            coordination.ensure_locks_held()
+            os.replace(tmp, path)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                LOG.warning('Cannot remove temporary file %s', tmp)
+            raise
+        self._fsync_dir(directory)
+
+    @staticmethod
+    def _fsync_dir(directory):
+        try:
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            LOG.warning('Cannot open %s to sync it: %s', directory, e)
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError as e:
+            # Some file systems cannot sync a directory; the rename is
+            # still atomic.
+            if e.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+                LOG.warning('Cannot sync directory %s: %s', directory, e)
+        finally:
+            os.close(dir_fd)
+
+    def _delete_files(self, directory, names):
+        """Delete chain files no longer used, after checking the lock."""
+        if not names:
+            return
+        coordination.ensure_locks_held()
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            LOG.debug('Deleted %s', path)
+
+    def _load(self, volume):
+        """(directory, info) of an existing *volume*.
+
+        :raises VolumeNotFound: the volume has no share or no files, or its
+            active image is missing.
+        """
+        share = volume.provider_location
+        if not share:
+            raise exception.VolumeNotFound(
+                volume.id, 'Volume %s not found: it has no '
+                'provider_location (no share)' % volume.id)
+        directory = self._share_dir(share)
+        info = self._read_info(directory, volume)
+        active = os.path.join(directory, info.active)
+        if not os.path.exists(active):
+            raise exception.VolumeNotFound(
+                volume.id, 'Volume %s not found: its active image %s does '
+                'not exist' % (volume.id, active))
+        return directory, info
+
+    def _chain(self, directory, volume, info, top=None):
+        """The images from *top* (the active file) down to the base.
+
+        Follows the backing file names recorded in the images, checking
+        that each is a file of this volume in the expected format.
+
+        :returns: a list of (file name, :class:`qemu_img.ImageInfo`).
+        """
+        name = top or info.active
+        chain = []
+        while name is not None:
+            if any(name == n for n, _ in chain):
+                raise exception.VolumeDriverException(
+                    'The image chain of volume %s loops at %s' % (
+                        volume.id, name))
+            path = os.path.join(directory, name)
+            if not os.path.exists(path):
+                below = chain[-1][0] if chain else None
+                raise exception.VolumeDriverException(
+                    'The image chain of volume %s is broken: %s%s does not '
+                    'exist' % (volume.id, path,
+                               ' (backing file of %s)' % below
+                               if below else ''))
+            image = qemu_img.info(path, self._format_of(volume, info, name))
+            chain.append((name, image))
+            backing = image.backing_file
+            if not backing:
+                break
+            if name == volume.name or not is_volume_file_name(volume.name,
+                                                              backing):
+                raise exception.VolumeDriverException(
+                    'Image %s has the backing file %r, which is not an '
+                    'image of volume %s; refusing to use it' % (
+                        path, backing, volume.id))
+            expected = self._format_of(volume, info, backing)
+            if image.backing_format and image.backing_format != expected:
+                raise exception.VolumeDriverException(
+                    'Image %s declares its backing file %s as %s, but it '
+                    'is %s' % (path, backing, image.backing_format,
+                               expected))
+            name = backing
+        return chain
+
+    def _snapshot_file(self, volume, info, snapshot):
+        name = info.snapshots.get(snapshot.id)
+        if name is None:
+            raise exception.SnapshotNotFound(
+                snapshot.id, 'Snapshot %s not found: the info file of '
+                'volume %s does not list it' % (snapshot.id, volume.id))
+        return name
+
+    def _off_chain_snapshots(self, info, chain_names):
+        """Snapshots whose file is not in the chain (interrupted deletes)."""
+        return sorted(sid for sid, name in info.snapshots.items()
+                      if name not in chain_names)
+
+    # Volumes -------------------------------------------------------------
+
+    def _create_new_volume(self, volume, make):
+        """Pick a share, make the image with *make(path, fmt)*, record it.
+
+        Files made are removed again if a later step fails (unless the lock
+        was lost: then nothing is deleted).
+        """
+        share = self._find_share(volume)
+        directory = self._share_dir(share)
+        path = os.path.join(directory, volume.name)
+        if self._volume_files(directory, volume):
+            raise exception.InvalidVolume(
+                'Volume %s already has files on share %s (%s); not '
+                'overwriting them' % (volume.id, share, path))
+        fmt = self._volume_format()
+        try:
+            make(path, fmt)
+            self._write_info(directory, volume, VolumeInfo(volume.name, fmt))
+        except coordination.LockLost:
+            raise
+        except Exception:
+            for leftover in self._volume_files(directory, volume):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    LOG.warning('Cannot remove %s', leftover)
+            raise
+        LOG.info('Created volume %s (%s, %d GiB) on share %s', volume.id,
+                 fmt, volume.size, share)
+        return {'provider_location': share}
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def create_volume(self, volume):
+        """Create an empty image of ``volume.size`` GiB on a share."""
+        def make(path, fmt):
+            qemu_img.create(path, fmt, volume.size * GiB,
+                            preallocation=self._preallocation())
+        return self._create_new_volume(volume, make)
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def delete_volume(self, volume):
+        """Delete every file of the volume: chain, snapshots, info file.
+
+        Files are found by name, not through the info file, so leftovers
+        of interrupted operations and a damaged info file go too. The info
+        file is deleted last.
+        """
+        share = volume.provider_location
+        if not share:
+            LOG.info('Volume %s has no share; nothing to delete', volume.id)
+            return
+        directory = self._share_dir(share)
+        paths = self._volume_files(directory, volume)
+        if not paths:
+            LOG.info('Volume %s has no files on share %s; already deleted',
+                     volume.id, share)
+            return
+        info_path = self._info_path_in(directory, volume)
+        names = [os.path.basename(p) for p in paths if p != info_path]
+        if info_path in paths:
+            names.append(os.path.basename(info_path))
+        self._delete_files(directory, names)
+        LOG.info('Deleted volume %s from share %s', volume.id, share)
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def extend_volume(self, volume, new_size):
+        """Grow the active image to ``new_size`` GiB.
+
+        Works with snapshots: only the active image grows, and the older
+        images keep the size of their snapshot.
+        """
+        directory, info = self._load(volume)
+        fmt = self._format_of(volume, info, info.active)
+        chain = self._chain(directory, volume, info)
+        current = chain[0][1].virtual_size
+        size = new_size * GiB
+        if size < current:
+            raise exception.InvalidInput(
+                'Cannot extend volume %s to %d GiB: it is already %d '
+                'bytes' % (volume.id, new_size, current))
+        if size == current:
+            return
+        qemu_img.resize(os.path.join(directory, info.active), size, fmt,
+                        preallocation=self._preallocation())
+        LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
+
+    def _copy_to_new_volume(self, volume, src_path, src_fmt, src_size):
+        def make(path, fmt):
+            qemu_img.convert(src_path, path, fmt, src_fmt=src_fmt,
+                             preallocation=self._preallocation())
+            if volume.size * GiB > src_size:
+                qemu_img.resize(path, volume.size * GiB, fmt,
+                                preallocation=self._preallocation())
+        return self._create_new_volume(volume, make)
+
+    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}',
+                               '{self.driver_prefix}-{volume.id}')
+    def create_cloned_volume(self, volume, src_vref):
+        """Copy what the source volume shows into a new standalone image.
+
+        Holds the locks of both volumes (acquired in sorted order, as
+        :func:`cinder.coordination.synchronized` does for several names),
+        so the source's chain cannot change during the copy.
+
+        :raises VolumeNotFound: the source volume's files are gone.
+        """
+        src_dir, src_info = self._load(src_vref)
+        chain = self._chain(src_dir, src_vref, src_info)
+        return self._copy_to_new_volume(
+            volume, os.path.join(src_dir, src_info.active),
+            self._format_of(src_vref, src_info, src_info.active),
+            chain[0][1].virtual_size)
+
+    # Snapshots -----------------------------------------------------------
+
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    def create_snapshot(self, snapshot):
+        """Freeze the active image as the snapshot; use a new overlay."""
+        self._check_snapshots_supported('create_snapshot')
+        volume = snapshot.volume
+        directory, info = self._load(volume)
+        if snapshot.id in info.snapshots:
+            LOG.info('Snapshot %s of volume %s already exists', snapshot.id,
+                     volume.id)
+            return None
+        chain = self._chain(directory, volume, info)
+        active = info.active
+        overlay = self._new_overlay_name(directory, volume)
+        overlay_path = os.path.join(directory, overlay)
+        qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
+                        backing_file=active,
+                        backing_fmt=self._format_of(volume, info, active))
+        info.snapshots[snapshot.id] = active
+        info.active = overlay
+        try:
+            self._write_info(directory, volume, info)
+        except coordination.LockLost:
+            raise
+        except Exception:
+            os.unlink(overlay_path)
+            raise
+        LOG.info('Created snapshot %s of volume %s (file %s)', snapshot.id,
+                 volume.id, active)
+        return None
+
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    def delete_snapshot(self, snapshot):
+        """Merge the snapshot's file out of the chain (see the module doc).
+
+        A snapshot, or volume, that is already gone is not an error.
+        """
+        self._check_snapshots_supported('delete_snapshot')
+        volume = snapshot.volume
+        try:
+            directory, info = self._load(volume)
+        except exception.VolumeNotFound:
+            LOG.info('Volume %s of snapshot %s is gone; nothing to delete',
+                     volume.id, snapshot.id)
+            return
+        name = info.snapshots.get(snapshot.id)
+        if name is None:
+            LOG.info('Snapshot %s of volume %s is already deleted',
+                     snapshot.id, volume.id)
+            return
+        chain = self._chain(directory, volume, info)
+        names = [n for n, _ in chain]
+        if name not in names:
+            # An earlier delete of this snapshot rebased its child away
+            # and stopped before committing the info file.
+            del info.snapshots[snapshot.id]
+            self._write_info(directory, volume, info)
+            self._delete_files(directory, [name])
+            LOG.info('Finished the interrupted delete of snapshot %s',
+                     snapshot.id)
+            return
+        pending = self._off_chain_snapshots(info, names)
+        if pending:
+            raise exception.InvalidSnapshot(
+                'Cannot delete snapshot %s: the delete of snapshot(s) %s of '
+                'volume %s was interrupted; delete them first' % (
+                    snapshot.id, ', '.join(pending), volume.id))
+        index = names.index(name)
+        child = names[index - 1]
+        child_path = os.path.join(directory, child)
+        if child == info.active:
+            # Newest snapshot: fold the active overlay into its file,
+            # which changes the snapshot's image for good.
+            coordination.ensure_locks_held()
+            qemu_img.commit(child_path, fmt='qcow2')
+            info.active = name
+            del info.snapshots[snapshot.id]
+            self._write_info(directory, volume, info)
+            self._delete_files(directory, [child])
+        else:
+            parent = names[index + 1] if index + 1 < len(names) else None
+            qemu_img.rebase(
+                child_path, parent,
+                self._format_of(volume, info, parent) if parent else None,
+                fmt='qcow2')
+            del info.snapshots[snapshot.id]
+            self._write_info(directory, volume, info)
+            self._delete_files(directory, [name])
+        LOG.info('Deleted snapshot %s of volume %s', snapshot.id, volume.id)
+
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
+                               '{self.driver_prefix}-{volume.id}')
+    def create_volume_from_snapshot(self, volume, snapshot):
+        """Copy the snapshot's image into a new standalone image.
+
+        Holds the locks of the snapshot's volume and of the new volume
+        (acquired in sorted order).
+
+        :raises SnapshotNotFound: the snapshot or its volume is gone.
+        """
+        self._check_snapshots_supported('create_volume_from_snapshot')
+        src = snapshot.volume
+        try:
+            src_dir, src_info = self._load(src)
+        except exception.VolumeNotFound as e:
+            raise exception.SnapshotNotFound(
+                snapshot.id, 'Snapshot %s not found: %s' % (snapshot.id, e))
+        name = self._snapshot_file(src, src_info, snapshot)
+        path = os.path.join(src_dir, name)
+        if not os.path.exists(path):
+            raise exception.SnapshotNotFound(
+                snapshot.id, 'Snapshot %s not found: its image %s does not '
+                'exist' % (snapshot.id, path))
+        chain = self._chain(src_dir, src, src_info, top=name)
+        return self._copy_to_new_volume(
+            volume, path, self._format_of(src, src_info, name),
+            chain[0][1].virtual_size)
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def revert_to_snapshot(self, volume, snapshot):
+        """Discard what was written since the (newest) snapshot."""
+        self._check_snapshots_supported('revert_to_snapshot')
+        directory, info = self._load(volume)
+        name = self._snapshot_file(volume, info, snapshot)
+        chain = self._chain(directory, volume, info)
+        names = [n for n, _ in chain]
+        pending = self._off_chain_snapshots(info, names)
+        if pending:
+            raise exception.InvalidSnapshot(
+                'Cannot revert volume %s: the delete of snapshot(s) %s was '
+                'interrupted; delete them first' % (
+                    volume.id, ', '.join(pending)))
+        if names[1] != name:
+            later = sorted(sid for sid, n in info.snapshots.items()
+                           if names.index(n) < names.index(name))
+            raise exception.InvalidSnapshot(
+                'Cannot revert volume %s to snapshot %s: only the newest '
+                'snapshot can be reverted to, and snapshot(s) %s are '
+                'newer' % (volume.id, snapshot.id, ', '.join(later)))
+        old_active = info.active
+        overlay = self._new_overlay_name(directory, volume)
+        overlay_path = os.path.join(directory, overlay)
+        qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
+                        backing_file=name,
+                        backing_fmt=self._format_of(volume, info, name))
+        info.active = overlay
+        try:
+            self._write_info(directory, volume, info)
+        except coordination.LockLost:
+            raise
+        except Exception:
+            os.unlink(overlay_path)
+            raise
+        self._delete_files(directory, [old_active])
+        LOG.info('Reverted volume %s to snapshot %s', volume.id, snapshot.id)
+
+    # Attachments ---------------------------------------------------------
+
+    def _connection_options(self, share):
+        return self.shares.get(share)
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def initialize_connection(self, volume, connector):
+        """Tell the host where the active image is and in which format."""
+        directory, info = self._load(volume)
+        data = {
+            'export': volume.provider_location,
+            'name': info.active,
+            'format': self._format_of(volume, info, info.active),
+        }
+        options = self._connection_options(volume.provider_location)
+        if options:
+            data['options'] = options
+        return {'driver_volume_type': self.driver_volume_type, 'data': data}
+
+    def terminate_connection(self, volume, connector):
+        """Nothing to undo: the host unmounts the share itself."""
+
+    # Stats ---------------------------------------------------------------
+
+    def _update_volume_stats(self):
+        super(RemoteFSSnapDriver, self)._update_volume_stats()
+        sparse = self._sparse_volumes()
+        self._stats.update(
+            thin_provisioning_support=sparse,
+            thick_provisioning_support=not sparse,
+            snapshot_support=self._snapshots_supported(),
+        )
