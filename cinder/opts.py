@@ -21,13 +21,14 @@ import itertools
 from cinder.common import config
 from cinder import coordination
 from cinder.volume import driver as volume_driver
+from cinder.volume.drivers import nfs
 
 
 def list_opts():
     """Return ``[(group, [opts])]`` for every option of the project."""
     groups = {
         'DEFAULT': [config.global_opts, config.volume_service_opts,
-                    volume_driver.volume_opts],
+                    volume_driver.volume_opts, nfs.nfs_opts],
         'coordination': [coordination.coordination_opts],
     }
     return [(group, list(itertools.chain(*opts)))

@@ -12,8 +12,10 @@
 
 """cinder-volume as an operator runs it: start, serve, stop on a signal."""
 
+import json
 import os
 import signal
+import subprocess
 
 import fixtures
 import testtools
@@ -81,3 +83,55 @@ class VolumeServiceLifecycleTest(testtools.TestCase):
         self.assertIn('backend_url', str(error))
         self.assertNotIn('s3cret', str(error) + svc.log())
         self.assertNotIn('Initializing volume driver', svc.log())
+
+
+class NfsVolumeServiceTest(testtools.TestCase):
+    """The service as the README runs it: NFS, local share, file locks."""
+
+    def test_nfs_on_a_local_share_with_default_file_locks(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        share = os.path.join(root, 'share')
+        os.makedirs(share)
+        shares_file = os.path.join(root, 'nfs_shares')
+        with open(shares_file, 'w') as f:
+            f.write(share + '\n')
+        state = os.path.join(root, 'state')
+        svc = self.useFixture(volume_service.VolumeService(state, {
+            'DEFAULT': {'volume_driver': 'nfs',
+                        'nfs_shares_config': shares_file,
+                        'nfs_snapshot_support': 'true'}}))
+        volume = objects.Volume(size=1)
+        svc.call('create_volume', volume=volume)
+        snapshot = objects.Snapshot(volume=volume)
+        svc.call('create_snapshot', snapshot=snapshot)
+        clone = objects.Volume(size=1)
+        svc.call('create_volume', volume=clone, snapshot=snapshot)
+        self.assertEqual(share, volume.provider_location)
+        with open(os.path.join(share, volume.name + '.info')) as f:
+            info = json.load(f)
+        self.assertIn(snapshot.id, info)
+        subprocess.run(['qemu-img', 'check', '-f', 'qcow2', '--force-share',
+                        os.path.join(share, info['active'])], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(['qemu-img', 'compare', '-f', 'raw', '-F', 'raw',
+                        os.path.join(share, clone.name),
+                        os.path.join(share, info[snapshot.id])], check=True,
+                       stdout=subprocess.DEVNULL)
+        # The manager's and the driver's locks are files under state_path,
+        # the default backend_url (file://$state_path).
+        stats = svc.call('get_volume_stats')
+        self.assertEqual(0, svc.terminate(signal.SIGTERM))
+        log = svc.log()
+        lines = ['Coordinator started: lock backend file://%s,' % state,
+                 'locks exclude services on this host only',
+                 'Initializing volume driver NfsDriver',
+                 'Volume driver NfsDriver initialized',
+                 'cinder-volume started on host host-a',
+                 'Acquired lock "cinder-nfs-%s"' % volume.id,
+                 'Caught SIGTERM, stopping',
+                 'Volume manager on host host-a stopped',
+                 'Coordinator stopped (lock backend file://%s)' % state,
+                 'cinder-volume stopped on host host-a']
+        positions = [log.index(line) for line in lines]
+        self.assertEqual(sorted(positions), positions, log)
+        self.assertTrue(stats['active_active'])
