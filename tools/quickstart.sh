@@ -12,9 +12,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-# First command of the README: install the project into .venv and run the
-# lock demo (cinder-lock-demo) on the default file:// backend.  Arguments are
-# passed to cinder-lock-demo.
+# First command of the README: install the project into .venv and run
+# cinder-volume-demo, which starts the real cinder-volume service (NFS driver
+# on a local share directory, the default file:// lock backend), takes a
+# volume through its life and prints a verdict.  Arguments are passed to
+# cinder-volume-demo.
 
 set -euo pipefail
 
@@ -28,14 +30,32 @@ if [ -e .venv ] && [ ! -d .venv ]; then
     exit 1
 fi
 
+apt_updated=no
+apt_install() {
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        return 1
+    fi
+    say "installing $*"
+    if [ "$apt_updated" = no ]; then
+        apt-get update -q
+        apt_updated=yes
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "$@"
+}
+
+if ! command -v qemu-img >/dev/null 2>&1 || \
+        ! command -v qemu-io >/dev/null 2>&1; then
+    if ! apt_install qemu-utils; then
+        say "ERROR: qemu-img and qemu-io are needed; install qemu-utils" \
+            "first" >&2
+        exit 1
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-            say "installing python3-venv"
-            apt-get update -q
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                --no-install-recommends python3-venv
-        else
+        if ! apt_install python3-venv; then
             say "ERROR: python3 cannot create virtualenvs;" \
                 "install python3-venv first" >&2
             exit 1
@@ -48,5 +68,5 @@ fi
 say "installing cinder into .venv"
 .venv/bin/python -m pip install -q -e .
 
-say "running .venv/bin/cinder-lock-demo $*"
-exec .venv/bin/cinder-lock-demo "$@"
+say "running .venv/bin/cinder-volume-demo $*"
+exec .venv/bin/cinder-volume-demo "$@"
