@@ -22,13 +22,15 @@ from cinder.common import config
 from cinder import coordination
 from cinder.volume import driver as volume_driver
 from cinder.volume.drivers import nfs
+from cinder.volume.drivers import tgt_array
 
 
 def list_opts():
     """Return ``[(group, [opts])]`` for every option of the project."""
     groups = {
         'DEFAULT': [config.global_opts, config.volume_service_opts,
-                    volume_driver.volume_opts, nfs.nfs_opts],
+                    volume_driver.volume_opts, nfs.nfs_opts,
+                    tgt_array.tgt_array_opts],
         'coordination': [coordination.coordination_opts],
     }
     return [(group, list(itertools.chain(*opts)))

@@ -13,8 +13,9 @@
 # under the License.
 
 # Prepare a Debian machine for the test suite: the lock servers that the
-# functional tests start (redis, ZooKeeper, etcd), qemu-img, a JRE for
-# ZooKeeper, and tox.  Safe to run again: it only installs what is missing.
+# functional tests start (redis, ZooKeeper, etcd), tgt (the tgtd "array" of
+# the tgt volume driver's tests), qemu-img, a JRE for ZooKeeper, and tox.
+# Safe to run again: it only installs what is missing.
 #
 # Installing the Debian packages must not leave system services listening:
 # the tests start their own servers on 127.0.0.1.  The packages are installed
@@ -35,13 +36,19 @@ else
     SUDO=()
 fi
 
-PACKAGES=(redis-server zookeeper etcd-server qemu-utils default-jre-headless)
-SERVICES=(redis-server etcd zookeeper)
+PACKAGES=(redis-server zookeeper etcd-server qemu-utils default-jre-headless
+          tgt)
+SERVICES=(redis-server etcd zookeeper tgt)
 
 missing_tools() {
     local tool
     for tool in redis-server etcd java qemu-img; do
         command -v "$tool" >/dev/null 2>&1 || echo "$tool"
+    done
+    # tgtd and tgtadm live in /usr/sbin, not on every user's PATH.
+    for tool in tgtd tgtadm; do
+        command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] ||
+            echo "$tool"
     done
     [ -f /usr/share/java/zookeeper.jar ] || echo /usr/share/java/zookeeper.jar
 }
@@ -107,7 +114,7 @@ stop_system_services() {
     done
 }
 
-# -- Lock servers and qemu-img ------------------------------------------------
+# -- Lock servers, tgt and qemu-img -------------------------------------------
 
 missing=$(missing_tools | tr '\n' ' ')
 if [ -n "$missing" ]; then
@@ -122,9 +129,10 @@ if [ -n "$missing" ]; then
         say "ERROR: still missing after install: $still_missing" >&2
         exit 1
     fi
-    say "lock servers, JRE and qemu-img installed"
+    say "lock servers, tgt, JRE and qemu-img installed"
 else
-    say "redis-server, etcd, ZooKeeper, java and qemu-img already installed"
+    say "redis-server, etcd, ZooKeeper, tgt, java and qemu-img already" \
+        "installed"
 fi
 
 # -- tox ----------------------------------------------------------------------
