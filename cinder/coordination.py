@@ -287,6 +287,9 @@ class _Backend(object):
         return urllib.parse.urlunsplit(
             parts._replace(query=urllib.parse.urlencode(query)))
 
+    def before_start(self, options):
+        """Called with ``[coordination]`` once the driver is created."""
+
     def after_start(self, coordinator):
         """Called once the driver is started."""
 
@@ -481,7 +484,11 @@ class _ZooKeeperBackend(_Backend):
     held locks lost when the session expires. While the connection is
     down kazoo blocks non-blocking and blocking acquires without bound,
     so acquire and release run in a helper thread and give up once the
-    connection has been down for ``backend_timeout`` seconds.
+    connection has been down for ``backend_timeout`` seconds *during the
+    call*: a call made just after a long outage still gives kazoo that
+    long to reconnect, instead of failing at once while the server is
+    back. kazoo's own reconnect delay, which doubles up to an hour, is
+    bounded by ``initial_reconnect_backoff`` and ``max_reconnect_backoff``.
     """
 
     schemes = ('zookeeper', 'kazoo')
@@ -490,6 +497,16 @@ class _ZooKeeperBackend(_Backend):
     def __init__(self, url, timeout):
         super().__init__(url, timeout)
         self._down_since = None
+
+    def before_start(self, options):
+        # kazoo retries a lost connection with a delay that doubles up to
+        # an hour, so after a long outage it could take that long to come
+        # back. Bound it like every other reconnect of this module. The
+        # connection handler holds its own copy of the retry policy, made
+        # when the client was created; it is read when the client starts.
+        sleeper = self.driver._coord._connection.retry_sleeper
+        sleeper.delay = max(options.initial_reconnect_backoff, 0.01)
+        sleeper.max_delay = max(options.max_reconnect_backoff, sleeper.delay)
 
     def after_start(self, coordinator):
         def listener(state):
@@ -513,16 +530,18 @@ class _ZooKeeperBackend(_Backend):
     def lease(self):
         return getattr(self.driver, 'timeout', None)
 
-    def _connection_down_too_long(self):
+    def _connection_down_too_long(self, call_start):
         down_since = self._down_since
         return (down_since is not None and
-                time.monotonic() - down_since > self.timeout)
+                time.monotonic() - max(down_since, call_start) >
+                self.timeout)
 
     def _guarded(self, what, call, undo=None):
         """Run *call* unless the connection stays down too long."""
+        call_start = time.monotonic()
         return _run_bounded(
             what, self, call, undo=undo,
-            expired=self._connection_down_too_long,
+            expired=lambda: self._connection_down_too_long(call_start),
             reason='no connection for more than %s s ([coordination] '
                    'backend_timeout)' % self.timeout)
 
@@ -869,6 +888,7 @@ class Coordinator(object):
                 '[coordination] backend_url %s: %s' % (
                     backend.masked_url, backend.scrub(e))) from None
         backend.driver = driver
+        backend.before_start(self.conf.coordination)
         try:
             _run_bounded('Starting the coordinator', backend,
                          lambda: driver.start(start_heart=False) or True,

@@ -154,7 +154,9 @@ class ServerContractMixin(ContractMixin):
 
     def test_reconnects_after_server_restart(self):
         server = self.dedicated()
-        coordinator = self.coordinator(server.url)
+        # Retries at least every second, so the client is back soon after
+        # the server, however long the restart takes on a loaded machine.
+        coordinator = self.coordinator(server.url, max_reconnect_backoff=1)
         with coordinator.get_lock('before'):
             pass
         server.restart()

@@ -23,6 +23,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+import types
 from unittest import mock
 
 import fixtures
@@ -90,6 +92,9 @@ class FakeDriver(object):
         self.beat_event = threading.Event()
         self.listeners = []
         self._coord = self  # what the ZooKeeper backend reaches for
+        # kazoo's connection handler and its reconnect policy.
+        self._connection = types.SimpleNamespace(
+            retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))
         self.order = []
 
     def start(self, start_heart=False):
@@ -571,6 +576,68 @@ class LifecycleTestCase(CoordinationTestCase):
         self.start()
         self.assertIn('heartbeat (20.0 s) should be a third of the lock '
                       'lease (30 s)', self.log.output)
+
+
+class ZooKeeperOutageTestCase(CoordinationTestCase):
+    url = 'zookeeper://127.0.0.1:1'
+
+    def test_call_after_a_long_outage_gets_time_to_reconnect(self):
+        coordinator = self.start()
+        backend = coordinator.backend
+        # kazoo reported the connection lost long before this call.
+        backend._down_since = time.monotonic() - 1000
+        checked = threading.Event()
+        real_check = backend._connection_down_too_long
+
+        def check(call_start):
+            result = real_check(call_start)
+            checked.set()
+            return result
+
+        self.useFixture(fixtures.MockPatchObject(
+            backend, '_connection_down_too_long', side_effect=check))
+        lock = coordinator.get_lock('v1')
+        tooz_lock = self.driver.locks[b'cinder-v1']
+        real_acquire = tooz_lock.acquire
+
+        def acquire(blocking=True):
+            # kazoo is still reconnecting when the caller first checks.
+            self.assertTrue(checked.wait(WAIT))
+            self.driver.listeners[0]('CONNECTED')
+            return real_acquire(blocking)
+
+        tooz_lock.acquire = acquire
+        self.assertTrue(lock.acquire(blocking=False))
+        self.assertIsNone(backend._down_since)
+        lock.release()
+
+    def test_kazoo_reconnect_delay_is_bounded_by_the_options(self):
+        self.fixture.config(group='coordination',
+                            initial_reconnect_backoff=0.5,
+                            max_reconnect_backoff=20)
+        self.start()
+        sleeper = self.driver._connection.retry_sleeper
+        self.assertEqual((0.5, 20.0), (sleeper.delay, sleeper.max_delay))
+
+    def test_outage_during_the_call_still_bounds_it(self):
+        self.fixture.config(group='coordination', backend_timeout=0.2)
+        coordinator = self.start()
+        backend = coordinator.backend
+        release = threading.Event()
+        self.addCleanup(release.set)
+        lock = coordinator.get_lock('v1')
+        tooz_lock = self.driver.locks[b'cinder-v1']
+
+        def acquire(blocking=True):
+            release.wait(WAIT)
+            return False
+
+        tooz_lock.acquire = acquire
+        self.driver.listeners[0]('CONNECTING')
+        self.assertIsNotNone(backend._down_since)
+        exc = self.assertRaises(coordination.BackendUnavailable,
+                                lock.acquire, blocking=False)
+        self.assertIn('no connection for more than 0.2 s', str(exc))
 
 
 class HeartbeatTestCase(CoordinationTestCase):
