@@ -89,6 +89,7 @@ import functools
 import glob
 import importlib.metadata
 import inspect
+import json
 import logging
 import os
 import random
@@ -155,6 +156,16 @@ coordination_opts = [
                       'release a lock is not limited by it. Without it a '
                       'stopped Redis takes about a minute to report, and an '
                       'unreachable ZooKeeper blocks forever.'),
+    cfg.StrOpt('ledger_file',
+               advanced=True,
+               help='For validation tools such as cinder-aa-stress, not '
+                    'for production: append one JSON line to this file '
+                    'when this service enters and when it leaves each '
+                    'critical section (lock name, member, process, thread, '
+                    'monotonic time, whether the lock was lost), so that '
+                    'overlapping sections of several services on one host '
+                    'can be found afterwards. Costs one write per acquire '
+                    'and per release.'),
 ]
 
 CONF = cfg.CONF
@@ -720,6 +731,7 @@ class Lock(object):
         self._tooz_lock = tooz_lock
         self._held_since = None
         self._lost = None
+        self._in_ledger = False
 
     def __repr__(self):
         return '<Lock %s>' % self.name
@@ -806,6 +818,43 @@ def ensure_locks_held(locks=None):
         lock.check()
 
 
+class _Ledger(object):
+    """Append-only record of critical sections, for validation tools.
+
+    Each line is a JSON object: ``t`` (``time.monotonic()``, comparable
+    between processes of one host), ``event`` (``enter`` right after an
+    acquire, ``exit`` right before the release, both inside the critical
+    section), ``lock``, ``member``, ``pid``, ``thread``, on ``enter``
+    ``waited`` (seconds the acquire took) and, on ``exit``,
+    ``lost`` (the reason the lock was lost, or null). A loss found after
+    the ``exit`` line was written (by the release itself, or by the
+    heartbeat just before it) adds a third line, ``lost``: the section
+    before it was not protected to its end. One ``os.write`` of
+    one line on a file opened with ``O_APPEND``, so lines of several
+    processes never interleave.
+    """
+
+    def __init__(self, path, member_id, clock=time.monotonic):
+        self.path = path
+        self.member_id = member_id
+        self._clock = clock
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                           0o600)
+
+    def record(self, event, lock_name, lost=None, waited=None):
+        entry = {'t': self._clock(), 'event': event, 'lock': lock_name,
+                 'member': self.member_id, 'pid': os.getpid(),
+                 'thread': threading.get_ident()}
+        if event == 'enter':
+            entry['waited'] = waited
+        else:
+            entry['lost'] = lost
+        os.write(self._fd, (json.dumps(entry) + '\n').encode('utf-8'))
+
+    def close(self):
+        os.close(self._fd)
+
+
 class Coordinator(object):
     """The process's connection to the lock backend.
 
@@ -831,6 +880,7 @@ class Coordinator(object):
         self._heartbeat = None
         self._held = set()
         self._held_lock = threading.Lock()
+        self._ledger = None
 
     # Lifecycle.
 
@@ -859,7 +909,22 @@ class Coordinator(object):
             backend = _make_backend(opts.backend_url, opts.backend_timeout)
             member_id = self.member_id or '%s-%d-%s' % (
                 socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
-            self._start_driver(backend, member_id.encode('ascii'))
+            ledger = None
+            if opts.ledger_file:
+                try:
+                    ledger = _Ledger(opts.ledger_file, member_id,
+                                     self._clock)
+                except OSError as e:
+                    raise ConfigurationError(
+                        '[coordination] ledger_file = %s cannot be opened: '
+                        '%s' % (opts.ledger_file, e)) from None
+            try:
+                self._start_driver(backend, member_id.encode('ascii'))
+            except Exception:
+                if ledger is not None:
+                    ledger.close()
+                raise
+            self._ledger = ledger
             self._backend = backend
             self._held = set()
             lease = backend.lease()
@@ -915,6 +980,13 @@ class Coordinator(object):
                 self._heartbeat.stop(timeout=backend.timeout)
                 self._heartbeat = None
             self._on_session_lost('the coordinator was stopped')
+            ledger, self._ledger = self._ledger, None
+            if ledger is not None:
+                with self._held_lock:
+                    held = list(self._held)
+                for lock in held:
+                    self._ledger_exit(lock, ledger)
+                ledger.close()
             self._backend = None
             try:
                 _run_bounded('Stopping the coordinator', backend,
@@ -983,11 +1055,35 @@ class Coordinator(object):
         with self._held_lock:
             self._held.add(lock)
         _thread_locks().append(lock)
+        ledger = self._ledger
+        if ledger is not None:
+            lock._in_ledger = True
+            self._ledger_record(ledger, 'enter', lock.name,
+                                waited=now - start)
         if debug:
             LOG.debug('Acquired lock "%s" :: waited %.3fs', lock.name,
                       now - start)
 
+    def _ledger_record(self, ledger, event, name, lost=None, waited=None):
+        try:
+            ledger.record(event, name, lost, waited)
+        except OSError as e:
+            LOG.warning('Cannot append to [coordination] ledger_file %s: %s',
+                        ledger.path, e)
+
+    def _ledger_exit(self, lock, ledger):
+        if lock._in_ledger:
+            lock._in_ledger = False
+            self._ledger_record(ledger, 'exit', lock.name, lock._lost)
+
     def _release(self, lock):
+        ledger = self._ledger
+        recorded_clean = False
+        if ledger is not None:
+            # Still inside the critical section: the next holder's "enter"
+            # is always later than this "exit".
+            recorded_clean = lock._in_ledger and lock._lost is None
+            self._ledger_exit(lock, ledger)
         backend = self._backend
         held = self._clock() - lock._held_since
         with self._held_lock:
@@ -1015,6 +1111,10 @@ class Coordinator(object):
             if not released:
                 lost = 'the backend no longer had it at release'
                 self._log_lost(lock.name, held, lost)
+        if lost is not None and recorded_clean:
+            # Found out after the "exit" line (at release, or by the
+            # heartbeat in between): the section was not protected.
+            self._ledger_record(ledger, 'lost', lock.name, lost)
         if lost is not None:
             raise LockLost('lock %s was lost while held for %.3fs: %s' % (
                 lock.name, held, lost))
