@@ -29,7 +29,7 @@ from tooz import coordination as tooz_coordination
 
 from cinder.cmd import lock_demo
 from cinder import coordination
-from cinder.tests.functional import lockservers
+from cinder import lockservers
 
 WAIT = 30  # upper bound of event waits; reached only when the code is wrong
 

@@ -27,7 +27,7 @@ from kazoo.protocol import states as kazoo_states
 from oslotest import base
 from tooz import coordination
 
-from cinder.tests.functional import lockservers
+from cinder import lockservers
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))

@@ -52,7 +52,7 @@ import unittest
 
 import fixtures
 
-from cinder.tests.functional import lockservers
+from cinder import lockservers
 
 SOCKET_DIR = '/var/run/tgtd'
 SETUP_HINT = 'run tools/test-setup.sh to install tgt'

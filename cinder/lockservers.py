@@ -10,7 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Real lock servers (Redis, ZooKeeper, etcd) for functional tests.
+"""Real lock servers (Redis, ZooKeeper, etcd) on this host, for testing.
+
+The functional tests, ``tools/lock-servers`` and the Active/Active
+validation tool (``cinder-aa-stress``, which restarts its lock server to
+inject faults) start their servers with this module. It is not for
+production deployments: run lock servers there as the operating system
+packages them.
 
 Each server runs as a child process bound to 127.0.0.1 only, on free ports
 of its own, with a data directory of its own, in a session of its own (so a
