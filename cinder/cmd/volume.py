@@ -20,7 +20,6 @@ reason is logged and printed on stderr), 2 for bad command-line arguments.
 
 import signal
 import sys
-import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -36,6 +35,24 @@ LOG = logging.getLogger('cinder.cmd.volume')
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def block_stop_signals():
+    """Hold SIGTERM and SIGINT pending in this thread and its children.
+
+    Call it before any other thread starts: threads inherit the mask, so
+    the signals then reach only :func:`wait_for_stop_signal`. No Python
+    signal handler runs at all. A handler would run between two bytecodes
+    of the main thread, possibly while that thread holds the very lock
+    (of logging, or of a ``threading.Event``) the handler needs, and
+    deadlock or lose the request; cinder-volume hung that way on SIGINT.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def wait_for_stop_signal():
+    """Block until SIGTERM or SIGINT is pending; return which one."""
+    return signal.sigwait(_STOP_SIGNALS)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     logging.register_options(CONF)
@@ -43,28 +60,25 @@ def main(argv=None):
          version=version.version_string())
     logging.setup(CONF, 'cinder')
 
-    stop_requested = threading.Event()
-
-    def on_signal(signum, frame):
-        LOG.info('Caught %s, stopping', signal.Signals(signum).name)
-        stop_requested.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in _STOP_SIGNALS}
+    # A signal that arrives while the service starts stays pending and
+    # stops it as soon as it is up.
+    block_stop_signals()
     volume_service = service.Service(CONF)
     try:
-        try:
-            volume_service.start()
-        except exception.ServiceStartError as e:
-            LOG.error('cinder-volume cannot start: %s', e)
-            print('cinder-volume: cannot start: %s' % e, file=sys.stderr)
-            return 1
-        while not stop_requested.wait(3600):
-            pass
+        volume_service.start()
+    except exception.ServiceStartError as e:
+        LOG.error('cinder-volume cannot start: %s', e)
+        print('cinder-volume: cannot start: %s' % e, file=sys.stderr)
+        return 1
+    except Exception as e:
+        LOG.exception('cinder-volume failed to start')
         volume_service.stop()
-        return 0
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        print('cinder-volume: cannot start: %s' % e, file=sys.stderr)
+        return 1
+    signum = wait_for_stop_signal()
+    LOG.info('Caught %s, stopping', signal.Signals(signum).name)
+    volume_service.stop()
+    return 0
 
 
 if __name__ == '__main__':
