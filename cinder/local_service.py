@@ -56,6 +56,9 @@ class ServiceProcess(object):
         self.debug = debug
         self.config_file = os.path.join(state_path, 'cinder.conf')
         self.log_file = os.path.join(state_path, 'cinder-volume.log')
+        # Not a pipe: nobody reads it while the service runs, and a full
+        # pipe would block the service (warnings go to stderr).
+        self.stderr_file = os.path.join(state_path, 'cinder-volume.stderr')
         self.socket = os.path.join(state_path, 'cinder-volume.sock')
         self.process = None
         self.returncode = None
@@ -87,16 +90,17 @@ class ServiceProcess(object):
         env = dict(os.environ)
         env.update(self.env or {})
         self.returncode = None
+        stderr = open(self.stderr_file, 'ab')
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'cinder.cmd.volume',
              '--config-file', self.config_file],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        stderr.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.returncode = self.process.returncode
-                stderr = self.process.stderr.read().decode()
-                self.process.stderr.close()
+                stderr = self.stderr_tail()
                 raise ServiceProcessError(
                     'cinder-volume exited with %s at start: %s\n%s' % (
                         self.returncode, stderr, self.log_tail()))
@@ -135,11 +139,17 @@ class ServiceProcess(object):
     def _reap(self):
         if self.process is None:
             return None
-        try:
-            self.returncode = self.process.wait(STOP_TIMEOUT)
-        finally:
-            self.process.stderr.close()
+        self.returncode = self.process.wait(STOP_TIMEOUT)
         return self.returncode
+
+    def stderr_tail(self, max_bytes=8192):
+        try:
+            with open(self.stderr_file, 'rb') as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - max_bytes))
+                return f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
 
     def log(self):
         try:
