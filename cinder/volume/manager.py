@@ -125,9 +125,10 @@ class VolumeManager(object):
                 update = self._create_from_source(volume, source_volume)
             else:
                 update = self.driver.create_volume(volume)
-        except Exception:
+        except Exception as e:
             volume.status = volume_obj.ERROR
             LOG.exception('Creating volume %s failed', volume.id)
+            self._forget_deleted_source(e, snapshot, source_volume)
             raise
         volume.update(update)
         volume.status = volume_obj.AVAILABLE
@@ -334,6 +335,20 @@ class VolumeManager(object):
         return volume
 
     # Housekeeping --------------------------------------------------------
+
+    def _forget_deleted_source(self, error, snapshot, source_volume):
+        """Remove lock files a copy from a deleted source just created.
+
+        Taking the source's locks re-created their files after the delete
+        had removed them; nothing will delete that source again.
+        """
+        if (isinstance(error, exception.VolumeNotFound) and
+                source_volume is not None and
+                error.volume_id == source_volume.id):
+            self._remove_locks_of(source_volume.id)
+        elif (isinstance(error, exception.SnapshotNotFound) and
+                snapshot is not None and error.snapshot_id == snapshot.id):
+            self._remove_locks_of(snapshot.id)
 
     @staticmethod
     def _remove_locks_of(resource_id):

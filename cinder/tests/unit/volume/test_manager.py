@@ -104,6 +104,18 @@ class CreateVolumeTestCase(ManagerTestCase):
                           source_volume=source)
         self.assertEqual('error', volume.status)
         self.assertNotIn(volume.id, self.driver.volumes)
+        # The clone took the deleted source's lock; its file is gone again.
+        self.assertEqual([], [f for f in self.lock_files()
+                              if source.id in f])
+
+    def test_copy_of_a_deleted_snapshot_removes_its_lock_files(self):
+        snapshot = self.available_snapshot(self.available_volume())
+        self.manager.delete_snapshot(snapshot)
+        self.assertRaises(exception.SnapshotNotFound,
+                          self.manager.create_volume, objects.Volume(),
+                          snapshot=snapshot)
+        self.assertEqual([], [f for f in self.lock_files()
+                              if snapshot.id in f])
 
     def test_snapshot_and_source_together_are_refused(self):
         volume = self.available_volume()
