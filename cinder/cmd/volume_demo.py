@@ -213,7 +213,8 @@ class Demo(object):
                 return 'clone first (it has the data), then the delete'
             if error.exc_type != 'VolumeNotFound':
                 raise DemoFailure('clone failed: %s' % error)
-            race['racer'] = None
+            # The refused clone is a volume in error, which its owner
+            # deletes, as with any failed create.
             return 'delete first, then the clone was refused cleanly'
 
         def cleanup():

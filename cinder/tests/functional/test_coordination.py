@@ -148,6 +148,8 @@ class ServerContractMixin(ContractMixin):
 
     #: The lock survives a short server restart (data kept on disk).
     survives_restart = True
+    #: Added to the holder's URL in the restart test.
+    restart_query = ''
 
     def dedicated(self):
         return self.useFixture(lockservers.LockServerFixture(self.kind)).server
@@ -189,7 +191,11 @@ class ServerContractMixin(ContractMixin):
 
     def test_lock_held_across_restart(self):
         server = self.dedicated()
-        holder = self.coordinator(server.url)
+        # Reconnect at least every second: a ZooKeeper session survives
+        # the restart only if the client is back before it times out, and
+        # the restart can take more than 10 s on a loaded machine.
+        holder = self.coordinator(server.url + self.restart_query,
+                                  max_reconnect_backoff=1)
         lock = holder.get_lock('across')
         lock.acquire()
         server.restart()
@@ -346,6 +352,9 @@ class EtcdContractTest(LeaseContractMixin, base.BaseTestCase):
 
 class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
     kind = 'zookeeper'
+    # A session that outlives a slow restart (the test server allows
+    # sessions of up to 60 s).
+    restart_query = '?timeout=30'
 
     def test_session_expiry_is_detected_and_logged(self):
         from kazoo import client as kazoo_client
