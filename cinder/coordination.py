@@ -372,11 +372,39 @@ class _FileBackend(_Backend):
         return urllib.parse.urlsplit(self.url).path
 
     def acquire(self, tooz_lock, blocking):
-        got = tooz_lock.acquire(blocking=blocking)
-        if got:
-            with self._held_paths_lock:
-                self._held_paths[os.path.abspath(tooz_lock.name)] += 1
-        return got
+        deadline = None
+        if blocking is not True and blocking is not False:
+            deadline = time.monotonic() + float(blocking)
+        while True:
+            if not tooz_lock.acquire(blocking=blocking):
+                return False
+            if self._still_linked(tooz_lock):
+                break
+            # remove_locks() in another process unlinked the file while
+            # this one waited on it: the lock is on a file nobody else
+            # will open again. Let go and lock the file now at the path.
+            LOG.debug('Lock file %s was removed while waiting for it; '
+                      'locking it again', tooz_lock.name)
+            tooz_lock.release()
+            if deadline is not None:
+                blocking = max(0.0, deadline - time.monotonic())
+        with self._held_paths_lock:
+            self._held_paths[os.path.abspath(tooz_lock.name)] += 1
+        return True
+
+    @staticmethod
+    def _still_linked(tooz_lock):
+        """Is the locked file still the one at the lock's path?"""
+        handle = getattr(getattr(tooz_lock, '_lock', None), 'lockfile', None)
+        if handle is None or handle.closed:
+            return True  # not tooz's fasteners-based lock: cannot tell
+        try:
+            at_path = os.stat(tooz_lock.name)
+        except FileNotFoundError:
+            return False
+        locked = os.fstat(handle.fileno())
+        return (at_path.st_dev, at_path.st_ino) == (locked.st_dev,
+                                                    locked.st_ino)
 
     def release(self, tooz_lock):
         path = os.path.abspath(tooz_lock.name)
@@ -408,8 +436,9 @@ def _remove_idle_lock_file(path):
     The file is locked (without waiting) while it is unlinked, so a holder
     in another process never loses its lock to the removal; the caller
     skips the files this process holds. A process that opened the file
-    before the unlink and locks it afterwards holds a lock on a removed
-    file; that is why only locks of deleted resources are removed.
+    before the unlink and locks it afterwards would hold a lock on a
+    removed file that nobody else sees; :meth:`_FileBackend.acquire`
+    notices (the inode at the path differs) and locks the new file.
     """
     try:
         fd = os.open(path, os.O_RDWR)

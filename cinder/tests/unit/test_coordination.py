@@ -900,6 +900,65 @@ class LedgerTestCase(CoordinationTestCase):
         self.assertFalse(os.path.exists(self.path))
 
 
+class RemovedWhileWaitingTestCase(CoordinationTestCase):
+    """A waiter whose lock file is unlinked must not hold a ghost lock."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.fixture.config(group='coordination',
+                            backend_url='file://' + self.dir)
+        self.get_coordinator.side_effect = REAL_GET_COORDINATOR
+
+    def test_waiter_relocks_the_file_at_the_path(self):
+        holder = self.start()
+        lock = holder.get_lock('gone')
+        lock.acquire()
+        path = os.path.join(self.dir, 'cinder-gone')
+        waiter = subprocess.Popen(
+            [sys.executable, '-c',
+             'import sys\n'
+             'from oslo_config import cfg\n'
+             'from cinder import coordination\n'
+             'conf = cfg.ConfigOpts()\n'
+             'c = coordination.Coordinator(conf=conf)\n'
+             'conf([])\n'
+             'conf.set_override("backend_url", sys.argv[1], "coordination")\n'
+             'c.start()\n'
+             'lock = c.get_lock("gone")\n'
+             'lock.acquire()\n'
+             'print("acquired", flush=True)\n'
+             'sys.stdin.read()\n'
+             'lock.release()\n', 'file://' + self.dir],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(waiter.wait)
+        self.addCleanup(waiter.stdin.close)
+        # Wait (bounded) until the waiter has the file open: it is then
+        # blocked on the lock of this very inode.
+        deadline = time.monotonic() + WAIT
+        fd_dir = '/proc/%d/fd' % waiter.pid
+        while not any(os.path.realpath(os.path.join(fd_dir, fd)) == path
+                      for fd in _listdir(fd_dir)):
+            self.assertLess(time.monotonic(), deadline, 'waiter never '
+                            'opened the lock file')
+            time.sleep(0.01)
+        # A remover elsewhere unlinks the file, then the holder lets go.
+        os.unlink(path)
+        lock.release()
+        self.assertEqual('acquired\n', waiter.stdout.readline())
+        # The waiter must hold the lock that everybody else now sees.
+        other = holder.get_lock('gone')
+        self.assertRaises(coordination.LockAcquireFailed, other.acquire,
+                          blocking=False)
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+
+
 class OptsTestCase(base.BaseTestCase):
 
     def test_list_opts_exports_coordination_options(self):
