@@ -45,11 +45,16 @@ class ServiceProcess(object):
     :param options: ``{section: {option: value}}`` added to the config.
     :param host: its ``[DEFAULT] host``.
     :param env: extra environment variables for the process.
+    :param new_session: run it in a session (and process group) of its
+        own, so that :meth:`pause` and ``kill(group=True)`` reach the
+        commands it runs (``qemu-img``) too.
     """
 
     def __init__(self, state_path, options, host='host-a', env=None,
-                 debug=True):
+                 debug=True, new_session=False):
         self.state_path = state_path
+        self.new_session = new_session
+        self.paused = False
         self.host = host
         self.options = options
         self.env = env
@@ -94,8 +99,10 @@ class ServiceProcess(object):
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'cinder.cmd.volume',
              '--config-file', self.config_file],
-            stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+            start_new_session=self.new_session)
         stderr.close()
+        self.paused = False
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -131,10 +138,24 @@ class ServiceProcess(object):
             self.process.send_signal(sig)
         return self._reap()
 
-    def kill(self):
+    def kill(self, group=False):
+        """SIGKILL the service (and, with ``group``, its commands)."""
         if self.running:
-            self.process.kill()
+            if group and self.new_session:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
+        self.paused = False
         return self._reap()
+
+    def pause(self):
+        """SIGSTOP the service's process group: a frozen host."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        os.killpg(self.process.pid, signal.SIGCONT)
+        self.paused = False
 
     def _reap(self):
         if self.process is None:

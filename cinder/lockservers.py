@@ -734,6 +734,21 @@ class RedisServer(LockServer):
         return reply == b'+PONG\r\n'
 
 
+class PersistentRedisServer(RedisServer):
+    """redis-server with an append-only file synced on every write.
+
+    A restart keeps every key and its expiry, so locks survive it: what a
+    deployment that relies on Redis for locks should run.
+    """
+
+    def _command(self):
+        command = super()._command()
+        at = command.index('--appendonly')
+        command[at:at + 2] = ['--appendonly', 'yes',
+                              '--appendfsync', 'always']
+        return command
+
+
 class ZooKeeperServer(LockServer):
     """A standalone ZooKeeper (Debian's jars), data kept across restarts.
 

@@ -1,0 +1,245 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""cinder-aa-stress: several volume services on one backend, a verdict.
+
+Runs ``--services`` real ``cinder-volume`` processes of one cluster on one
+NFS share (a local directory) with one lock backend, drives a seeded,
+randomized, conflicting workload through them (the tool plays the API and
+the scheduler), optionally injects faults, and checks that nothing was
+lost: every image passes ``qemu-img check``, every info file matches its
+chain, every volume and snapshot holds what it should, no two critical
+sections under one lock name overlapped, every failure has a reason.
+
+Exit status: 0 for a clean verdict, 1 for violations, 2 for bad usage.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from cinder import lockservers
+from cinder.stress import assess
+from cinder.stress import cluster as cluster_mod
+from cinder.stress import faults as faults_mod
+from cinder.stress import workload as workload_mod
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        prog='cinder-aa-stress',
+        description='Run several cinder-volume services Active/Active on '
+                    'one share and lock backend, drive a conflicting '
+                    'workload, and check that nothing was lost.')
+    parser.add_argument('--services', type=int, default=3,
+                        help='number of cinder-volume services (3)')
+    parser.add_argument('--operations', type=int, default=300,
+                        help='requests to send (300)')
+    parser.add_argument('--duration', type=float,
+                        help='stop sending requests after this many '
+                             'seconds, even if --operations are not done')
+    parser.add_argument('--volumes', type=int, default=4,
+                        help='volumes to start with and keep around (4)')
+    parser.add_argument('--workers', type=int, default=6,
+                        help='requests in flight at once (6)')
+    parser.add_argument('--seed', type=int, default=1,
+                        help='seed of the workload and fault choices (1)')
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument('--backend-url',
+                         help='[coordination] backend_url of every service '
+                              '(default: file:// in the work directory, '
+                              'shared by the services of this host)')
+    backend.add_argument('--lock-server',
+                         choices=sorted(lockservers.SERVER_CLASSES),
+                         help='start a private lock server of this kind on '
+                              '127.0.0.1 (needed to restart it with '
+                              '--faults)')
+    backend.add_argument('--local-locks', action='store_true',
+                         help='give each service its own lock directory, '
+                              'as host-local locks on several hosts would: '
+                              'the verdict must then find violations')
+    parser.add_argument('--faults', action='store_true',
+                        help='kill -9 and restart services, pause them '
+                             'past their lease, restart the lock server; '
+                             'the workload goes on until each fault was '
+                             'injected once')
+    parser.add_argument('--fault-interval', type=float, default=8.0,
+                        help='seconds between two faults (8)')
+    parser.add_argument('--work-dir',
+                        help='where the share, the services\' state and '
+                             'logs go (default: a temporary directory, '
+                             'removed after a clean verdict)')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep the work directory')
+    parser.add_argument('--json', action='store_true',
+                        help='print the report as JSON')
+    parser.add_argument('--debug', action='store_true',
+                        help='DEBUG logs in the services\' log files')
+    args = parser.parse_args(argv)
+    for name in ('services', 'operations', 'volumes', 'workers'):
+        if getattr(args, name) < 1:
+            parser.error('--%s must be at least 1' % name)
+    if args.fault_interval <= 0:
+        parser.error('--fault-interval must be positive')
+    return args
+
+
+class Progress(object):
+    """A one-line progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.2 and done < total):
+            return
+        self._last = now
+        width = 30
+        filled = int(width * min(done, total) / max(total, 1))
+        self.stream.write('\r[%s%s] %d/%d requests' % (
+            '#' * filled, '.' * (width - filled), done, total))
+        self.stream.flush()
+
+    def finish(self):
+        if self.enabled:
+            self.stream.write('\n')
+            self.stream.flush()
+
+
+def _print_report(report, cluster, args, elapsed, out):
+    w = out.write
+    w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
+        len(cluster.services), cluster.describe_backend(), args.seed,
+        elapsed))
+    w('%-22s %6s %7s  %s\n' % ('operation', 'done', 'failed', 'why'))
+    w('%s\n' % ('-' * 70))
+    for kind, counts in report.ops.items():
+        why = ', '.join('%s %d' % (k[len('failed: '):], n)
+                        for k, n in sorted(counts.items())
+                        if k.startswith('failed: '))
+        w('%-22s %6d %7d  %s\n' % (
+            kind, counts['done'], counts['failed'], why))
+    waits = report.waits
+    w('\nlock waits: %d acquires, p50 %s, p99 %s, max %s\n' % (
+        waits.get('count', 0), _ms(waits.get('p50')), _ms(waits.get('p99')),
+        _ms(waits.get('max'))))
+    ledger = report.ledger
+    w('critical sections: %d; overlaps after a lost lock: %d; '
+      'unterminated (killed): %d\n' % (
+          ledger.sections, len(ledger.overlaps_after_loss),
+          len(ledger.unterminated)))
+    w('checked: %d volumes, %d snapshots\n' % (
+        report.checked_volumes, report.checked_snapshots))
+    if report.faults:
+        w('\nfaults injected:\n')
+        for fault in report.faults:
+            w('  %-20s %-8s %5.1f s  %s\n' % (
+                fault.kind, fault.target or 'all', fault.end - fault.start,
+                fault.note))
+        w('requests hit by a fault: %s\n' % (', '.join(
+            '%s %d' % kv for kv in sorted(report.fault_hits.items()))
+            or 'none'))
+    w('\nviolations: %d\n' % len(report.violations))
+    for kind, count in sorted(report.violations_by_kind().items()):
+        w('  %-24s %d\n' % (kind, count))
+    for violation in report.violations[:10]:
+        w('  - %s: %s\n' % (violation.kind, violation.detail))
+    if len(report.violations) > 10:
+        w('  ... %d more (--json lists all)\n' % (
+            len(report.violations) - 10))
+    w('\nverdict: %s\n' % (
+        'OK: nothing lost, no critical section overlapped'
+        if report.ok else 'VIOLATIONS FOUND'))
+
+
+def _ms(seconds):
+    return '-' if seconds is None else '%.1f ms' % (seconds * 1000.0)
+
+
+def main(argv=None):
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    for tool in ('qemu-img', 'qemu-io'):
+        if shutil.which(tool) is None:
+            print('cinder-aa-stress: %s not found; install qemu-utils' %
+                  tool, file=sys.stderr)
+            return 2
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix='cinder-aa-stress-')
+    os.makedirs(work_dir, exist_ok=True)
+    cluster = cluster_mod.Cluster(
+        work_dir, services=args.services, lock_server=args.lock_server,
+        backend_url=args.backend_url, local_locks=args.local_locks,
+        debug=args.debug)
+    out = sys.stdout
+    progress = Progress(sys.stderr)
+    injector = None
+    report = None
+    started = time.monotonic()
+    try:
+        try:
+            cluster.start()
+        except Exception as e:
+            print('cinder-aa-stress: the cluster did not start: %s' % e,
+                  file=sys.stderr)
+            return 1
+        if not args.json:
+            out.write('cinder-aa-stress: %d services on %s, backend %s, '
+                      'work directory %s\n' % (
+                          args.services, cluster.share,
+                          cluster.describe_backend(), work_dir))
+            out.flush()
+        if args.faults:
+            injector = faults_mod.FaultInjector(
+                cluster, seed=args.seed, interval=args.fault_interval)
+        load = workload_mod.Workload(
+            cluster, seed=args.seed, operations=args.operations,
+            volumes=args.volumes, workers=args.workers,
+            duration=args.duration, progress=progress,
+            done=injector.round_done if injector else None)
+        if injector is not None:
+            injector.start()
+        try:
+            load.run()
+        finally:
+            if injector is not None:
+                injector.stop()
+            progress.finish()
+        load.recover()
+        report = assess.assess(cluster, load,
+                               injector.faults if injector else ())
+    finally:
+        cluster.stop()
+    elapsed = time.monotonic() - started
+    if args.json:
+        data = report.to_dict()
+        data.update(services=args.services, seed=args.seed,
+                    backend=cluster.describe_backend(),
+                    work_dir=work_dir, seconds=round(elapsed, 1))
+        json.dump(data, out, indent=2, sort_keys=True)
+        out.write('\n')
+    else:
+        _print_report(report, cluster, args, elapsed, out)
+    if report.ok and not (args.keep or args.work_dir):
+        shutil.rmtree(work_dir, ignore_errors=True)
+    elif not args.json:
+        out.write('work directory kept: %s\n' % work_dir)
+    return 0 if report.ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

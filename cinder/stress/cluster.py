@@ -1,0 +1,186 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A small cluster of volume services on this host, for cinder-aa-stress.
+
+:class:`Cluster` runs N real ``cinder-volume`` processes of one
+``[DEFAULT] cluster`` on one NFS share (a local directory), all with one
+``[coordination] backend_url`` and one ledger file, and can inject the
+faults an operator fears: a service killed (``kill -9``) and restarted, a
+service paused past its lock lease (SIGSTOP/SIGCONT of its process group,
+so a running ``qemu-img`` stops too), the lock server restarted.
+"""
+
+import os
+import threading
+import time
+
+from cinder import local_service
+from cinder import lockservers
+
+#: Lease of a lock (Redis, etcd) or session timeout (ZooKeeper), seconds,
+#: for clusters whose lock server this module starts: short, so that a
+#: paused service loses its locks within a bounded test.
+TEST_LEASE = 6
+
+_LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
+                'zookeeper': 'timeout'}
+
+
+class ClusterError(Exception):
+    pass
+
+
+class Cluster(object):
+    """N ``cinder-volume`` services sharing a share and a lock backend.
+
+    :param work_dir: everything goes here: ``share/``, ``host-<i>/`` (each
+        service's state_path), ``ledger.jsonl``, the lock server's data.
+    :param lock_server: ``redis``, ``zookeeper`` or ``etcd`` to start a
+        private server on 127.0.0.1 (Redis with an fsynced append-only
+        file, so a restart keeps the locks); None to use ``backend_url``.
+    :param backend_url: a lock backend URL; default (and with neither
+        this nor ``lock_server``): ``file://<work_dir>/locks``, one lock
+        directory shared by the services of this host.
+    :param local_locks: each service gets its own ``file://`` lock
+        directory, as host-local locks on N hosts would.
+    """
+
+    def __init__(self, work_dir, services=3, lock_server=None,
+                 backend_url=None, local_locks=False, debug=False):
+        if services < 1:
+            raise ClusterError('--services must be at least 1')
+        if sum(bool(x) for x in (lock_server, backend_url,
+                                 local_locks)) > 1:
+            raise ClusterError('give at most one of --lock-server, '
+                               '--backend-url and --local-locks')
+        self.work_dir = os.path.abspath(work_dir)
+        self.share = os.path.join(self.work_dir, 'share')
+        self.ledger = os.path.join(self.work_dir, 'ledger.jsonl')
+        self.count = services
+        self.lock_server_kind = lock_server
+        self.given_url = backend_url
+        self.local_locks = local_locks
+        self.debug = debug
+        self.server = None
+        self.backend_url = None
+        self.services = []
+        #: pid -> time.monotonic() of a kill -9, for the ledger analysis.
+        self.killed = {}
+        self._lock = threading.Lock()
+
+    @property
+    def lease(self):
+        """Seconds a paused service keeps its locks, or None (file)."""
+        if self.lock_server_kind:
+            return TEST_LEASE
+        if self.backend_url and not self.backend_url.startswith('file:'):
+            return 30
+        return None
+
+    def describe_backend(self):
+        if self.local_locks:
+            return 'file:// (one lock directory per service: local locks)'
+        from cinder import coordination
+        return coordination.mask_url(self.backend_url)
+
+    def start(self):
+        os.makedirs(self.share, exist_ok=True)
+        shares_file = os.path.join(self.work_dir, 'nfs_shares')
+        with open(shares_file, 'w') as f:
+            f.write(self.share + '\n')
+        if self.lock_server_kind:
+            cls = lockservers.server_class(self.lock_server_kind)
+            if cls is lockservers.RedisServer:
+                cls = lockservers.PersistentRedisServer
+            missing = cls.missing()
+            if missing:
+                raise ClusterError('cannot start a %s server: missing %s' %
+                                   (self.lock_server_kind,
+                                    ', '.join(missing)))
+            self.server = cls(data_dir=os.path.join(self.work_dir,
+                                                    'lock-server'))
+            self.server.start()
+            self.backend_url = '%s?%s=%d' % (
+                self.server.url, _LEASE_QUERY[self.lock_server_kind],
+                TEST_LEASE)
+        elif self.given_url:
+            self.backend_url = self.given_url
+        else:
+            self.backend_url = 'file://' + os.path.join(self.work_dir,
+                                                        'locks')
+        for index in range(self.count):
+            host = 'host-%d' % (index + 1)
+            state = os.path.join(self.work_dir, host)
+            url = ('file://' + os.path.join(state, 'locks')
+                   if self.local_locks else self.backend_url)
+            options = {
+                'DEFAULT': {'volume_driver': 'nfs',
+                            'cluster': 'stress',
+                            'nfs_shares_config': shares_file,
+                            'nfs_snapshot_support': 'true',
+                            'graceful_shutdown_timeout': '10'},
+                'coordination': {'backend_url': url,
+                                 'ledger_file': self.ledger,
+                                 'backend_timeout': '10',
+                                 'max_reconnect_backoff': '2'},
+            }
+            service = local_service.ServiceProcess(
+                state, options, host=host, debug=self.debug,
+                new_session=True)
+            service.prepare()
+            self.services.append(service)
+        for service in self.services:
+            service.start()
+
+    def stop(self):
+        """Stop every service (SIGTERM), then the lock server."""
+        for service in self.services:
+            try:
+                if service.paused:
+                    service.resume()
+                service.terminate()
+            except Exception:
+                service.kill()
+        if self.server is not None:
+            self.server.stop()
+
+    # Faults --------------------------------------------------------------
+
+    def kill_and_restart(self, index):
+        """kill -9 service ``index``, start it again; return the old pid."""
+        service = self.services[index]
+        with self._lock:
+            pid = service.process.pid
+            self.killed[pid] = time.monotonic()
+            service.kill(group=True)
+        service.start()
+        return pid
+
+    def pause(self, index, seconds, stop_event=None):
+        """SIGSTOP service ``index`` (and its children) for ``seconds``."""
+        service = self.services[index]
+        service.pause()
+        try:
+            if stop_event is not None:
+                stop_event.wait(seconds)
+            else:
+                time.sleep(seconds)  # the simulated freeze itself
+        finally:
+            service.resume()
+
+    def restart_lock_server(self):
+        if self.server is None:
+            raise ClusterError('the lock server is not started by this '
+                               'tool; use --lock-server to inject this '
+                               'fault')
+        self.server.restart()

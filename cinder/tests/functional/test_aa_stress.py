@@ -1,0 +1,100 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""cinder-aa-stress against real lock servers: the CI runs of the tool.
+
+Each test is one bounded run (a few hundred requests, under a minute on a
+2-core machine) of the default workload, through the real services, the
+real NFS driver and the real qemu-img. With a shared lock backend the
+verdict must be clean, faults included; with a lock directory per service
+(what host-local locks on several hosts amount to) it must find
+violations, which shows it can.
+"""
+
+import io
+import json
+import os
+from unittest import mock
+
+import fixtures
+import testtools
+
+from cinder.cmd import aa_stress
+from cinder import lockservers
+
+OPERATIONS = '150'
+
+
+class StressTest(testtools.TestCase):
+
+    def run_tool(self, *args):
+        work = os.path.join(self.useFixture(fixtures.TempDir()).path, 'w')
+        out = io.StringIO()
+        err = io.StringIO()
+        with mock.patch('sys.stdout', out), mock.patch('sys.stderr', err):
+            status = aa_stress.main(['--json', '--work-dir', work,
+                                     '--operations', OPERATIONS] +
+                                    list(args))
+        self.addDetail('stderr', testtools.content.text_content(
+            err.getvalue()))
+        report = json.loads(out.getvalue())
+        self.addDetail('report', testtools.content.text_content(
+            json.dumps(report, indent=2)))
+        return status, report
+
+    def assert_clean(self, status, report):
+        self.assertEqual({}, report['violations'],
+                         report['violation_details'][:5])
+        self.assertEqual(0, status)
+        done = sum(c.get('done', 0) for c in report['operations'].values())
+        self.assertGreater(done, 100)
+        self.assertGreater(report['checked']['volumes'], 0)
+
+    def test_default_file_backend(self):
+        self.assert_clean(*self.run_tool())
+
+    def _server(self, kind):
+        lockservers.check_available(kind)
+        return ['--lock-server', kind]
+
+    def test_redis(self):
+        self.assert_clean(*self.run_tool(*self._server('redis')))
+
+    def test_zookeeper(self):
+        self.assert_clean(*self.run_tool(*self._server('zookeeper')))
+
+    def test_etcd(self):
+        self.assert_clean(*self.run_tool(*self._server('etcd')))
+
+    def _assert_faults(self, report):
+        kinds = {f['kind'] for f in report['faults']}
+        self.assertEqual({'kill', 'pause', 'lock-server-restart'}, kinds)
+        self.assertTrue(all(not f['note'].startswith('failed')
+                            for f in report['faults']), report['faults'])
+
+    def test_redis_with_faults(self):
+        status, report = self.run_tool(*self._server('redis') + [
+            '--faults', '--fault-interval', '4', '--operations', '200'])
+        self._assert_faults(report)
+        self.assert_clean(status, report)
+
+    def test_zookeeper_with_faults(self):
+        status, report = self.run_tool(*self._server('zookeeper') + [
+            '--faults', '--fault-interval', '4', '--operations', '200'])
+        self._assert_faults(report)
+        self.assert_clean(status, report)
+
+    def test_local_locks_are_caught(self):
+        status, report = self.run_tool('--local-locks')
+        self.assertEqual(1, status)
+        self.assertFalse(report['ok'])
+        self.assertIn('lock-overlap', report['violations'])
