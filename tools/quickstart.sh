@@ -13,10 +13,10 @@
 # under the License.
 
 # First command of the README: install the project into .venv and run
-# cinder-volume-demo, which starts the real cinder-volume service (NFS driver
-# on a local share directory, the default file:// lock backend), takes a
-# volume through its life and prints a verdict.  Arguments are passed to
-# cinder-volume-demo.
+# cinder-aa-stress, which starts three real cinder-volume services (NFS
+# driver on one local share directory, the embedded default file:// lock
+# backend), drives a conflicting workload through them and prints a verdict.
+# Arguments are passed to cinder-aa-stress.
 
 set -euo pipefail
 
@@ -68,5 +68,5 @@ fi
 say "installing cinder into .venv"
 .venv/bin/python -m pip install -q -e .
 
-say "running .venv/bin/cinder-volume-demo $*"
-exec .venv/bin/cinder-volume-demo "$@"
+say "running .venv/bin/cinder-aa-stress $*"
+exec .venv/bin/cinder-aa-stress "$@"
