@@ -529,6 +529,9 @@ class _ZooKeeperBackend(_Backend):
     long to reconnect, instead of failing at once while the server is
     back. kazoo's own reconnect delay, which doubles up to an hour, is
     bounded by ``initial_reconnect_backoff`` and ``max_reconnect_backoff``.
+    A release first reads the lock node: a session that expired while the
+    process was frozen is then reported as a lost lock, even if the
+    session listener has not run yet.
     """
 
     schemes = ('zookeeper', 'kazoo')
@@ -591,8 +594,25 @@ class _ZooKeeperBackend(_Backend):
                              undo=tooz_lock.release)
 
     def release(self, tooz_lock):
+        def release_if_still_owner():
+            # A session that expired while this process was frozen took
+            # the lock node with it, and kazoo's release does not notice:
+            # ask first (one read), so that the loss is reported.
+            try:
+                owner = tooz_lock.is_still_owner()
+            except Exception:
+                owner = False
+            if owner:
+                return tooz_lock.release()
+            try:
+                tooz_lock.release()
+            except Exception:
+                LOG.debug('Releasing lost lock %s', tooz_lock.name,
+                          exc_info=True)
+            return False
+
         return self._guarded('releasing lock %s' % tooz_lock.name.decode(),
-                             tooz_lock.release)
+                             release_if_still_owner)
 
 
 class _OtherBackend(_Backend):

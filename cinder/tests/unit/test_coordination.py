@@ -620,6 +620,23 @@ class ZooKeeperOutageTestCase(CoordinationTestCase):
         sleeper = self.driver._connection.retry_sleeper
         self.assertEqual((0.5, 20.0), (sleeper.delay, sleeper.max_delay))
 
+    def test_release_reports_a_node_lost_with_its_session(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        tooz_lock = self.driver.locks[b'cinder-v1']
+        tooz_lock.owner = False   # the session expired while frozen
+        exc = self.assertRaises(coordination.LockLost, lock.release)
+        self.assertIn('no longer had it', str(exc))
+        self.assertFalse(tooz_lock.acquired)
+
+    def test_release_of_an_owned_lock_is_clean(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        lock.release()
+        self.assertNotIn('LOST', self.log.output)
+
     def test_outage_during_the_call_still_bounds_it(self):
         self.fixture.config(group='coordination', backend_timeout=0.2)
         coordinator = self.start()
