@@ -360,10 +360,10 @@ class _FileBackend(_Backend):
     distributed = False
     needs_heartbeat = False
 
-    #: Paths of the lock files held by this process, through any
-    #: coordinator. fcntl cannot tell us about our own process's locks,
-    #: and merely closing a descriptor of a held lock file drops the lock,
-    #: so remove_locks() must not even open these.
+    #: Paths of the lock files this process holds or is acquiring,
+    #: through any coordinator. fcntl cannot tell us about our own
+    #: process's locks, and merely closing a descriptor of a held lock
+    #: file drops the lock, so remove_locks() must not even open these.
     _held_paths = collections.Counter()
     _held_paths_lock = threading.Lock()
 
@@ -372,6 +372,23 @@ class _FileBackend(_Backend):
         return urllib.parse.urlsplit(self.url).path
 
     def acquire(self, tooz_lock, blocking):
+        # Counted before the file is touched: remove_locks() in another
+        # thread of this process must not open it meanwhile, because
+        # closing any descriptor of a file drops the fcntl locks this
+        # process holds on it.
+        path = os.path.abspath(tooz_lock.name)
+        with self._held_paths_lock:
+            self._held_paths[path] += 1
+        try:
+            got = self._acquire_linked(tooz_lock, blocking)
+        except BaseException:
+            self._forget_path(path)
+            raise
+        if not got:
+            self._forget_path(path)
+        return got
+
+    def _acquire_linked(self, tooz_lock, blocking):
         deadline = None
         if blocking is not True and blocking is not False:
             deadline = time.monotonic() + float(blocking)
@@ -379,7 +396,7 @@ class _FileBackend(_Backend):
             if not tooz_lock.acquire(blocking=blocking):
                 return False
             if self._still_linked(tooz_lock):
-                break
+                return True
             # remove_locks() in another process unlinked the file while
             # this one waited on it: the lock is on a file nobody else
             # will open again. Let go and lock the file now at the path.
@@ -388,9 +405,12 @@ class _FileBackend(_Backend):
             tooz_lock.release()
             if deadline is not None:
                 blocking = max(0.0, deadline - time.monotonic())
+
+    def _forget_path(self, path):
         with self._held_paths_lock:
-            self._held_paths[os.path.abspath(tooz_lock.name)] += 1
-        return True
+            self._held_paths[path] -= 1
+            if self._held_paths[path] <= 0:
+                del self._held_paths[path]
 
     @staticmethod
     def _still_linked(tooz_lock):
@@ -407,12 +427,9 @@ class _FileBackend(_Backend):
                                                     locked.st_ino)
 
     def release(self, tooz_lock):
-        path = os.path.abspath(tooz_lock.name)
-        with self._held_paths_lock:
-            self._held_paths[path] -= 1
-            if self._held_paths[path] <= 0:
-                del self._held_paths[path]
-        return tooz_lock.release()
+        released = tooz_lock.release()
+        self._forget_path(os.path.abspath(tooz_lock.name))
+        return released
 
     def is_still_owner(self, tooz_lock):
         return bool(tooz_lock.acquired)

@@ -969,6 +969,52 @@ class RemovedWhileWaitingTestCase(CoordinationTestCase):
                           blocking=False)
 
 
+class RemoveWhileAcquiringTestCase(CoordinationTestCase):
+    """remove_locks() in another thread of the acquiring process."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.fixture.config(group='coordination',
+                            backend_url='file://' + self.dir)
+        self.get_coordinator.side_effect = REAL_GET_COORDINATOR
+
+    def test_file_being_acquired_is_not_removed(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('busy')
+        backend = coordinator.backend
+        tooz_lock = lock._tooz_lock
+        real_acquire = tooz_lock.acquire
+        removed = []
+
+        def acquire(*args, **kwargs):
+            got = real_acquire(*args, **kwargs)
+            # Another request of this service removes the lock files of
+            # the same, just deleted, resource at this very moment.
+            removed.append(backend.remove_locks('cinder-busy'))
+            return got
+
+        tooz_lock.acquire = acquire
+        lock.acquire()
+        self.addCleanup(lock.release)
+        self.assertEqual([0], removed)
+        self.assertTrue(os.path.exists(os.path.join(self.dir,
+                                                    'cinder-busy')))
+        # And the lock still excludes another process.
+        other = subprocess.run(
+            [sys.executable, '-c',
+             'import fcntl, sys; f = open(sys.argv[1], "r+")\n'
+             'try:\n'
+             '    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n'
+             'except OSError:\n'
+             '    print("busy")\n'
+             'else:\n'
+             '    print("free")\n',
+             os.path.join(self.dir, 'cinder-busy')],
+            capture_output=True, text=True)
+        self.assertEqual('busy\n', other.stdout)
+
+
 def _listdir(path):
     try:
         return os.listdir(path)
