@@ -747,7 +747,8 @@ class MaskTestCase(base.BaseTestCase):
                          backend.scrub('auth p@ss failed p%40ss'))
 
 
-class RemoveLockTestCase(CoordinationTestCase):
+class RealFileBackendTestCase(CoordinationTestCase):
+    """Tests that need the real file driver on a temporary directory."""
 
     def setUp(self):
         super().setUp()
@@ -756,6 +757,9 @@ class RemoveLockTestCase(CoordinationTestCase):
                             backend_url='file://' + self.dir)
         # The real file driver: local files are this backend's whole state.
         self.get_coordinator.side_effect = REAL_GET_COORDINATOR
+
+
+class RemoveLockTestCase(RealFileBackendTestCase):
 
     def _touch(self, name):
         path = os.path.join(self.dir, name)
@@ -917,15 +921,8 @@ class LedgerTestCase(CoordinationTestCase):
         self.assertFalse(os.path.exists(self.path))
 
 
-class RemovedWhileWaitingTestCase(CoordinationTestCase):
+class RemovedWhileWaitingTestCase(RealFileBackendTestCase):
     """A waiter whose lock file is unlinked must not hold a ghost lock."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = self.useFixture(fixtures.TempDir()).path
-        self.fixture.config(group='coordination',
-                            backend_url='file://' + self.dir)
-        self.get_coordinator.side_effect = REAL_GET_COORDINATOR
 
     def test_waiter_relocks_the_file_at_the_path(self):
         holder = self.start()
@@ -969,15 +966,8 @@ class RemovedWhileWaitingTestCase(CoordinationTestCase):
                           blocking=False)
 
 
-class RemoveWhileAcquiringTestCase(CoordinationTestCase):
+class RemoveWhileAcquiringTestCase(RealFileBackendTestCase):
     """remove_locks() in another thread of the acquiring process."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = self.useFixture(fixtures.TempDir()).path
-        self.fixture.config(group='coordination',
-                            backend_url='file://' + self.dir)
-        self.get_coordinator.side_effect = REAL_GET_COORDINATOR
 
     def test_file_being_acquired_is_not_removed(self):
         coordinator = self.start()
