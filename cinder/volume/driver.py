@@ -43,6 +43,8 @@ driver does not declare it.
 """
 
 import abc
+import collections
+import re
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -64,6 +66,31 @@ volume_opts = [
                help='Percentage of the backend capacity that is reserved '
                     'and never used for new volumes.'),
 ]
+
+
+#: What :meth:`VolumeDriver.list_resource_ids` returns: two sets of ids.
+ResourceIds = collections.namedtuple('ResourceIds', ['volumes', 'snapshots'])
+
+_RESOURCE_FILE = re.compile(
+    r'^(?P<kind>volume|snapshot)-(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:\..*)?$')
+
+
+def resource_ids_in(names):
+    """The :class:`ResourceIds` that the file names *names* refer to.
+
+    ``volume-<id>``, ``volume-<id>.info`` or ``snapshot-<id>.tmp`` count;
+    names that are not ``volume-<uuid>`` or ``snapshot-<uuid>``, followed
+    by nothing or by a dot and a suffix, are ignored.
+    """
+    found = ResourceIds(set(), set())
+    for name in names:
+        match = _RESOURCE_FILE.match(name)
+        if match:
+            kind = (found.volumes if match.group('kind') == 'volume'
+                    else found.snapshots)
+            kind.add(match.group('id').lower())
+    return found
 
 
 class VolumeDriver(object, metaclass=abc.ABCMeta):
@@ -118,6 +145,22 @@ class VolumeDriver(object, metaclass=abc.ABCMeta):
 
     def stop(self):
         """Release what :meth:`do_setup` acquired; called at shutdown."""
+
+    def list_resource_ids(self):
+        """The ids of the volumes and snapshots the backend holds.
+
+        Called after :meth:`do_setup` by ``cinder-manage util
+        clean_locks``, which removes the lock files named after resources
+        that no longer exist. A resource the driver is unsure about must
+        be listed: a missing id costs a lock file that is created again
+        when needed, an extra id only leaves a file in place.
+
+        :returns: a :class:`ResourceIds` of lowercase id strings.
+        :raises NotImplementedError: the driver cannot list them.
+        """
+        raise NotImplementedError(
+            'volume driver %s cannot list its volumes and snapshots' %
+            type(self).__name__)
 
     # Volumes -------------------------------------------------------------
 

@@ -269,6 +269,26 @@ class RemoteFSDriver(driver.VolumeDriver):
         path = self._ensure_share_mounted(share)
         return path
 
+    def list_resource_ids(self):
+        """Volumes with any file on a mounted share, and their snapshots.
+
+        Shares that are no longer configured are not read; the lock files
+        of their volumes count as those of deleted volumes.
+        """
+        found = driver.ResourceIds(set(), set())
+        for share in self._mounted_shares:
+            directory = self._get_mount_point_for_share(share)
+            names = os.listdir(directory)
+            ids = driver.resource_ids_in(names)
+            found.volumes.update(ids.volumes)
+            found.snapshots.update(
+                self._snapshot_ids_in(directory, names, ids.volumes))
+        return found
+
+    def _snapshot_ids_in(self, directory, names, volume_ids):
+        """Ids of the snapshots of *volume_ids* kept in *directory*."""
+        return set()
+
     def _get_capacity_info(self, share):
         """(total bytes, free bytes) of *share*."""
         st = os.statvfs(self._get_mount_point_for_share(share))
@@ -379,6 +399,32 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
     #: Message for disabled snapshots; subclasses name their option.
     snapshot_support_option = 'snapshot_support'
+
+    def _snapshot_ids_in(self, directory, names, volume_ids):
+        """The snapshots listed by the info files among *names*.
+
+        :raises VolumeDriverException: naming an info file that cannot be
+            read or parsed, rather than guessing its snapshots.
+        """
+        found = set()
+        for name in names:
+            volume_name = name[:-len('.info')]
+            if (not name.endswith('.info') or
+                    volume_name[len('volume-'):].lower() not in volume_ids):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                with open(path) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                continue  # the volume was deleted meanwhile
+            except OSError as e:
+                raise exception.VolumeDriverException(
+                    'Info file %s cannot be read: %s' % (path, e))
+            info = VolumeInfo.from_json(text, path, volume_name,
+                                        self._volume_format())
+            found.update(s.lower() for s in info.snapshots)
+        return found
 
     # Subclass hooks ------------------------------------------------------
 

@@ -407,6 +407,16 @@ class TgtArrayDriver(driver.VolumeDriver):
     def local_path(self, volume):
         return self._path(volume.name)
 
+    def list_resource_ids(self):
+        """Volumes and snapshots with a file in ``tgt_volumes_dir``."""
+        try:
+            names = os.listdir(self.volumes_dir)
+        except OSError as e:
+            raise exception.VolumeDriverException(
+                'tgt_volumes_dir = %s cannot be listed: %s' % (
+                    self.volumes_dir, e))
+        return driver.resource_ids_in(names)
+
     def _exports_of(self, path, targets=None):
         targets = self._show() if targets is None else targets
         return [(t, n) for t in targets.values()

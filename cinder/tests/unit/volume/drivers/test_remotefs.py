@@ -22,6 +22,7 @@ import os
 import subprocess
 import threading
 from unittest import mock
+import uuid
 
 import fixtures
 from oslo_config import cfg
@@ -191,6 +192,12 @@ class DriverTestCase(base.BaseTestCase):
         self.useFixture(fixtures.MockPatchObject(
             self.coordinator, 'get_lock', side_effect=get_lock))
         return names
+
+    def capacities(self, **by_share):
+        def capacity(share):
+            return by_share[share]
+        return mock.patch.object(self.driver, '_get_capacity_info',
+                                 side_effect=capacity)
 
     def lock_name(self, volume):
         return '%s-%s' % (self.lock_prefix, volume.id)
@@ -847,12 +854,6 @@ class ShareTestCase(DriverTestCase):
         driver.share_list = [self.share, self.share2]
         return driver
 
-    def capacities(self, **by_share):
-        def capacity(share):
-            return by_share[share]
-        return mock.patch.object(self.driver, '_get_capacity_info',
-                                 side_effect=capacity)
-
     def test_most_free_share_is_chosen(self):
         with self.capacities(**{self.share: (100 * GiB, 10 * GiB),
                                 self.share2: (100 * GiB, 20 * GiB)}):
@@ -890,3 +891,51 @@ class ShareTestCase(DriverTestCase):
         self.assertTrue(stats['snapshot_support'])
         self.assertTrue(stats['thin_provisioning_support'])
         self.assertFalse(stats['active_active'])  # the base does not claim
+
+
+class ListResourceIdsTestCase(DriverTestCase):
+
+    def make_driver(self):
+        driver = super().make_driver()
+        driver.share_list = [self.share, self.share2]
+        return driver
+
+    def test_lists_volumes_of_every_share_and_their_snapshots(self):
+        with self.capacities(**{self.share: (100 * GiB, 50 * GiB),
+                                self.share2: (100 * GiB, 10 * GiB)}):
+            v1 = self.create_volume()
+        with self.capacities(**{self.share: (100 * GiB, 10 * GiB),
+                                self.share2: (100 * GiB, 50 * GiB)}):
+            v2 = self.create_volume()
+        self.assertNotEqual(v1.provider_location, v2.provider_location)
+        s1 = objects.Snapshot(volume=v1)
+        self.driver.create_snapshot(s1)
+        s2 = objects.Snapshot(volume=v2)
+        self.driver.create_snapshot(s2)
+        deleted = objects.Snapshot(volume=v2)
+        self.driver.create_snapshot(deleted)
+        self.driver.delete_snapshot(deleted)
+        gone = self.create_volume()
+        self.driver.delete_volume(gone)
+        # Stray files that only look like resources are ignored.
+        open(os.path.join(self.share, 'volume-not-a-uuid'), 'w').close()
+
+        ids = self.driver.list_resource_ids()
+
+        self.assertEqual({v1.id, v2.id}, ids.volumes)
+        self.assertEqual({s1.id, s2.id}, ids.snapshots)
+
+    def test_volume_with_only_a_leftover_file_counts(self):
+        volume_id = str(uuid.uuid4())
+        open(os.path.join(self.share2, 'volume-%s.tmp' % volume_id),
+             'w').close()
+        self.assertEqual({volume_id}, self.driver.list_resource_ids().volumes)
+
+    def test_unparseable_info_file_is_an_error_naming_it(self):
+        volume = self.create_volume()
+        path = self.driver.volume_info_path(volume)
+        with open(path, 'w') as f:
+            f.write('{"active": ')
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.list_resource_ids)
+        self.assertIn(path, str(e))

@@ -22,6 +22,7 @@ cinder/tests/functional/test_tgt_array.py.
 import os
 import subprocess
 from unittest import mock
+import uuid
 
 import fixtures
 from oslo_concurrency import processutils
@@ -708,3 +709,29 @@ class VolumeFilesTestCase(DriverTestCase):
                                 self.driver.create_cloned_volume, clone, src)
         self.assertIn('qemu-img: boom', str(exc))
         self.assertEqual([src.name], os.listdir(self.volumes_dir))
+
+
+class ListResourceIdsTestCase(DriverTestCase):
+
+    def test_lists_volume_and_snapshot_files(self):
+        volume = self.volume()
+        snap = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snap)
+        gone = self.volume()
+        self.driver.delete_volume(gone)
+        staged_id = str(uuid.uuid4())
+        open(os.path.join(self.volumes_dir, 'volume-%s.revert' % staged_id),
+             'w').close()
+        open(os.path.join(self.volumes_dir, 'notes.txt'), 'w').close()
+
+        ids = self.driver.list_resource_ids()
+
+        self.assertEqual({volume.id, staged_id}, ids.volumes)
+        self.assertEqual({snap.id}, ids.snapshots)
+
+    def test_unreadable_directory_names_the_option(self):
+        self.fixture.config(tgt_volumes_dir=os.path.join(self.tmp, 'nope'))
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.list_resource_ids)
+        self.assertIn('tgt_volumes_dir = %s' % os.path.join(self.tmp, 'nope'),
+                      str(e))

@@ -1,0 +1,198 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""cinder-manage: operator commands for the lock backend.
+
+Usage::
+
+    cinder-manage [--config-file FILE] coordination check [--json]
+    cinder-manage [--config-file FILE] util clean_locks [--services-offline]
+                                                        [--dry-run]
+
+``coordination check`` starts a coordinator as ``cinder-volume`` would,
+takes and releases a probe lock and prints what the backend guarantees.
+Exit status: 0 when all is well, 1 with warnings, 2 when the backend
+cannot be used.
+
+``util clean_locks`` removes the lock files (file backend) of volumes and
+snapshots that no longer exist, asking the configured volume driver which
+exist; with ``--services-offline``, when no service uses the lock
+directory, it removes them all. Files whose lock is held are never
+removed. Exit status: 0 on success, 1 when ``--services-offline`` found
+locks in use (a service is still running), 2 on an error.
+
+Secrets of ``[coordination] backend_url`` never appear in the output.
+"""
+
+import json
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cinder.common import config
+from cinder import coordination
+from cinder import exception
+from cinder import lock_check
+from cinder import lock_cleanup
+from cinder import version
+from cinder.volume import driver as driver_mod
+
+CONF = cfg.CONF
+LOG = logging.getLogger('cinder.cmd.manage')
+
+
+def coordination_check(conf, as_json=False, out=None):
+    """``coordination check``; returns the exit status."""
+    out = out or sys.stdout
+    report = lock_check.check_backend(conf)
+    if as_json:
+        json.dump(report.as_dict(), out, indent=2, sort_keys=True)
+        out.write('\n')
+    else:
+        width = max(len(label) for label, _ in report.lines()) + 2
+        for label, text in report.lines():
+            out.write('%-*s%s\n' % (width, label + ':', text))
+    return report.exit_code
+
+
+def clean_locks(conf, services_offline=False, dry_run=False, out=None,
+                coordinator=None):
+    """``util clean_locks``; returns the exit status."""
+    out = out or sys.stdout
+    coordinator = coordinator or coordination.COORDINATOR
+    try:
+        coordinator.start()
+    except coordination.CoordinationError as e:
+        out.write('clean_locks: the lock backend cannot be used: %s\n' % e)
+        return 2
+    try:
+        backend = coordinator.backend
+        if backend.distributed:
+            out.write('Lock backend %s keeps no lock files: nothing to '
+                      'clean\n' % backend.masked_url)
+            return 0
+        existing = None
+        if not services_offline:
+            try:
+                existing = _existing_resources(conf)
+            except (NotImplementedError, exception.CinderException,
+                    OSError) as e:
+                out.write(
+                    'clean_locks: cannot tell which volumes and snapshots '
+                    'exist: %s\nStop every cinder-volume that uses %s and '
+                    'run clean_locks --services-offline instead.\n' % (
+                        e, backend.directory))
+                return 2
+        result = lock_cleanup.clean_lock_files(coordinator, existing,
+                                               dry_run=dry_run)
+    finally:
+        coordinator.stop()
+    return _report_cleanup(result, services_offline, dry_run, out)
+
+
+def _existing_resources(conf):
+    volume_driver = driver_mod.load_driver(conf.volume_driver,
+                                           configuration=conf,
+                                           host=conf.host)
+    volume_driver.do_setup()
+    try:
+        return volume_driver.list_resource_ids()
+    finally:
+        volume_driver.stop()
+
+
+def _report_cleanup(result, services_offline, dry_run, out):
+    verb = 'Would remove' if dry_run else 'Removed'
+    for name in result.removed:
+        out.write('%s %s\n' % (verb.lower(), name))
+    out.write('%s %d lock file(s) from %s' % (verb, len(result.removed),
+                                              result.directory))
+    if services_offline:
+        out.write('\n')
+    else:
+        out.write('; kept %d of existing volumes and snapshots and %d of '
+                  'backend-wide locks\n' % (len(result.existing),
+                                            len(result.backend_wide)))
+    if result.in_use:
+        out.write('Kept %d lock file(s) in use: %s\n' % (
+            len(result.in_use), ', '.join(result.in_use)))
+        if services_offline:
+            out.write('clean_locks: --services-offline, but a process '
+                      'holds these locks: is a cinder-volume still '
+                      'running?\n')
+            return 1
+    return 0
+
+
+def _add_parsers(subparsers):
+    coord = subparsers.add_parser(
+        'coordination', help='the lock backend ([coordination])')
+    coord_actions = coord.add_subparsers(dest='action')
+    coord_actions.required = True
+    check = coord_actions.add_parser(
+        'check', help='connect, take a probe lock, report the backend')
+    check.add_argument('--json', action='store_true',
+                       help='print the report as JSON')
+    check.set_defaults(
+        run=lambda args: coordination_check(CONF, as_json=args.json))
+
+    util = subparsers.add_parser('util', help='housekeeping')
+    util_actions = util.add_subparsers(dest='action')
+    util_actions.required = True
+    clean = util_actions.add_parser(
+        'clean_locks',
+        help='remove lock files of deleted volumes and snapshots')
+    clean.add_argument(
+        '--services-offline', action='store_true',
+        help='every cinder-volume using the lock directory is stopped: '
+             'remove all lock files')
+    clean.add_argument('--dry-run', action='store_true',
+                       help='print what would be removed, remove nothing')
+    clean.set_defaults(run=lambda args: clean_locks(
+        CONF, services_offline=args.services_offline, dry_run=args.dry_run))
+
+
+_command_opt = cfg.SubCommandOpt('category', title='Command categories',
+                                 handler=_add_parsers)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    CONF.register_cli_opt(_command_opt)
+    CONF.register_opts(config.volume_service_opts)
+    logging.register_options(CONF)
+    try:
+        CONF(argv, project='cinder', prog='cinder-manage',
+             version=version.version_string())
+    except cfg.Error as e:
+        print('cinder-manage: %s' % e, file=sys.stderr)
+        return 2
+    setup_logging(CONF)
+    return CONF.category.run(CONF.category)
+
+
+def setup_logging(conf):
+    """Log to stderr, keeping stdout for the report.
+
+    The coordinator's INFO lines show only with ``--debug``.
+    """
+    if not conf.log_file:
+        conf.set_override('use_stderr', True)
+    if not conf.debug:
+        conf.set_override('default_log_levels', conf.default_log_levels + [
+            'cinder=WARN', 'kazoo=WARN', 'tooz=WARN'])
+    logging.setup(conf, 'cinder')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

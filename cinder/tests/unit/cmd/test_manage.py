@@ -1,0 +1,152 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of cinder-manage's commands."""
+
+import io
+import os
+from unittest import mock
+import uuid
+
+from oslo_config import cfg
+from oslotest import base
+
+from cinder.cmd import manage
+from cinder import coordination
+from cinder import lock_check
+from cinder.tests import coordination_fixture
+from cinder.volume import driver
+
+
+class CoordinationCheckTestCase(base.BaseTestCase):
+
+    def run_check(self, report, as_json=False):
+        out = io.StringIO()
+        with mock.patch.object(lock_check, 'check_backend',
+                               return_value=report):
+            rc = manage.coordination_check(mock.sentinel.conf,
+                                           as_json=as_json, out=out)
+        return rc, out.getvalue()
+
+    def test_text_report_and_exit_status(self):
+        report = lock_check.BackendReport(backend='redis://:***@h')
+        report.warn('something to fix')
+        rc, out = self.run_check(report)
+        self.assertEqual(1, rc)
+        self.assertEqual(['Lock backend: redis://:***@h',
+                          'Cluster:      (none)',
+                          'WARNING:      something to fix',
+                          'Result:       WARNING'], out.splitlines())
+
+    def test_json_report(self):
+        report = lock_check.BackendReport(backend='file:///x')
+        report.fail('broken')
+        rc, out = self.run_check(report, as_json=True)
+        self.assertEqual(2, rc)
+        self.assertIn('"result": "failure"', out)
+
+
+class CleanLocksTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture())
+        self.conf = cfg.ConfigOpts()
+        self.conf.register_opts(manage.config.global_opts)
+        self.conf.register_opts(manage.config.volume_service_opts)
+        self.conf([])
+        self.gone = str(uuid.uuid4())
+        open(os.path.join(self.locks.lock_dir, 'cinder-nfs-' + self.gone),
+             'w').close()
+
+    def clean(self, **kwargs):
+        out = io.StringIO()
+        # The fixture's coordinator is started; clean_locks starts it
+        # (a no-op here) and stops it at the end.
+        rc = manage.clean_locks(self.conf, out=out,
+                                coordinator=self.locks.coordinator,
+                                **kwargs)
+        return rc, out.getvalue()
+
+    def test_asks_the_driver_which_resources_exist(self):
+        fake = mock.Mock()
+        fake.list_resource_ids.return_value = driver.ResourceIds(set(),
+                                                                 set())
+        with mock.patch.object(driver, 'load_driver',
+                               return_value=fake) as load:
+            rc, out = self.clean()
+        self.assertEqual(0, rc, out)
+        load.assert_called_once_with('nfs', configuration=self.conf,
+                                     host=self.conf.host)
+        fake.do_setup.assert_called_once_with()
+        fake.stop.assert_called_once_with()
+        self.assertIn('removed cinder-nfs-' + self.gone, out)
+        self.assertIn('Removed 1 lock file(s) from %s; kept 0' %
+                      self.locks.lock_dir, out)
+        self.assertFalse(self.locks.coordinator.started)
+
+    def test_driver_that_cannot_list_points_to_offline_mode(self):
+        fake = mock.Mock()
+        fake.list_resource_ids.side_effect = NotImplementedError(
+            'volume driver Fake cannot list its volumes and snapshots')
+        with mock.patch.object(driver, 'load_driver', return_value=fake):
+            rc, out = self.clean()
+        self.assertEqual(2, rc)
+        self.assertIn('cannot list its volumes', out)
+        self.assertIn('--services-offline', out)
+        self.assertTrue(os.path.exists(os.path.join(
+            self.locks.lock_dir, 'cinder-nfs-' + self.gone)))
+
+    def test_offline_does_not_load_the_driver(self):
+        with mock.patch.object(driver, 'load_driver') as load:
+            rc, out = self.clean(services_offline=True)
+        self.assertEqual(0, rc, out)
+        load.assert_not_called()
+        self.assertIn('Removed 1 lock file(s)', out)
+
+    def test_offline_with_a_held_lock_exits_1(self):
+        lock = self.locks._other.get_lock('nfs-' + self.gone)
+        lock.acquire()
+        self.addCleanup(lock.release)
+        # Held by this process: reported in use, like another process's.
+        rc, out = self.clean(services_offline=True)
+        self.assertEqual(1, rc, out)
+        self.assertIn('is a cinder-volume still running?', out)
+
+    def test_backend_that_cannot_start(self):
+        coordinator = mock.Mock()
+        coordinator.start.side_effect = coordination.BackendUnavailable(
+            'no answer from redis://:***@h')
+        rc = manage.clean_locks(self.conf, out=io.StringIO(),
+                                coordinator=coordinator)
+        self.assertEqual(2, rc)
+
+
+class MainTestCase(base.BaseTestCase):
+
+    def test_missing_action_is_a_usage_error(self):
+        conf = cfg.ConfigOpts()
+        with mock.patch.object(manage, 'CONF', conf), \
+                mock.patch('sys.stderr', io.StringIO()):
+            e = self.assertRaises(SystemExit, manage.main, ['coordination'])
+        self.assertEqual(2, e.code)
+
+    def test_dispatches_to_the_command(self):
+        conf = cfg.ConfigOpts()
+        with mock.patch.object(manage, 'CONF', conf), \
+                mock.patch.object(manage, 'setup_logging'), \
+                mock.patch.object(manage, 'clean_locks',
+                                  return_value=7) as clean:
+            rc = manage.main(['util', 'clean_locks', '--services-offline'])
+        self.assertEqual(7, rc)
+        clean.assert_called_once_with(conf, services_offline=True,
+                                      dry_run=False)
