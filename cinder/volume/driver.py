@@ -243,7 +243,7 @@ def load_driver(name, configuration=None, host=None):
         raise exception.ConfigurationError(
             '[DEFAULT] volume_driver is empty; set it to a driver name '
             'such as "nfs" or a class path')
-    cls = _driver_class(name)
+    cls = driver_class(name)
     if not (isinstance(cls, type) and issubclass(cls, VolumeDriver)):
         raise exception.ConfigurationError(
             '[DEFAULT] volume_driver = %s names %r, which is not a '
@@ -253,7 +253,11 @@ def load_driver(name, configuration=None, host=None):
     return cls(configuration=configuration, host=host)
 
 
-def _driver_class(name):
+def driver_class(name):
+    """The class ``[DEFAULT] volume_driver = name`` names, not instantiated.
+
+    :raises ConfigurationError: naming the option, for an unknown name.
+    """
     if '.' not in name:
         try:
             return stevedore_driver.DriverManager(

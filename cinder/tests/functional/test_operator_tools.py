@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""cinder-manage as an operator runs it.
+"""cinder-manage and cinder-status as an operator runs them.
 
 Each test writes a real ``cinder.conf`` and runs the command in a child
 process against real lock servers and, for ``clean_locks``, a real
@@ -33,6 +33,8 @@ from cinder import objects
 from cinder.tests.functional import volume_service
 
 PASSWORD = 'Sup3rS3cret-pw'
+#: oslo.upgradecheck's result codes, as its JSON output gives them.
+WARNING, FAILURE = 1, 2
 
 
 def write_conf(path, sections):
@@ -68,6 +70,9 @@ class ToolTestCase(testtools.TestCase):
 
     def manage(self, config_file, *args):
         return run_tool('cinder.cmd.manage', config_file, *args)
+
+    def status(self, config_file, *args):
+        return run_tool('cinder.cmd.status', config_file, *args)
 
     def assertNoSecret(self, *texts):
         for text in texts:
@@ -147,6 +152,55 @@ class CoordinationCheckTest(ToolTestCase):
         rc, out, err = self.manage(config_file, 'coordination', 'check')
         self.assertEqual(2, rc, out + err)
         self.assertIn('nosuch://x', out)
+
+
+class UpgradeCheckTest(ToolTestCase):
+    """``cinder-status upgrade check``."""
+
+    def test_ready_cluster_on_zookeeper(self):
+        config_file = self.conf(
+            DEFAULT={'cluster': 'c1', 'volume_driver': 'nfs'},
+            coordination={
+                'backend_url': lockservers.server_url('zookeeper')})
+        rc, out, err = self.status(config_file, 'upgrade', 'check')
+        self.assertEqual(0, rc, out + err)
+        text = ' '.join(out.replace('|', ' ').split())
+        self.assertIn('Check: Lock backend Result: Success', text)
+        self.assertIn('locks exclude services on all hosts', text)
+        self.assertIn('volume driver nfs supports Active/Active', text)
+
+    def test_failures_and_warnings(self):
+        old_locks = os.path.join(self.dir, 'old-locks')
+        config_file = self.conf(
+            DEFAULT={'cluster': 'c1',
+                     'volume_driver': 'cinder.tests.unit.fake_driver.'
+                                      'NotActiveActiveDriver'},
+            oslo_concurrency={'lock_path': old_locks})
+        rc, out, err = self.status(config_file, 'upgrade', 'check',
+                                   '--json')
+        self.assertEqual(2, rc, out + err)
+        results = {r['check']: r for r in json.loads(out)['checks']}
+        self.assertEqual(WARNING, results['Lock backend']['result'])
+        self.assertIn('keeps locks on this host only',
+                      results['Lock backend']['details'])
+        self.assertEqual(FAILURE,
+                         results['Volume driver in a cluster']['result'])
+        self.assertIn('does not support Active/Active',
+                      results['Volume driver in a cluster']['details'])
+        directory = results['Lock directory during upgrade']
+        self.assertEqual(WARNING, directory['result'])
+        self.assertIn('lock_path = %s' % old_locks, directory['details'])
+
+    def test_unreachable_backend_fails_masked(self):
+        port = lockservers.pick_free_port()
+        config_file = self.conf(coordination={
+            'backend_url': 'etcd3+http://root:%s@127.0.0.1:%d' % (
+                PASSWORD, port),
+            'backend_timeout': 2})
+        rc, out, err = self.status(config_file, 'upgrade', 'check')
+        self.assertEqual(2, rc, out + err)
+        self.assertIn('Failure', out)
+        self.assertNoSecret(out, err)
 
 
 class CleanLocksTest(ToolTestCase):
