@@ -13,13 +13,21 @@
 """A real coordinator for tests of code that takes cinder locks.
 
 :class:`CoordinatorFixture` starts a :class:`cinder.coordination.Coordinator`
-on the file backend in a temporary directory and makes it the process's
-:data:`cinder.coordination.COORDINATOR`, so that code decorated with
-``coordination.synchronized`` takes real locks. :meth:`is_locked` asks a
-second coordinator, as another service would, whether a lock is held.
+and makes it the process's :data:`cinder.coordination.COORDINATOR`, so that
+code decorated with ``coordination.synchronized`` takes real locks.
+:meth:`is_locked` asks a second coordinator, as another service would,
+whether a lock is held.
+
+The backend is the file backend in a temporary directory, unless a URL is
+given or the environment variable ``CINDER_TEST_COORDINATION_URL`` names
+one: driver maintainers run their driver's tests against a real Redis,
+ZooKeeper or etcd that way, without changing them.
 """
 
+import os
 import threading
+import urllib.parse
+import uuid
 
 import fixtures
 from oslo_config import cfg
@@ -27,26 +35,58 @@ from oslo_config import cfg
 from cinder import coordination
 
 
-def _new_coordinator(url):
+#: The environment variable that gives the fixture a backend URL.
+URL_ENV = 'CINDER_TEST_COORDINATION_URL'
+
+
+def _new_coordinator(url, prefix):
     conf = cfg.ConfigOpts()
-    coordinator = coordination.Coordinator(conf=conf)
+    coordinator = coordination.Coordinator(conf=conf, prefix=prefix)
     conf([])
     conf.set_override('backend_url', url, group='coordination')
     return coordinator
 
 
 class CoordinatorFixture(fixtures.Fixture):
-    """A started file-backend coordinator installed as ``COORDINATOR``."""
+    """A started coordinator installed as ``COORDINATOR``.
+
+    :param url: the backend's URL. By default ``$CINDER_TEST_COORDINATION_URL``
+        if set, else the file backend in a temporary directory.
+    :param use_env: False for tests that need the file backend (they look
+        at lock files): the environment variable is then ignored.
+
+    Attributes: ``url``; ``coordinator``; ``lock_dir``, the directory of
+    the file backend (None with a lock server); ``requested``, the names
+    of the locks requested through the coordinator, without prefix.
+
+    With a lock server, the prefix of the lock names is unique to the
+    fixture, so that tests running in parallel on one server never see
+    each other's locks. With the file backend it is ``cinder-``, as in
+    the service.
+    """
+
+    def __init__(self, url=None, use_env=True):
+        super().__init__()
+        self._url = url
+        self._use_env = use_env
 
     def _setUp(self):
-        self.lock_dir = self.useFixture(fixtures.TempDir()).path
-        self.url = 'file://' + self.lock_dir
-        self.coordinator = _new_coordinator(self.url)
+        self.url = self._url or (self._use_env and os.environ.get(URL_ENV))
+        self.lock_dir = None
+        prefix = 'cinder-'
+        if not self.url:
+            self.lock_dir = self.useFixture(fixtures.TempDir()).path
+            self.url = 'file://' + self.lock_dir
+        elif self.url.startswith('file:'):
+            self.lock_dir = urllib.parse.urlsplit(self.url).path
+        else:
+            prefix = 'cinder-test-%s-' % uuid.uuid4().hex[:12]
+        self.coordinator = _new_coordinator(self.url, prefix)
         self.coordinator.start()
         self.addCleanup(self.coordinator.stop)
         self.useFixture(fixtures.MockPatchObject(
             coordination, 'COORDINATOR', self.coordinator))
-        self._other = _new_coordinator(self.url)
+        self._other = _new_coordinator(self.url, prefix)
         self._other.start()
         self.addCleanup(self._other.stop)
         self.requested = []

@@ -28,7 +28,8 @@ class CleanLockFilesTestCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture())
+        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture(
+            use_env=False))
         self.coordinator = self.locks.coordinator
         self.dir = self.locks.lock_dir
         self.volume, self.snapshot, self.gone = (

@@ -46,8 +46,9 @@ class ServiceTestCase(base.BaseTestCase):
         self.conf([])
         self.fixture.config(state_path=self.state, host='h1',
                             volume_driver=FAKE + 'FakeDriver')
+        # The file backend: some tests check what the service says of it.
         self.locks = self.useFixture(
-            coordination_fixture.CoordinatorFixture())
+            coordination_fixture.CoordinatorFixture(use_env=False))
         self.log = self.useFixture(fixtures.FakeLogger(
             name='cinder', level='INFO'))
 

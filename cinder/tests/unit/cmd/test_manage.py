@@ -59,7 +59,8 @@ class CleanLocksTestCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture())
+        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture(
+            use_env=False))
         self.conf = cfg.ConfigOpts()
         self.conf.register_opts(manage.config.global_opts)
         self.conf.register_opts(manage.config.volume_service_opts)

@@ -28,7 +28,8 @@ class ManagerTestCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture())
+        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture(
+            use_env=False))
         conf = cfg.ConfigOpts()
         conf([])
         self.driver = fake_driver.FakeDriver(configuration=conf, host='h1')
