@@ -14,61 +14,68 @@
 
 Every lock under ``cinder/volume/`` must be a :mod:`cinder.coordination`
 lock: an ``oslo_concurrency.lockutils`` lock, or any lock taken with
-``external=True``, only excludes processes of one host.
+``external=True``, only excludes processes of one host. The detector is
+tools/lock_inventory.py, which pep8 also runs.
 """
 
-import ast
 import os
 
+import fixtures
 from oslotest import base
 
 import cinder
+from cinder.tests.unit import tools
 
-VOLUME_DIR = os.path.join(os.path.dirname(cinder.__file__), 'volume')
-
-
-def host_local_locks(source, filename):
-    """Yield ``(line, what)`` for each host-local lock in ``source``."""
-    for node in ast.walk(ast.parse(source, filename)):
-        if isinstance(node, ast.ImportFrom):
-            names = [node.module or ''] + [
-                '%s.%s' % (node.module, a.name) for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.Call):
-            if any(k.arg == 'external' and isinstance(k.value, ast.Constant)
-                   and k.value.value is True for k in node.keywords):
-                yield node.lineno, 'a lock taken with external=True'
-            continue
-        else:
-            continue
-        if any(n == 'oslo_concurrency.lockutils' for n in names):
-            yield node.lineno, 'an import of oslo_concurrency.lockutils'
+CINDER_DIR = os.path.dirname(cinder.__file__)
 
 
 class NoHostLocalLocksTestCase(base.BaseTestCase):
 
+    def setUp(self):
+        super().setUp()
+        self.inventory = tools.load_lock_inventory()
+
+    def problems_in(self, files):
+        top = self.useFixture(fixtures.TempDir()).path
+        for relative, source in files.items():
+            path = os.path.join(top, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(source)
+        found = self.inventory.scan([os.path.join(top, 'cinder')])
+        return [(p.file, p.line) for p in found.problems]
+
     def test_detector_sees_the_legacy_patterns(self):
-        source = (
-            'from oslo_concurrency import lockutils\n'
-            'import oslo_concurrency.lockutils\n'
-            '@utils.synchronized("x", external=True)\n'
-            'def f(): pass\n')
-        self.assertEqual([1, 2, 3], [line for line, _ in
-                                     host_local_locks(source, 'x.py')])
+        problems = self.problems_in({
+            'cinder/__init__.py': '',
+            'cinder/volume/__init__.py': '',
+            'cinder/volume/imports.py': (
+                'from oslo_concurrency import lockutils\n'
+                'import oslo_concurrency.lockutils\n'),
+            'cinder/volume/uses.py': (
+                'from oslo_concurrency import lockutils\n'
+                'from cinder import utils\n'
+                '@utils.synchronized("x", external=False)\n'
+                'def f(): pass\n'
+                '@lockutils.synchronized("y")\n'
+                'def g(): pass\n'
+                '@helpers.lock("z", external=True)\n'
+                'def h(): pass\n'),
+            'cinder/elsewhere.py': (
+                'from oslo_concurrency import lockutils\n'
+                '@lockutils.synchronized("y", external=True)\n'
+                'def g(): pass\n'),
+        })
+        self.assertEqual([('cinder/volume/imports.py', 1),
+                          ('cinder/volume/imports.py', 2),
+                          ('cinder/volume/uses.py', 3),
+                          ('cinder/volume/uses.py', 5),
+                          ('cinder/volume/uses.py', 7)], problems)
 
     def test_volume_service_has_no_host_local_lock(self):
-        found = []
-        for directory, _dirs, files in os.walk(VOLUME_DIR):
-            for name in files:
-                if not name.endswith('.py'):
-                    continue
-                path = os.path.join(directory, name)
-                with open(path) as f:
-                    source = f.read()
-                found += ['%s:%d: %s' % (os.path.relpath(path, VOLUME_DIR),
-                                         line, what)
-                          for line, what in host_local_locks(source, path)]
-        self.assertEqual([], found,
+        found = self.inventory.scan([CINDER_DIR])
+        self.assertEqual(['cinder/volume'], found.volume_service)
+        self.assertEqual([], ['%s:%d: %s' % (p.file, p.line, p.message)
+                              for p in found.problems],
                          'use cinder.coordination for every lock under '
                          'cinder/volume/')
