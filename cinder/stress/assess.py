@@ -72,12 +72,28 @@ def assess(cluster, load, faults=()):
     report.faults = list(faults)
     model = load.model
     # Which requests ran into a fault; their resources become uncertain.
-    uncertain = set()
+    # A killed or frozen service may have left a volume half changed (a
+    # frozen one even finishes its work after it wakes up), so a later
+    # request on that volume may fail on what it left: that failure is
+    # the fault's too, labelled "after <fault>".
+    uncertain = {}
     for outcome in load.outcomes:
         for fault in report.faults:
             if outcome.end is not None and fault.hits(outcome):
                 outcome.fault = fault.kind
-                uncertain.update(outcome.volume_ids)
+                for volume_id in outcome.volume_ids:
+                    since, _kind = uncertain.get(volume_id, (outcome.start,
+                                                             None))
+                    uncertain[volume_id] = (min(since, outcome.start),
+                                            fault.kind)
+                break
+    for outcome in load.outcomes:
+        if outcome.fault or outcome.ok:
+            continue
+        for volume_id in outcome.volume_ids:
+            if (volume_id in uncertain and
+                    uncertain[volume_id][0] <= outcome.start):
+                outcome.fault = 'after %s' % uncertain[volume_id][1]
                 break
     for outcome in load.outcomes:
         counts = report.ops.setdefault(outcome.op, collections.Counter())

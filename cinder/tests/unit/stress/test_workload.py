@@ -147,6 +147,26 @@ class AssessTestCase(base.BaseTestCase):
                          self.kinds(report))
         self.assertEqual({'pause': 1}, dict(report.fault_hits))
 
+    def test_failure_on_a_volume_a_fault_hit_earlier_is_excused(self):
+        hit = outcome('delete_volume', 'h2', 'ConnectionClosed', start=20,
+                      end=21)
+        later = outcome('write_data', 'tool', 'OSError', start=25, end=26)
+        earlier = outcome('extend_volume', 'h1', 'OSError', start=15,
+                          end=16)
+        other = outcome('write_data', 'tool', 'OSError', start=25, end=26)
+        other.volume_ids = ['w']
+        self.load.outcomes = [earlier, hit, later, other]
+        kill = faults.Fault('kill', 'h2')
+        kill.start, kill.end = 20.5, 21.5
+        report = assess.assess(self.cluster, self.load, [kill])
+        self.assertEqual('after kill', later.fault)
+        self.assertEqual(['unexpected-failure', 'unexpected-failure'],
+                         self.kinds(report))
+        self.assertIn('extend_volume', report.violations[0].detail)
+        self.assertIn('write_data', report.violations[1].detail)
+        self.assertEqual(1, report.ops['write_data'][
+            'failed: OSError (after kill)'])
+
     def test_fault_on_another_host_does_not_excuse(self):
         self.load.outcomes = [outcome('extend_volume', 'h1', 'LockLost')]
         kill = faults.Fault('kill', 'h2')
