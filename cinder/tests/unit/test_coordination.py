@@ -921,6 +921,28 @@ class LedgerTestCase(CoordinationTestCase):
         self.assertFalse(os.path.exists(self.path))
 
 
+def _fd_is(fd_link, path):
+    """Whether the /proc descriptor link *fd_link* names *path*.
+
+    *path* is a real path. The process may close the descriptor while it
+    is looked at.
+    """
+    try:
+        return os.readlink(fd_link) == path
+    except OSError:
+        return False
+
+
+def _end_waiter(waiter):
+    """Let the waiter finish, or kill it if it is still blocked."""
+    waiter.stdin.close()
+    try:
+        waiter.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        waiter.kill()
+        waiter.wait()
+
+
 class RemovedWhileWaitingTestCase(RealFileBackendTestCase):
     """A waiter whose lock file is unlinked must not hold a ghost lock."""
 
@@ -945,13 +967,13 @@ class RemovedWhileWaitingTestCase(RealFileBackendTestCase):
              'sys.stdin.read()\n'
              'lock.release()\n', 'file://' + self.dir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.addCleanup(waiter.wait)
-        self.addCleanup(waiter.stdin.close)
+        self.addCleanup(_end_waiter, waiter)
         # Wait (bounded) until the waiter has the file open: it is then
         # blocked on the lock of this very inode.
         deadline = time.monotonic() + WAIT
         fd_dir = '/proc/%d/fd' % waiter.pid
-        while not any(os.path.realpath(os.path.join(fd_dir, fd)) == path
+        real_path = os.path.realpath(path)
+        while not any(_fd_is(os.path.join(fd_dir, fd), real_path)
                       for fd in _listdir(fd_dir)):
             self.assertLess(time.monotonic(), deadline, 'waiter never '
                             'opened the lock file')
