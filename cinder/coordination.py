@@ -82,7 +82,6 @@ exponential backoff between ``initial_reconnect_backoff`` and
 interrupts it.
 """
 
-import collections
 import errno
 import fcntl
 import functools
@@ -361,10 +360,11 @@ class _FileBackend(_Backend):
     needs_heartbeat = False
 
     #: Paths of the lock files this process holds or is acquiring,
-    #: through any coordinator. fcntl cannot tell us about our own
-    #: process's locks, and merely closing a descriptor of a held lock
-    #: file drops the lock, so remove_locks() must not even open these.
-    _held_paths = collections.Counter()
+    #: through any coordinator, with how many holders each. fcntl cannot
+    #: tell us about our own process's locks, and merely closing a
+    #: descriptor of a held lock file drops the lock, so remove_locks()
+    #: must not even open these.
+    _held_paths = {}
     _held_paths_lock = threading.Lock()
 
     @property
@@ -375,28 +375,28 @@ class _FileBackend(_Backend):
         # Counted before the file is touched: remove_locks() in another
         # thread of this process must not open it meanwhile, because
         # closing any descriptor of a file drops the fcntl locks this
-        # process holds on it.
-        path = os.path.abspath(tooz_lock.name)
+        # process holds on it. Tooz names the lock by its absolute,
+        # normalized path (os.path.abspath), as remove_locks() does.
+        path = tooz_lock.name
+        held = self._held_paths
         with self._held_paths_lock:
-            self._held_paths[path] += 1
-        try:
-            got = self._acquire_linked(tooz_lock, blocking)
-        except BaseException:
-            self._forget_path(path)
-            raise
-        if not got:
-            self._forget_path(path)
-        return got
-
-    def _acquire_linked(self, tooz_lock, blocking):
+            held[path] = held.get(path, 0) + 1
         deadline = None
         if blocking is not True and blocking is not False:
             deadline = time.monotonic() + float(blocking)
+        got = False
+        try:
+            got = tooz_lock.acquire(blocking=blocking)
+            if got and not self._still_linked(tooz_lock):
+                got = self._relock(tooz_lock, blocking, deadline)
+        finally:
+            if not got:
+                self._forget_path(path)
+        return got
+
+    def _relock(self, tooz_lock, blocking, deadline):
+        """Lock again until the locked file is the one at the path."""
         while True:
-            if not tooz_lock.acquire(blocking=blocking):
-                return False
-            if self._still_linked(tooz_lock):
-                return True
             # remove_locks() in another process unlinked the file while
             # this one waited on it: the lock is on a file nobody else
             # will open again. Let go and lock the file now at the path.
@@ -405,30 +405,40 @@ class _FileBackend(_Backend):
             tooz_lock.release()
             if deadline is not None:
                 blocking = max(0.0, deadline - time.monotonic())
+            if not tooz_lock.acquire(blocking=blocking):
+                return False
+            if self._still_linked(tooz_lock):
+                return True
 
     def _forget_path(self, path):
+        held = self._held_paths
         with self._held_paths_lock:
-            self._held_paths[path] -= 1
-            if self._held_paths[path] <= 0:
-                del self._held_paths[path]
+            count = held.get(path, 0) - 1
+            if count > 0:
+                held[path] = count
+            else:
+                held.pop(path, None)
 
     @staticmethod
     def _still_linked(tooz_lock):
-        """Is the locked file still the one at the lock's path?"""
-        handle = getattr(getattr(tooz_lock, '_lock', None), 'lockfile', None)
-        if handle is None or handle.closed:
-            return True  # not tooz's fasteners-based lock: cannot tell
+        """Is the locked file still linked, so the one at the lock's path?
+
+        remove_locks() only ever unlinks lock files, so a locked file
+        whose link count fell to zero is one that a new holder will not
+        open again. One fstat() of the open descriptor tells, without a
+        look-up of the path.
+        """
         try:
-            at_path = os.stat(tooz_lock.name)
-        except FileNotFoundError:
-            return False
-        locked = os.fstat(handle.fileno())
-        return (at_path.st_dev, at_path.st_ino) == (locked.st_dev,
-                                                    locked.st_ino)
+            fd = tooz_lock._lock.lockfile.fileno()
+        except (AttributeError, ValueError):
+            # Not tooz's fasteners-based lock, or no open file: cannot
+            # tell.
+            return True
+        return os.fstat(fd).st_nlink > 0
 
     def release(self, tooz_lock):
         released = tooz_lock.release()
-        self._forget_path(os.path.abspath(tooz_lock.name))
+        self._forget_path(tooz_lock.name)
         return released
 
     def is_still_owner(self, tooz_lock):
@@ -825,7 +835,7 @@ class Lock(object):
             raise CoordinationError('lock %s is already held by this Lock '
                                     'object; locks are not reentrant'
                                     % self.name)
-        if not isinstance(blocking, bool):
+        if blocking is not True and not isinstance(blocking, bool):
             try:
                 blocking = float(blocking)
             except (TypeError, ValueError):
@@ -1120,7 +1130,10 @@ class Coordinator(object):
         lock._lost = None
         with self._held_lock:
             self._held.add(lock)
-        _thread_locks().append(lock)
+        try:
+            _held_by_thread.locks.append(lock)
+        except AttributeError:
+            _held_by_thread.locks = [lock]
         ledger = self._ledger
         if ledger is not None:
             lock._in_ledger = True
@@ -1155,8 +1168,8 @@ class Coordinator(object):
         with self._held_lock:
             self._held.discard(lock)
         try:
-            _thread_locks().remove(lock)
-        except ValueError:
+            _held_by_thread.locks.remove(lock)
+        except (AttributeError, ValueError):
             pass  # released by another thread than its acquirer
         lock._held_since = None
         lost = lock._lost
@@ -1336,11 +1349,14 @@ class _Template(object):
         self.template = template
         self.func = func
         try:
-            fields = [f for _, f, _, _ in self._formatter.parse(template)
-                      if f is not None]
+            parsed = list(self._formatter.parse(template))
         except ValueError as e:
             raise LockNameError('lock name template %r of %s: %s' % (
                 template, _qualname(func), e)) from None
+        fields = [f for _, f, _, _ in parsed if f is not None]
+        #: A field inside a format spec ("{size:{width}}") names an
+        #: argument too; only a full bind of the call provides it.
+        self.nested = any('{' in (spec or '') for _, _, spec, _ in parsed)
         roots = set()
         for field in fields:
             root = field.split('.', 1)[0].split('[', 1)[0]
@@ -1357,18 +1373,81 @@ class _Template(object):
                 '(its arguments: %s)' % (
                     template, ', '.join(sorted(unknown)), _qualname(func),
                     ', '.join(params) or 'none'))
+        self.roots = roots
         self.static = not roots
 
     def render(self, values):
         if self.static:
             return self.template
         try:
-            return self._formatter.vformat(self.template, (), values)
+            # What string.Formatter().vformat() does, in C.
+            return self.template.format_map(values)
         except (KeyError, AttributeError, IndexError, TypeError) as e:
             raise LockNameError(
                 'lock name template %r of %s cannot be rendered for this '
                 'call: %s: %s' % (self.template, _qualname(self.func),
                                   type(e).__name__, e)) from None
+
+
+class _Arguments(object):
+    """The values a decorated function's lock names are rendered from.
+
+    ``inspect.Signature.bind()`` costs more than a local lock cycle, so
+    for the common signature (positional-or-keyword parameters only, no
+    field in a format spec) the arguments the templates name are picked
+    from the call directly. Any call that this shortcut cannot prove
+    well-formed (too many arguments, an unknown or repeated keyword, a
+    required argument missing) goes through ``bind()``, which raises the
+    same ``TypeError`` as before, before any lock is taken.
+    """
+
+    def __init__(self, func, signature, var_keyword, templates):
+        self._func = func
+        self._signature = signature
+        self._var_keyword = var_keyword
+        parameters = list(signature.parameters.values())
+        self._fast = (not any(t.nested for t in templates) and all(
+            p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters))
+        if not self._fast:
+            return
+        self._names = [p.name for p in parameters]
+        self._positions = {p.name: i for i, p in enumerate(parameters)}
+        self._required = sum(1 for p in parameters if p.default is p.empty)
+        roots = set().union(*(t.roots for t in templates)) - {'f_name'}
+        self._roots = [(name, self._positions[name],
+                        signature.parameters[name].default)
+                       for name in sorted(roots)]
+
+    def values(self, args, kwargs):
+        if self._fast:
+            count = len(args)
+            ok = count <= len(self._names)
+            if ok and kwargs:
+                positions = self._positions
+                for name in kwargs:
+                    position = positions.get(name)
+                    if position is None or position < count:
+                        ok = False
+                        break
+            if ok and count < self._required:
+                ok = all(name in kwargs
+                         for name in self._names[count:self._required])
+            if ok:
+                values = {'f_name': self._func.__name__}
+                for name, position, default in self._roots:
+                    if position < count:
+                        values[name] = args[position]
+                    else:
+                        values[name] = kwargs.get(name, default)
+                return values
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = bound.arguments
+        if self._var_keyword:
+            values = dict(values)
+            values.update(values.pop(self._var_keyword, {}))
+        values['f_name'] = self._func.__name__
+        return values
 
 
 def _qualname(func):
@@ -1409,21 +1488,26 @@ def synchronized(*lock_names, blocking=True, coordinator=None):
         static_names = None
         if all(t.static for t in templates):
             static_names = sorted({t.template for t in templates})
+        arguments = _Arguments(func, signature, var_keyword, templates)
+        single = templates[0] if len(templates) == 1 else None
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             if static_names is not None:
                 names = static_names
+            elif single is not None:
+                names = (single.render(arguments.values(args, kwargs)),)
             else:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                values = bound.arguments
-                if var_keyword:
-                    values = dict(values)
-                    values.update(values.pop(var_keyword, {}))
-                values['f_name'] = func.__name__
+                values = arguments.values(args, kwargs)
                 names = sorted({t.render(values) for t in templates})
             coord = coordinator if coordinator is not None else COORDINATOR
+            if len(names) == 1:
+                lock = coord.get_lock(names[0])
+                lock.acquire(blocking)
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    lock.release()
             locks = [coord.get_lock(name) for name in names]
             acquired = []
             try:
