@@ -53,10 +53,16 @@ class Cluster(object):
         directory shared by the services of this host.
     :param local_locks: each service gets its own ``file://`` lock
         directory, as host-local locks on N hosts would.
+    :param volume_driver: ``[DEFAULT] volume_driver`` of every service: a
+        registered name or a dotted class path (default ``nfs``).
+    :param options: ``{section: {option: value}}`` added to every
+        service's configuration after the cluster's own, which they
+        override (an empty ``ledger_file`` turns the ledger off).
     """
 
     def __init__(self, work_dir, services=3, lock_server=None,
-                 backend_url=None, local_locks=False, debug=False):
+                 backend_url=None, local_locks=False, debug=False,
+                 volume_driver='nfs', options=None):
         if services < 1:
             raise ClusterError('--services must be at least 1')
         if sum(bool(x) for x in (lock_server, backend_url,
@@ -71,6 +77,8 @@ class Cluster(object):
         self.given_url = backend_url
         self.local_locks = local_locks
         self.debug = debug
+        self.volume_driver = volume_driver
+        self.options = options or {}
         self.server = None
         self.backend_url = None
         self.services = []
@@ -124,7 +132,7 @@ class Cluster(object):
             url = ('file://' + os.path.join(state, 'locks')
                    if self.local_locks else self.backend_url)
             options = {
-                'DEFAULT': {'volume_driver': 'nfs',
+                'DEFAULT': {'volume_driver': self.volume_driver,
                             'cluster': 'stress',
                             'nfs_shares_config': shares_file,
                             'nfs_snapshot_support': 'true',
@@ -134,6 +142,8 @@ class Cluster(object):
                                  'backend_timeout': '10',
                                  'max_reconnect_backoff': '2'},
             }
+            for section, values in self.options.items():
+                options.setdefault(section, {}).update(values)
             service = local_service.ServiceProcess(
                 state, options, host=host, debug=self.debug,
                 new_session=True)

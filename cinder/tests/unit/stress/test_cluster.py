@@ -1,0 +1,69 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the configuration a Cluster gives its services."""
+
+from unittest import mock
+
+import fixtures
+from oslotest import base
+
+from cinder.stress import cluster as cluster_mod
+
+
+class ClusterOptionsTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super(ClusterOptionsTestCase, self).setUp()
+        self.work_dir = self.useFixture(fixtures.TempDir()).path
+        self.process = self.useFixture(fixtures.MockPatch(
+            'cinder.local_service.ServiceProcess')).mock
+
+    def started(self, **kwargs):
+        cluster = cluster_mod.Cluster(self.work_dir, services=2, **kwargs)
+        cluster.start()
+        self.assertEqual(2, self.process.call_count)
+        for call in self.process.call_args_list:
+            self.assertEqual(call.args[1], self.process.call_args.args[1])
+        return cluster, self.process.call_args.args[1]
+
+    def test_defaults_are_unchanged(self):
+        cluster, options = self.started()
+        self.assertEqual('nfs', cluster.volume_driver)
+        self.assertEqual('nfs', options['DEFAULT']['volume_driver'])
+        self.assertEqual('stress', options['DEFAULT']['cluster'])
+        self.assertEqual(cluster.ledger,
+                         options['coordination']['ledger_file'])
+        self.assertEqual('file://%s/locks' % self.work_dir,
+                         options['coordination']['backend_url'])
+
+    def test_volume_driver_and_options(self):
+        _cluster, options = self.started(
+            volume_driver='pkg.module.Driver',
+            options={'DEFAULT': {'bench_latency': 0.01},
+                     'coordination': {'ledger_file': ''},
+                     'extra': {'key': 'value'}})
+        self.assertEqual('pkg.module.Driver',
+                         options['DEFAULT']['volume_driver'])
+        self.assertEqual(0.01, options['DEFAULT']['bench_latency'])
+        # Given options override the cluster's own, others stay.
+        self.assertEqual('', options['coordination']['ledger_file'])
+        self.assertEqual('10', options['coordination']['backend_timeout'])
+        self.assertEqual('stress', options['DEFAULT']['cluster'])
+        self.assertEqual({'key': 'value'}, options['extra'])
+
+    def test_options_are_not_shared_between_services(self):
+        self.started(options={'DEFAULT': {'a': '1'}})
+        first, second = [c.args[1] for c in self.process.call_args_list]
+        self.assertIsNot(first, second)
+        self.assertIsNot(first['DEFAULT'], second['DEFAULT'])
+        self.assertIn(mock.call().start(), self.process.mock_calls)
