@@ -244,15 +244,21 @@ def _probe(coordinator, conf, report, cycles, clock):
     coordinator.remove_lock(PROBE_LOCK)
 
 
-def _other_member_gets(conf, name, report):
-    """Whether another member, in another thread, can take lock *name*."""
+def can_take(coordinator, name, timeout):
+    """Whether *coordinator* can take lock *name* at this moment.
+
+    The lock is tried without waiting, from a thread of its own, so a lock
+    that the calling thread holds counts as taken; when it could be taken
+    it is released again at once.
+
+    :raises CoordinationError: the backend failed.
+    :raises TimeoutError: the try did not end within *timeout* seconds.
+    """
     result = []
 
-    def probe():
-        other = coordination.Coordinator(conf=conf)
+    def attempt():
         try:
-            other.start()
-            lock = other.get_lock(name)
+            lock = coordinator.get_lock(name)
             try:
                 lock.acquire(blocking=False)
             except coordination.LockAcquireFailed:
@@ -260,21 +266,33 @@ def _other_member_gets(conf, name, report):
             else:
                 lock.release()
                 result.append(True)
-        except coordination.CoordinationError as e:
+        except Exception as e:
             result.append(e)
-        finally:
-            other.stop()
 
-    thread = threading.Thread(target=probe, name='coordination-check',
+    thread = threading.Thread(target=attempt, name='lock-probe',
                               daemon=True)
     thread.start()
-    thread.join(conf.coordination.backend_timeout * 3)
+    thread.join(timeout)
     if not result:
-        report.fail('a second member did not answer within %s s' % (
-            _num(conf.coordination.backend_timeout * 3)))
-        return None
+        raise TimeoutError('taking lock %s did not end within %s s' % (
+            name, _num(timeout)))
     if isinstance(result[0], Exception):
-        report.fail('a second member could not use the backend: %s' %
-                    result[0])
-        return None
+        raise result[0]
     return result[0]
+
+
+def _other_member_gets(conf, name, report):
+    """Whether another member of the backend can take lock *name*."""
+    timeout = conf.coordination.backend_timeout * 3
+    other = coordination.Coordinator(conf=conf)
+    try:
+        other.start()
+        return can_take(other, name, timeout)
+    except coordination.CoordinationError as e:
+        report.fail('a second member could not use the backend: %s' % e)
+    except TimeoutError:
+        report.fail('a second member did not answer within %s s' % (
+            _num(timeout)))
+    finally:
+        other.stop()
+    return None

@@ -25,7 +25,6 @@ ZooKeeper or etcd that way, without changing them.
 """
 
 import os
-import threading
 import urllib.parse
 import uuid
 
@@ -33,6 +32,7 @@ import fixtures
 from oslo_config import cfg
 
 from cinder import coordination
+from cinder import lock_check
 
 
 #: The environment variable that gives the fixture a backend URL.
@@ -105,21 +105,7 @@ class CoordinatorFixture(fixtures.Fixture):
         The probe runs in its own thread with another coordinator, so a
         lock held by the calling thread counts as held.
         """
-        result = []
-
-        def probe():
-            lock = self._other.get_lock(name)
-            try:
-                lock.acquire(blocking=False)
-            except coordination.LockAcquireFailed:
-                result.append(True)
-            else:
-                lock.release()
-                result.append(False)
-
-        thread = threading.Thread(target=probe)
-        thread.start()
-        thread.join(10)
-        if not result:
+        try:
+            return not lock_check.can_take(self._other, name, 10)
+        except TimeoutError:
             raise AssertionError('lock probe of %s did not finish' % name)
-        return result[0]

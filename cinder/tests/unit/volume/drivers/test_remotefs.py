@@ -20,7 +20,6 @@ import collections
 import json
 import os
 import subprocess
-import threading
 from unittest import mock
 import uuid
 
@@ -32,6 +31,7 @@ from oslotest import base
 from cinder import coordination
 from cinder import exception
 from cinder.image import qemu_img
+from cinder import lock_check
 from cinder import objects
 from cinder.volume.drivers import remotefs
 
@@ -209,22 +209,10 @@ class DriverTestCase(base.BaseTestCase):
         """
         other = coordination.Coordinator(conf=self.conf)
         other.start()
-        result = []
-
-        def run():
-            lock = other.get_lock(name)
-            try:
-                lock.acquire(blocking=False)
-            except coordination.LockAcquireFailed:
-                result.append(False)
-            else:
-                lock.release()
-                result.append(True)
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join()
-        other.stop()
-        return result[0]
+        try:
+            return lock_check.can_take(other, name, 10)
+        finally:
+            other.stop()
 
 
 class SnapshotChainTestCase(DriverTestCase):
