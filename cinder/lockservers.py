@@ -207,19 +207,32 @@ def _pid_listens_on(pid, port):
     inodes = _listening_inodes(port)
     if inodes is None:
         return True
+    targets = open_file_targets(pid)
+    if targets is None:
+        return not os.path.isdir('/proc/self/fd')
+    return any(t.startswith('socket:[') and t[8:-1] in inodes
+               for t in targets)
+
+
+def open_file_targets(pid):
+    """What the descriptors of process ``pid`` point at, from /proc.
+
+    A list of ``readlink()`` results (paths, ``socket:[inode]``...); a
+    descriptor closed while it is read is skipped. None when the
+    process's descriptors cannot be listed (it is gone, or no /proc).
+    """
     fd_dir = '/proc/%d/fd' % pid
     try:
         fds = os.listdir(fd_dir)
     except OSError:
-        return not os.path.isdir('/proc/self/fd')
+        return None
+    targets = []
     for fd in fds:
         try:
-            target = os.readlink(os.path.join(fd_dir, fd))
+            targets.append(os.readlink(os.path.join(fd_dir, fd)))
         except OSError:
             continue
-        if target.startswith('socket:[') and target[8:-1] in inodes:
-            return True
-    return False
+    return targets
 
 
 def _pid_state(pid):

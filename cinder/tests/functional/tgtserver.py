@@ -166,19 +166,10 @@ class TgtDaemon(lockservers.LockServer):
         """
         # /var/run is usually a link to /run.
         lock_path = os.path.realpath(socket_path(self.control_port) + '.lock')
-        fd_dir = '/proc/%d/fd' % pid
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
+        targets = lockservers.open_file_targets(pid)
+        if targets is None:
             return not os.path.isdir('/proc/self/fd')
-        for fd in fds:
-            try:
-                if os.path.realpath(os.readlink(
-                        os.path.join(fd_dir, fd))) == lock_path:
-                    return True
-            except OSError:
-                continue
-        return False
+        return any(os.path.realpath(t) == lock_path for t in targets)
 
     def _command(self):
         os.makedirs(SOCKET_DIR, exist_ok=True)

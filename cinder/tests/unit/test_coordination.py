@@ -38,6 +38,7 @@ import tooz
 from tooz import coordination as tooz_coordination
 
 from cinder import coordination
+from cinder import lockservers
 from cinder import opts
 
 REAL_GET_COORDINATOR = tooz_coordination.get_coordinator
@@ -921,18 +922,6 @@ class LedgerTestCase(CoordinationTestCase):
         self.assertFalse(os.path.exists(self.path))
 
 
-def _fd_is(fd_link, path):
-    """Whether the /proc descriptor link *fd_link* names *path*.
-
-    *path* is a real path. The process may close the descriptor while it
-    is looked at.
-    """
-    try:
-        return os.readlink(fd_link) == path
-    except OSError:
-        return False
-
-
 def _end_waiter(waiter):
     """Let the waiter finish, or kill it if it is still blocked."""
     waiter.stdin.close()
@@ -971,10 +960,9 @@ class RemovedWhileWaitingTestCase(RealFileBackendTestCase):
         # Wait (bounded) until the waiter has the file open: it is then
         # blocked on the lock of this very inode.
         deadline = time.monotonic() + WAIT
-        fd_dir = '/proc/%d/fd' % waiter.pid
         real_path = os.path.realpath(path)
-        while not any(_fd_is(os.path.join(fd_dir, fd), real_path)
-                      for fd in _listdir(fd_dir)):
+        while real_path not in (
+                lockservers.open_file_targets(waiter.pid) or ()):
             self.assertLess(time.monotonic(), deadline, 'waiter never '
                             'opened the lock file')
             time.sleep(0.01)
@@ -1025,13 +1013,6 @@ class RemoveWhileAcquiringTestCase(RealFileBackendTestCase):
              os.path.join(self.dir, 'cinder-busy')],
             capture_output=True, text=True)
         self.assertEqual('busy\n', other.stdout)
-
-
-def _listdir(path):
-    try:
-        return os.listdir(path)
-    except FileNotFoundError:
-        return []
 
 
 class OptsTestCase(base.BaseTestCase):
