@@ -48,6 +48,8 @@ A failed operation raises; the record it was given is left with an error
 status (``error``, ``error_deleting``) so the caller can see what happened.
 """
 
+import contextlib
+
 from oslo_log import log as logging
 
 from cinder import coordination
@@ -57,6 +59,20 @@ from cinder.objects import snapshot as snapshot_obj
 from cinder.objects import volume as volume_obj
 
 LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _on_failure(record, status, message, *args):
+    """Mark *record* with *status* and log *message* if the body raises.
+
+    The exception goes on to the caller.
+    """
+    try:
+        yield
+    except Exception:
+        record.status = status
+        LOG.exception(message, *args)
+        raise
 
 
 class VolumeManager(object):
@@ -171,12 +187,9 @@ class VolumeManager(object):
                     sorted(str(a.attached_host) for a in
                            volume.attachments))))
         volume.status = volume_obj.DELETING
-        try:
+        with _on_failure(volume, volume_obj.ERROR_DELETING,
+                         'Deleting volume %s failed', volume.id):
             self.driver.delete_volume(volume)
-        except Exception:
-            volume.status = volume_obj.ERROR_DELETING
-            LOG.exception('Deleting volume %s failed', volume.id)
-            raise
         volume.status = volume_obj.DELETED
 
     def extend_volume(self, volume, new_size):
@@ -190,12 +203,9 @@ class VolumeManager(object):
                 'current size (%d GiB), got %r' % (volume.size, new_size))
         previous = volume.status
         volume.status = volume_obj.EXTENDING
-        try:
+        with _on_failure(volume, volume_obj.ERROR,
+                         'Extending volume %s failed', volume.id):
             self.driver.extend_volume(volume, new_size)
-        except Exception:
-            volume.status = volume_obj.ERROR
-            LOG.exception('Extending volume %s failed', volume.id)
-            raise
         volume.size = new_size
         volume.status = previous
         LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
@@ -210,13 +220,10 @@ class VolumeManager(object):
         with its own lock.
         """
         snapshot.status = snapshot_obj.CREATING
-        try:
+        with _on_failure(snapshot, snapshot_obj.ERROR,
+                         'Creating snapshot %s of volume %s failed',
+                         snapshot.id, snapshot.volume_id):
             update = self.driver.create_snapshot(snapshot)
-        except Exception:
-            snapshot.status = snapshot_obj.ERROR
-            LOG.exception('Creating snapshot %s of volume %s failed',
-                          snapshot.id, snapshot.volume_id)
-            raise
         snapshot.update(update)
         snapshot.status = snapshot_obj.AVAILABLE
         LOG.info('Created snapshot %s of volume %s', snapshot.id,
@@ -233,12 +240,9 @@ class VolumeManager(object):
     @coordination.synchronized('{snapshot.id}-delete_snapshot')
     def _delete_snapshot(self, snapshot):
         snapshot.status = snapshot_obj.DELETING
-        try:
+        with _on_failure(snapshot, snapshot_obj.ERROR_DELETING,
+                         'Deleting snapshot %s failed', snapshot.id):
             self.driver.delete_snapshot(snapshot)
-        except Exception:
-            snapshot.status = snapshot_obj.ERROR_DELETING
-            LOG.exception('Deleting snapshot %s failed', snapshot.id)
-            raise
         snapshot.status = snapshot_obj.DELETED
 
     def revert_to_snapshot(self, volume, snapshot):
@@ -259,13 +263,10 @@ class VolumeManager(object):
     def _revert(self, volume, snapshot):
         previous = volume.status
         volume.status = volume_obj.REVERTING
-        try:
+        with _on_failure(volume, volume_obj.ERROR,
+                         'Reverting volume %s to snapshot %s failed',
+                         volume.id, snapshot.id):
             self.driver.revert_to_snapshot(volume, snapshot)
-        except Exception:
-            volume.status = volume_obj.ERROR
-            LOG.exception('Reverting volume %s to snapshot %s failed',
-                          volume.id, snapshot.id)
-            raise
         volume.status = previous
         LOG.info('Reverted volume %s to snapshot %s', volume.id,
                  snapshot.id)

@@ -312,3 +312,33 @@ class AttachTestCase(ManagerTestCase):
                           self.manager.attach_volume, volume, {'host': 'a'})
         self.assertNotIn('initialize_connection',
                          [c[0] for c in self.driver.calls])
+
+
+class FailureStatusTestCase(ManagerTestCase):
+    """A driver failure leaves the record with an error status."""
+
+    def fail(self, method):
+        self.driver.failures[method] = exception.VolumeDriverException(
+            '%s broke' % method)
+
+    def test_extend(self):
+        volume = self.available_volume()
+        self.fail('extend_volume')
+        self.assertRaises(exception.VolumeDriverException,
+                          self.manager.extend_volume, volume, 2)
+        self.assertEqual(('error', 1), (volume.status, volume.size))
+
+    def test_create_snapshot(self):
+        snapshot = objects.Snapshot(volume=self.available_volume())
+        self.fail('create_snapshot')
+        self.assertRaises(exception.VolumeDriverException,
+                          self.manager.create_snapshot, snapshot)
+        self.assertEqual('error', snapshot.status)
+
+    def test_revert(self):
+        volume = self.available_volume()
+        snapshot = self.available_snapshot(volume)
+        self.fail('revert_to_snapshot')
+        self.assertRaises(exception.VolumeDriverException,
+                          self.manager.revert_to_snapshot, volume, snapshot)
+        self.assertEqual('error', volume.status)
