@@ -139,14 +139,25 @@ class ServiceProcess(object):
         return self._reap()
 
     def kill(self, group=False):
-        """SIGKILL the service (and, with ``group``, its commands)."""
+        """SIGKILL the service (and, with ``group``, its commands).
+
+        The request socket's file is removed once the service is reaped:
+        a command it was just forking may still hold the socket while it
+        dies, and a service started next would find it answering, take
+        it for another service and refuse to start.
+        """
         if self.running:
             if group and self.new_session:
                 os.killpg(self.process.pid, signal.SIGKILL)
             else:
                 self.process.kill()
         self.paused = False
-        return self._reap()
+        returncode = self._reap()
+        try:
+            os.unlink(self.socket)
+        except FileNotFoundError:
+            pass
+        return returncode
 
     def pause(self):
         """SIGSTOP the service's process group: a frozen host."""
