@@ -358,15 +358,26 @@ class Workload(object):
                                                              content)
         return True
 
-    def _volume_from_snapshot(self, rng):
+    def _enter_live_snapshot(self, rng):
+        """Pick a live snapshot and enter its volume (mode OTHER).
+
+        Returns ``(volume record, snapshot record, copy of the snapshot)``
+        or None when there is none or its volume is busy.
+        """
         with self.model.lock:
             pair = self._pick(rng, self.model.live_snapshots())
             if pair is None:
-                return False
+                return None
             parent, snap = pair
             if not self.model.try_enter([(parent, OTHER)]):
-                return False
-            snapshot_copy = _copy(snap.snapshot)
+                return None
+            return parent, snap, _copy(snap.snapshot)
+
+    def _volume_from_snapshot(self, rng):
+        entered = self._enter_live_snapshot(rng)
+        if entered is None:
+            return False
+        parent, snap, snapshot_copy = entered
         try:
             volume = objects.Volume(size=snapshot_copy.volume_size)
             outcome, _ = self._call('volume_from_snapshot', rng,
@@ -423,14 +434,10 @@ class Workload(object):
         return True
 
     def _delete_snapshot(self, rng):
-        with self.model.lock:
-            pair = self._pick(rng, self.model.live_snapshots())
-            if pair is None:
-                return False
-            parent, snap = pair
-            if not self.model.try_enter([(parent, OTHER)]):
-                return False
-            snapshot = _copy(snap.snapshot)
+        entered = self._enter_live_snapshot(rng)
+        if entered is None:
+            return False
+        parent, snap, snapshot = entered
         try:
             outcome, _ = self._call('delete_snapshot', rng,
                                     [parent.id], 'delete_snapshot',
