@@ -31,6 +31,7 @@ import urllib.parse
 
 from cinder.common import config
 from cinder import coordination
+from cinder.coordination import backends
 
 #: Levels of a finding, in the order of the exit status they give.
 OK = 'ok'
@@ -202,7 +203,7 @@ def _describe(coordinator, conf, report):
             'for Active/Active.' % (report.cluster, report.backend))
     if scheme in _NOT_RECOMMENDED:
         report.warn(_NOT_RECOMMENDED[scheme])
-    elif scheme and not isinstance(backend, coordination._BACKENDS):
+    elif scheme and not isinstance(backend, backends.BACKENDS):
         report.warn('%s:// is not a lock backend this project tests; '
                     'lost locks may go unnoticed. Use ZooKeeper, Redis or '
                     'etcd.' % scheme)

@@ -29,6 +29,7 @@ from tooz import coordination as tooz_coordination
 
 from cinder.cmd import lock_demo
 from cinder import coordination
+from cinder.coordination import lock as lock_mod
 from cinder import lockservers
 
 WAIT = 30  # upper bound of event waits; reached only when the code is wrong
@@ -44,7 +45,7 @@ class ContractMixin(object):
         self.log = self.useFixture(fixtures.FakeLogger(
             name='cinder.coordination', level=logging.INFO,
             format='%(levelname)s %(message)s'))
-        self.addCleanup(coordination._thread_locks().clear)
+        self.addCleanup(lock_mod.thread_locks().clear)
 
     def shared_url(self):
         return lockservers.shared_server(self.kind).url

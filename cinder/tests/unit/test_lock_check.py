@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslotest import base
 
 from cinder import coordination
+from cinder.coordination import backends
 from cinder import lock_check
 
 
@@ -116,7 +117,7 @@ class DescribeTestCase(base.BaseTestCase):
         coordinator = mock.Mock(backend=backend)
         report = lock_check.BackendReport(
             backend=coordination.mask_url(url), cluster=cluster)
-        with mock.patch.object(coordination, '_BACKENDS',
+        with mock.patch.object(backends, 'BACKENDS',
                                (mock.Mock,) if known else (str,)):
             lock_check._describe(coordinator, conf, report)
         return report

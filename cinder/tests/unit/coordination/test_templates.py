@@ -24,6 +24,8 @@ from oslo_config import cfg
 from oslotest import base
 
 from cinder import coordination
+from cinder.coordination import decorator
+from cinder.coordination import lock as lock_mod
 
 
 class Vol(object):
@@ -44,9 +46,9 @@ class ArgumentsTestCase(base.BaseTestCase):
     def arguments(self, func, *templates):
         signature = inspect.signature(func)
         params = list(signature.parameters)
-        return coordination._Arguments(
+        return decorator._Arguments(
             func, signature, None,
-            [coordination._Template(t, func, params, None)
+            [decorator._Template(t, func, params, None)
              for t in templates])
 
     def test_same_values_as_bind_for_every_call_shape(self):
@@ -104,8 +106,8 @@ class ArgumentsTestCase(base.BaseTestCase):
 
         arguments = self.arguments(op, '{name:>{width}}')
         self.assertFalse(arguments._fast)
-        template = coordination._Template('{name:>{width}}', op,
-                                          ['name', 'width'], None)
+        template = decorator._Template('{name:>{width}}', op,
+                                       ['name', 'width'], None)
         self.assertEqual('   ab', template.render(
             arguments.values(('ab', 5), {})))
 
@@ -125,7 +127,7 @@ class ArgumentsTestCase(base.BaseTestCase):
         template = '{volume.id}-{connector[host]}-{size:04d}-{volume!r}'
         values = {'volume': Vol('v1'), 'connector': {'host': 'h'},
                   'size': 7, 'f_name': 'op'}
-        rendered = coordination._Template(
+        rendered = decorator._Template(
             template, op, ['volume', 'connector', 'size'],
             None).render(values)
         self.assertEqual(string.Formatter().vformat(template, (), values),
@@ -144,7 +146,7 @@ class SynchronizedCallTestCase(base.BaseTestCase):
                           group='coordination')
         self.coordinator.start()
         self.addCleanup(self.coordinator.stop)
-        self.addCleanup(coordination._thread_locks().clear)
+        self.addCleanup(lock_mod.thread_locks().clear)
 
     def test_type_error_comes_before_any_lock(self):
         acquired = []
@@ -160,7 +162,7 @@ class SynchronizedCallTestCase(base.BaseTestCase):
         @coordination.synchronized('{volume}', coordinator=self.coordinator)
         def op(volume, mode='rw'):
             return sorted(lock.name for lock in
-                          coordination._thread_locks() if lock.held)
+                          lock_mod.thread_locks() if lock.held)
 
         self.assertEqual(['cinder-v1'], op('v1'))
         self.assertEqual(['cinder-v2'], op(volume='v2', mode='ro'))
@@ -177,5 +179,5 @@ class SynchronizedCallTestCase(base.BaseTestCase):
         lock = self.coordinator.get_lock('x')
         lock.acquire(blocking=False)
         lock.release()
-        self.assertEqual([], [lock for lock in coordination._thread_locks()
+        self.assertEqual([], [lock for lock in lock_mod.thread_locks()
                               if lock.held])

@@ -1,0 +1,126 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the lock layer needs to know about a Tooz driver family."""
+
+import logging
+import urllib.parse
+
+import tooz
+
+from cinder.coordination import exceptions
+from cinder.coordination import urls
+
+LOG = logging.getLogger('cinder.coordination')
+
+
+class Backend(object):
+    """A Tooz driver family and its semantics.
+
+    Subclasses state whether locks exclude other hosts, whether they are
+    leases that a heartbeat must refresh, how to check ownership and how
+    to keep a dead server from hanging the caller.
+    """
+
+    schemes = ()
+    #: Locks exclude services on other hosts.
+    distributed = True
+    #: Held locks are leases that the heartbeat must refresh.
+    needs_heartbeat = True
+
+    def __init__(self, url, timeout):
+        self.url = url
+        self.masked_url = urls.mask_url(url)
+        self.timeout = timeout
+        self.driver = None
+        self._secrets = urls.secrets_of(url)
+
+    # URL and driver.
+    def tooz_url(self):
+        """The URL given to Tooz, with this module's defaults added."""
+        return self.url
+
+    def _with_query_defaults(self, **defaults):
+        parts = urllib.parse.urlsplit(self.url)
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        present = {k for k, _ in query}
+        query += [(k, str(v)) for k, v in defaults.items()
+                  if k not in present]
+        return urllib.parse.urlunsplit(
+            parts._replace(query=urllib.parse.urlencode(query)))
+
+    def before_start(self, options):
+        """Called with ``[coordination]`` once the driver is created."""
+
+    def after_start(self, coordinator):
+        """Called once the driver is started."""
+
+    def lease(self):
+        """Seconds a held lock lives without a heartbeat, or None."""
+        return None
+
+    # Locks.
+    def acquire(self, tooz_lock, blocking):
+        return tooz_lock.acquire(blocking=blocking)
+
+    def release(self, tooz_lock):
+        return tooz_lock.release()
+
+    def is_still_owner(self, tooz_lock):
+        try:
+            return tooz_lock.is_still_owner()
+        except tooz.NotImplemented:
+            return True
+
+    def remove_locks(self, pattern):
+        """Delete leftovers of locks matching *pattern*; returns a count."""
+        return 0
+
+    # Errors.
+    def scrub(self, text):
+        """*text* without any secret of the backend URL."""
+        text = str(text)
+        for secret in self._secrets:
+            text = text.replace(secret, '***')
+        return text
+
+    def unavailable(self, what, cause=None):
+        detail = ': %s' % self.scrub(cause) if cause is not None else ''
+        return exceptions.BackendUnavailable(
+            '%s failed: the lock backend %s ([coordination] backend_url) '
+            'did not answer%s' % (what, self.masked_url, detail))
+
+    def translate(self, what, exc):
+        """Convert an exception of a driver or client into ours."""
+        if isinstance(exc, exceptions.CoordinationError):
+            return exc
+        if isinstance(exc, (tooz.ToozError, OSError, TimeoutError)):
+            return self.unavailable(what, '%s: %s' % (
+                type(exc).__name__, exc))
+        name = type(exc).__module__.split('.')[0]
+        if name in ('kazoo', 'redis', 'etcd3gw', 'requests', 'pymemcache'):
+            return self.unavailable(what, '%s: %s' % (
+                type(exc).__name__, exc))
+        return exc
+
+
+class OtherBackend(Backend):
+    """Any other Tooz driver (memcached, mysql, ...): taken as it is."""
+
+    def after_start(self, coordinator):
+        self.needs_heartbeat = bool(self.driver.requires_beating)
+        LOG.warning('Lock backend %s is not one this service is tested '
+                    'with; lock loss may go undetected. ZooKeeper, Redis '
+                    'and etcd are.', self.masked_url)
+
+    def lease(self):
+        return getattr(self.driver, 'lock_timeout', None)

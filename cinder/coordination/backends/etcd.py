@@ -1,0 +1,48 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``etcd3+http://``: keys bound to leases."""
+
+import urllib.parse
+
+from cinder.coordination.backends import base
+
+
+class Etcd3Backend(base.Backend):
+    """``etcd3+http://``: put-if-absent keys bound to leases.
+
+    Tooz's etcd lock has no ownership check, so one is made here with a
+    read-only transaction comparing the key's value with the lock's token.
+    """
+
+    schemes = ('etcd3+http', 'etcd3+https')
+
+    def tooz_url(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
+        if 'timeout' in query:
+            return self.url
+        # tooz uses 'timeout' both as the HTTP timeout and as the default
+        # lease; only the first is ours to choose.
+        return self._with_query_defaults(timeout=int(max(1, self.timeout)),
+                                         lock_timeout=30)
+
+    def lease(self):
+        return getattr(self.driver, 'lock_timeout', None)
+
+    def is_still_owner(self, tooz_lock):
+        if not tooz_lock.acquired:
+            return False
+        result = self.driver.client.transaction({
+            'compare': [{'key': tooz_lock._key_b64, 'result': 'EQUAL',
+                         'target': 'VALUE', 'value': tooz_lock._uuid}],
+            'success': [], 'failure': []})
+        return bool(result.get('succeeded', False))

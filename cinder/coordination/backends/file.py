@@ -1,0 +1,162 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``file://DIR``: fcntl locks on one host."""
+
+import errno
+import fcntl
+import glob
+import logging
+import os
+import threading
+import time
+import urllib.parse
+
+from cinder.coordination.backends import base
+
+LOG = logging.getLogger('cinder.coordination')
+
+
+class FileBackend(base.Backend):
+    """``file://DIR``: fcntl locks, one host only, never lost."""
+
+    schemes = ('file',)
+    distributed = False
+    needs_heartbeat = False
+
+    #: Paths of the lock files this process holds or is acquiring,
+    #: through any coordinator, with how many holders each. fcntl cannot
+    #: tell us about our own process's locks, and merely closing a
+    #: descriptor of a held lock file drops the lock, so remove_locks()
+    #: must not even open these.
+    _held_paths = {}
+    _held_paths_lock = threading.Lock()
+
+    @property
+    def directory(self):
+        return urllib.parse.urlsplit(self.url).path
+
+    def acquire(self, tooz_lock, blocking):
+        # Counted before the file is touched: remove_locks() in another
+        # thread of this process must not open it meanwhile, because
+        # closing any descriptor of a file drops the fcntl locks this
+        # process holds on it. Tooz names the lock by its absolute,
+        # normalized path (os.path.abspath), as remove_locks() does.
+        path = tooz_lock.name
+        held = self._held_paths
+        with self._held_paths_lock:
+            held[path] = held.get(path, 0) + 1
+        deadline = None
+        if blocking is not True and blocking is not False:
+            deadline = time.monotonic() + float(blocking)
+        got = False
+        try:
+            got = tooz_lock.acquire(blocking=blocking)
+            if got and not self._still_linked(tooz_lock):
+                got = self._relock(tooz_lock, blocking, deadline)
+        finally:
+            if not got:
+                self._forget_path(path)
+        return got
+
+    def _relock(self, tooz_lock, blocking, deadline):
+        """Lock again until the locked file is the one at the path."""
+        while True:
+            # remove_locks() in another process unlinked the file while
+            # this one waited on it: the lock is on a file nobody else
+            # will open again. Let go and lock the file now at the path.
+            LOG.debug('Lock file %s was removed while waiting for it; '
+                      'locking it again', tooz_lock.name)
+            tooz_lock.release()
+            if deadline is not None:
+                blocking = max(0.0, deadline - time.monotonic())
+            if not tooz_lock.acquire(blocking=blocking):
+                return False
+            if self._still_linked(tooz_lock):
+                return True
+
+    def _forget_path(self, path):
+        held = self._held_paths
+        with self._held_paths_lock:
+            count = held.get(path, 0) - 1
+            if count > 0:
+                held[path] = count
+            else:
+                held.pop(path, None)
+
+    @staticmethod
+    def _still_linked(tooz_lock):
+        """Is the locked file still linked, so the one at the lock's path?
+
+        remove_locks() only ever unlinks lock files, so a locked file
+        whose link count fell to zero is one that a new holder will not
+        open again. One fstat() of the open descriptor tells, without a
+        look-up of the path.
+        """
+        try:
+            fd = tooz_lock._lock.lockfile.fileno()
+        except (AttributeError, ValueError):
+            # Not tooz's fasteners-based lock, or no open file: cannot
+            # tell.
+            return True
+        return os.fstat(fd).st_nlink > 0
+
+    def release(self, tooz_lock):
+        released = tooz_lock.release()
+        self._forget_path(tooz_lock.name)
+        return released
+
+    def is_still_owner(self, tooz_lock):
+        return bool(tooz_lock.acquired)
+
+    def remove_locks(self, pattern):
+        removed = 0
+        for path in glob.glob(os.path.join(self.directory, pattern)):
+            with self._held_paths_lock:
+                if os.path.abspath(path) in self._held_paths:
+                    LOG.debug('Not removing lock file %s: this process '
+                              'holds it', path)
+                    continue
+                if _remove_idle_lock_file(path):
+                    removed += 1
+        return removed
+
+
+def _remove_idle_lock_file(path):
+    """Unlink *path* if no process holds the lock it backs.
+
+    The file is locked (without waiting) while it is unlinked, so a holder
+    in another process never loses its lock to the removal; the caller
+    skips the files this process holds. A process that opened the file
+    before the unlink and locks it afterwards would hold a lock on a
+    removed file that nobody else sees; :meth:`FileBackend.acquire`
+    notices (the inode at the path differs) and locks the new file.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.EISDIR):
+            return False
+        raise
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            LOG.debug('Not removing lock file %s: it is in use', path)
+            return False
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
+    finally:
+        os.close(fd)

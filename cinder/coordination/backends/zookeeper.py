@@ -1,0 +1,119 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``zookeeper://``: ephemeral nodes of a kazoo session."""
+
+import logging
+import time
+
+from cinder.coordination.backends import base
+from cinder.coordination import bounded
+
+LOG = logging.getLogger('cinder.coordination')
+
+
+class ZooKeeperBackend(base.Backend):
+    """``zookeeper://``: ephemeral sequential nodes of a kazoo session.
+
+    kazoo keeps the session alive, so no heartbeat runs; a listener marks
+    held locks lost when the session expires. While the connection is
+    down kazoo blocks non-blocking and blocking acquires without bound,
+    so acquire and release run in a helper thread and give up once the
+    connection has been down for ``backend_timeout`` seconds *during the
+    call*: a call made just after a long outage still gives kazoo that
+    long to reconnect, instead of failing at once while the server is
+    back. kazoo's own reconnect delay, which doubles up to an hour, is
+    bounded by ``initial_reconnect_backoff`` and ``max_reconnect_backoff``.
+    A release first reads the lock node: a session that expired while the
+    process was frozen is then reported as a lost lock, even if the
+    session listener has not run yet.
+    """
+
+    schemes = ('zookeeper', 'kazoo')
+    needs_heartbeat = False
+
+    def __init__(self, url, timeout):
+        super().__init__(url, timeout)
+        self._down_since = None
+
+    def before_start(self, options):
+        # kazoo retries a lost connection with a delay that doubles up to
+        # an hour, so after a long outage it could take that long to come
+        # back. Bound it like every other reconnect of this module. The
+        # connection handler holds its own copy of the retry policy, made
+        # when the client was created; it is read when the client starts.
+        sleeper = self.driver._coord._connection.retry_sleeper
+        sleeper.delay = max(options.initial_reconnect_backoff, 0.01)
+        sleeper.max_delay = max(options.max_reconnect_backoff, sleeper.delay)
+
+    def after_start(self, coordinator):
+        def listener(state):
+            # Runs in kazoo's thread: record and log, never block.
+            if state == 'CONNECTED':
+                self._down_since = None
+                LOG.info('Connection to lock backend %s is back',
+                         self.masked_url)
+            else:
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                if state == 'LOST':
+                    coordinator._on_session_lost(
+                        'the ZooKeeper session expired')
+                else:
+                    LOG.warning('Connection to lock backend %s lost; locks '
+                                'held are in doubt until it is back',
+                                self.masked_url)
+        self.driver._coord.add_listener(listener)
+
+    def lease(self):
+        return getattr(self.driver, 'timeout', None)
+
+    def _connection_down_too_long(self, call_start):
+        down_since = self._down_since
+        return (down_since is not None and
+                time.monotonic() - max(down_since, call_start) >
+                self.timeout)
+
+    def _guarded(self, what, call, undo=None):
+        """Run *call* unless the connection stays down too long."""
+        call_start = time.monotonic()
+        return bounded.run_bounded(
+            what, self, call, undo=undo,
+            expired=lambda: self._connection_down_too_long(call_start),
+            reason='no connection for more than %s s ([coordination] '
+                   'backend_timeout)' % self.timeout)
+
+    def acquire(self, tooz_lock, blocking):
+        return self._guarded('acquiring lock %s' % tooz_lock.name.decode(),
+                             lambda: tooz_lock.acquire(blocking=blocking),
+                             undo=tooz_lock.release)
+
+    def release(self, tooz_lock):
+        def release_if_still_owner():
+            # A session that expired while this process was frozen took
+            # the lock node with it, and kazoo's release does not notice:
+            # ask first (one read), so that the loss is reported.
+            try:
+                owner = tooz_lock.is_still_owner()
+            except Exception:
+                owner = False
+            if owner:
+                return tooz_lock.release()
+            try:
+                tooz_lock.release()
+            except Exception:
+                LOG.debug('Releasing lost lock %s', tooz_lock.name,
+                          exc_info=True)
+            return False
+
+        return self._guarded('releasing lock %s' % tooz_lock.name.decode(),
+                             release_if_still_owner)

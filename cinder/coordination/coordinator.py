@@ -1,0 +1,399 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The process's connection to the lock backend: :class:`Coordinator`."""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from oslo_config import cfg
+import tenacity
+from tooz import coordination as tooz_coordination
+
+from cinder.common import config
+from cinder.coordination import backends
+from cinder.coordination import bounded
+from cinder.coordination import exceptions
+from cinder.coordination import heartbeat
+from cinder.coordination import ledger as ledger_mod
+from cinder.coordination import lock as lock_mod
+from cinder.coordination import options
+
+LOG = logging.getLogger('cinder.coordination')
+
+CONF = cfg.CONF
+
+
+class Coordinator(object):
+    """The process's connection to the lock backend.
+
+    :param member_id: this member's id at the backend (ASCII); by default
+        ``<hostname>-<pid>-<random>``.
+    :param prefix: prepended to every lock name.
+    :param conf: the oslo.config object holding ``[coordination]``.
+    :param clock: a monotonic clock, for tests.
+    :param rng: a random.Random for the backoff jitter, for tests.
+    """
+
+    def __init__(self, member_id=None, prefix='cinder-', conf=None,
+                 clock=time.monotonic, rng=None):
+        self.member_id = member_id
+        self.prefix = prefix
+        self.conf = conf if conf is not None else CONF
+        self.conf.register_opts(config.global_opts)
+        self.conf.register_opts(options.coordination_opts,
+                                group='coordination')
+        self._clock = clock
+        self._rng = rng
+        self._state_lock = threading.RLock()
+        self._backend = None
+        self._heartbeat = None
+        self._held = set()
+        self._held_lock = threading.Lock()
+        self._ledger = None
+
+    # Lifecycle.
+
+    @property
+    def started(self):
+        return self._backend is not None
+
+    @property
+    def backend(self):
+        """The started backend (its URL, semantics), or None."""
+        return self._backend
+
+    def start(self):
+        """Connect to the backend; do nothing if already started.
+
+        :raises ConfigurationError: an option is invalid.
+        :raises BackendUnavailable: the backend did not answer within
+            ``[coordination] backend_timeout`` seconds.
+        """
+        with self._state_lock:
+            if self._backend is not None:
+                return
+            opts = self.conf.coordination
+            backoff = heartbeat.Backoff(opts.initial_reconnect_backoff,
+                                        opts.max_reconnect_backoff,
+                                        self._rng)
+            backend = backends.make_backend(opts.backend_url,
+                                            opts.backend_timeout)
+            member_id = self.member_id or '%s-%d-%s' % (
+                socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
+            ledger = None
+            if opts.ledger_file:
+                try:
+                    ledger = ledger_mod.Ledger(opts.ledger_file,
+                                               member_id, self._clock)
+                except OSError as e:
+                    raise exceptions.ConfigurationError(
+                        '[coordination] ledger_file = %s cannot be opened: '
+                        '%s' % (opts.ledger_file, e)) from None
+            try:
+                self._start_driver(backend, member_id.encode('ascii'))
+            except Exception:
+                if ledger is not None:
+                    ledger.close()
+                raise
+            self._ledger = ledger
+            self._backend = backend
+            self._held = set()
+            lease = backend.lease()
+            if (backend.needs_heartbeat and lease and
+                    opts.heartbeat * 3 > lease):
+                LOG.warning('[coordination] heartbeat (%s s) should be a '
+                            'third of the lock lease (%s s) or less',
+                            opts.heartbeat, lease)
+            if backend.needs_heartbeat:
+                self._heartbeat = heartbeat.Heartbeat(
+                    self, opts.heartbeat, backoff)
+                self._heartbeat.start()
+            LOG.info('Coordinator started: lock backend %s, member %s, '
+                     'locks exclude %s, heartbeat %s',
+                     backend.masked_url, member_id,
+                     'services on all hosts' if backend.distributed
+                     else 'services on this host only',
+                     'every %s s' % opts.heartbeat
+                     if backend.needs_heartbeat else 'not needed')
+
+    def _start_driver(self, backend, member_id):
+        try:
+            driver = tooz_coordination.get_coordinator(
+                backend.tooz_url(), member_id)
+        except Exception as e:
+            raise exceptions.ConfigurationError(
+                '[coordination] backend_url %s: %s' % (
+                    backend.masked_url, backend.scrub(e))) from None
+        backend.driver = driver
+        backend.before_start(self.conf.coordination)
+        try:
+            bounded.run_bounded(
+                'Starting the coordinator', backend,
+                lambda: driver.start(start_heart=False) or True,
+                undo=driver.stop)
+        except Exception as e:
+            raise backend.translate('Starting the coordinator', e) from None
+        try:
+            backend.after_start(self)
+        except Exception:
+            bounded.quietly(driver.stop)
+            raise
+
+    def stop(self):
+        """Disconnect; do nothing if not started.
+
+        Locks still held are released by the driver and marked lost, so
+        their holders fail instead of carrying on unprotected.
+        """
+        with self._state_lock:
+            backend = self._backend
+            if backend is None:
+                return
+            if self._heartbeat is not None:
+                self._heartbeat.stop(timeout=backend.timeout)
+                self._heartbeat = None
+            self._on_session_lost('the coordinator was stopped')
+            ledger, self._ledger = self._ledger, None
+            if ledger is not None:
+                with self._held_lock:
+                    held = list(self._held)
+                for lock in held:
+                    self._ledger_exit(lock, ledger)
+                ledger.close()
+            self._backend = None
+            try:
+                bounded.run_bounded('Stopping the coordinator', backend,
+                                    backend.driver.stop)
+            except Exception as e:
+                LOG.warning('%s', backend.translate(
+                    'Stopping the coordinator', e))
+            LOG.info('Coordinator stopped (lock backend %s)',
+                     backend.masked_url)
+
+    # Locks.
+
+    def get_lock(self, name):
+        """Return the :class:`Lock` called *name* (prefix added)."""
+        backend = self._backend
+        if backend is None:
+            raise exceptions.CoordinationError(
+                'the coordinator is not started; cinder-volume starts it, '
+                'other programs must call start() first')
+        if not isinstance(name, str) or not name or '\0' in name:
+            raise exceptions.LockNameError('invalid lock name %r' % (name,))
+        full_name = self.prefix + name
+        try:
+            tooz_lock = backend.driver.get_lock(full_name.encode('utf-8'))
+        except ValueError as e:
+            raise exceptions.LockNameError('invalid lock name %r: %s' % (
+                full_name, e)) from None
+        return lock_mod.Lock(self, full_name, tooz_lock)
+
+    def remove_lock(self, glob_name):
+        """Delete lock files matching *glob_name* (file backend only).
+
+        Locks in use are left alone. Returns how many were removed.
+        """
+        backend = self._backend
+        if backend is None:
+            raise exceptions.CoordinationError(
+                'the coordinator is not started')
+        removed = backend.remove_locks(self.prefix + glob_name)
+        LOG.debug('Removed %d lock file(s) matching %s', removed, glob_name)
+        return removed
+
+    def _acquire(self, lock, blocking):
+        backend = self._backend
+        if backend is None:
+            raise exceptions.CoordinationError(
+                'the coordinator was stopped; lock %s cannot be acquired' %
+                lock.name)
+        debug = LOG.isEnabledFor(logging.DEBUG)
+        if debug:
+            LOG.debug('Acquiring lock "%s"', lock.name)
+        start = self._clock()
+        try:
+            got = backend.acquire(lock._tooz_lock, blocking)
+        except Exception as e:
+            if _is_acquire_timeout(e):
+                got = False
+            else:
+                raise backend.translate(
+                    'Acquiring lock %s' % lock.name, e) from None
+        if not got:
+            raise exceptions.LockAcquireFailed(
+                'lock %s is held by another holder (blocking=%r)' % (
+                    lock.name, blocking))
+        now = self._clock()
+        lock._held_since = now
+        lock._lost = None
+        with self._held_lock:
+            self._held.add(lock)
+        try:
+            lock_mod.held_by_thread.locks.append(lock)
+        except AttributeError:
+            lock_mod.held_by_thread.locks = [lock]
+        ledger = self._ledger
+        if ledger is not None:
+            lock._in_ledger = True
+            self._ledger_record(ledger, 'enter', lock.name,
+                                waited=now - start)
+        if debug:
+            LOG.debug('Acquired lock "%s" :: waited %.3fs', lock.name,
+                      now - start)
+
+    def _ledger_record(self, ledger, event, name, lost=None, waited=None):
+        try:
+            ledger.record(event, name, lost, waited)
+        except OSError as e:
+            LOG.warning('Cannot append to [coordination] ledger_file %s: %s',
+                        ledger.path, e)
+
+    def _ledger_exit(self, lock, ledger):
+        if lock._in_ledger:
+            lock._in_ledger = False
+            self._ledger_record(ledger, 'exit', lock.name, lock._lost)
+
+    def _release(self, lock):
+        ledger = self._ledger
+        recorded_clean = False
+        if ledger is not None:
+            # Still inside the critical section: the next holder's "enter"
+            # is always later than this "exit".
+            recorded_clean = lock._in_ledger and lock._lost is None
+            self._ledger_exit(lock, ledger)
+        backend = self._backend
+        held = self._clock() - lock._held_since
+        with self._held_lock:
+            self._held.discard(lock)
+        try:
+            lock_mod.held_by_thread.locks.remove(lock)
+        except (AttributeError, ValueError):
+            pass  # released by another thread than its acquirer
+        lock._held_since = None
+        lost = lock._lost
+        if backend is None:
+            lost = lost or 'the coordinator was stopped while it was held'
+        elif lost is not None:
+            # Still tell the driver, so it stops refreshing the lease.
+            try:
+                backend.release(lock._tooz_lock)
+            except Exception:
+                LOG.debug('Releasing lost lock %s', lock.name, exc_info=True)
+        else:
+            try:
+                released = backend.release(lock._tooz_lock)
+            except Exception as e:
+                raise backend.translate(
+                    'Releasing lock %s' % lock.name, e) from None
+            if not released:
+                lost = 'the backend no longer had it at release'
+                self._log_lost(lock.name, held, lost)
+        if lost is not None and recorded_clean:
+            # Found out after the "exit" line (at release, or by the
+            # heartbeat in between): the section was not protected.
+            self._ledger_record(ledger, 'lost', lock.name, lost)
+        if lost is not None:
+            raise exceptions.LockLost(
+                'lock %s was lost while held for %.3fs: %s' % (
+                    lock.name, held, lost))
+        LOG.debug('Released lock "%s" :: held %.3fs', lock.name, held)
+
+    def _check(self, lock):
+        if lock._lost is None:
+            backend = self._backend
+            if backend is None:
+                self._mark_lost(lock, 'the coordinator was stopped')
+            else:
+                try:
+                    owner = backend.is_still_owner(lock._tooz_lock)
+                except Exception as e:
+                    raise exceptions.LockLost(
+                        'ownership of lock %s cannot be confirmed: %s' % (
+                            lock.name, backend.translate('Checking', e)))
+                if not owner:
+                    self._mark_lost(lock, 'another member may hold it')
+        if lock._lost is not None:
+            raise exceptions.LockLost('lock %s was lost after %.3fs: %s' % (
+                lock.name, self._clock() - lock._held_since, lock._lost))
+
+    def ensure_locks_held(self):
+        """Check every lock this coordinator holds (any thread)."""
+        with self._held_lock:
+            held = list(self._held)
+        lock_mod.ensure_locks_held(held)
+
+    # Loss detection.
+
+    def _mark_lost(self, lock, reason):
+        if lock._lost is None and lock._held_since is not None:
+            lock._lost = reason
+            self._log_lost(lock.name, self._clock() - lock._held_since,
+                           reason)
+
+    @staticmethod
+    def _log_lost(name, held, reason):
+        LOG.error('Lock "%s" was LOST after being held for %.3fs: %s. '
+                  'Another service may be running the same critical '
+                  'section.', name, held, reason)
+
+    def _on_session_lost(self, reason):
+        with self._held_lock:
+            held = list(self._held)
+        for lock in held:
+            self._mark_lost(lock, reason)
+
+    def _check_lease(self, last_ok):
+        """Mark held locks lost once the last good beat is a lease ago."""
+        backend = self._backend
+        lease = backend.lease() if backend is not None else None
+        if lease and last_ok is not None:
+            silent = self._clock() - last_ok
+            if silent > lease:
+                self._on_session_lost(
+                    'no heartbeat reached the backend for %.1fs, longer '
+                    'than the %s s lock lease' % (silent, lease))
+
+    def _beat(self):
+        """One heartbeat: refresh leases, then check each held lock."""
+        backend = self._backend
+        if backend is None:
+            return
+        try:
+            backend.driver.heartbeat()
+        except Exception as e:
+            raise backend.translate('Heartbeat', e) from None
+        with self._held_lock:
+            held = list(self._held)
+        for lock in held:
+            if lock._lost is not None:
+                continue
+            try:
+                owner = backend.is_still_owner(lock._tooz_lock)
+            except Exception as e:
+                raise backend.translate('Heartbeat', e) from None
+            if not owner:
+                self._mark_lost(lock, 'another member may hold it')
+
+
+def _is_acquire_timeout(exc):
+    """Whether *exc* is a driver's way of saying "not acquired in time"."""
+    if isinstance(exc, tenacity.RetryError):
+        return True
+    cls = type(exc)
+    return cls.__name__ == 'LockTimeout' and cls.__module__.startswith(
+        'kazoo')

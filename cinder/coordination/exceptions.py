@@ -1,0 +1,54 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The errors of the lock layer.
+
+Everything the backends raise is converted at one boundary,
+:meth:`cinder.coordination.backends.base.Backend.translate`, into one of
+these.
+"""
+
+import tooz
+from tooz import coordination as tooz_coordination
+
+
+class CoordinationError(tooz.ToozError):
+    """Base class of the errors raised by this module."""
+
+
+class BackendUnavailable(CoordinationError):
+    """The lock backend could not be reached or did not answer in time."""
+
+
+class LockAcquireFailed(CoordinationError,
+                        tooz_coordination.LockAcquireFailed):
+    """A non-blocking or timed acquire did not get the lock.
+
+    Raised instead of returning ``False`` on every backend, so code never
+    runs without the lock it asked for.
+    """
+
+
+class LockLost(CoordinationError):
+    """A lock this process held was taken away or cannot be confirmed."""
+
+
+class LockNotHeld(CoordinationError):
+    """A lock was released (or checked) by someone who does not hold it."""
+
+
+class LockNameError(CoordinationError, ValueError):
+    """A lock name or lock name template is invalid."""
+
+
+class ConfigurationError(CoordinationError, ValueError):
+    """A ``[coordination]`` option has a value that cannot work."""

@@ -1,0 +1,170 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Fakes of Tooz for the unit tests of cinder.coordination, and their base
+test case.
+
+The behaviour against real lock servers is checked by the contract suite
+in cinder/tests/functional/test_coordination.py.
+"""
+
+import logging
+import threading
+import types
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+from tooz import coordination as tooz_coordination
+
+from cinder import coordination
+from cinder.coordination import lock as lock_mod
+
+REAL_GET_COORDINATOR = tooz_coordination.get_coordinator
+WAIT = 10  # bound for waits on events; never reached when the code works
+
+
+class FakeClock(object):
+    def __init__(self, now=100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+class FakeToozLock(object):
+    def __init__(self, name):
+        self.name = name
+        self.acquired = False
+        self.acquire_result = True
+        self.acquire_error = None
+        self.owner = True
+        self.calls = []
+
+    def acquire(self, blocking=True):
+        self.calls.append(('acquire', blocking))
+        if self.acquire_error is not None:
+            raise self.acquire_error
+        self.acquired = self.acquire_result
+        return self.acquire_result
+
+    def release(self):
+        self.calls.append(('release',))
+        was = self.acquired
+        self.acquired = False
+        return was
+
+    def is_still_owner(self):
+        if isinstance(self.owner, Exception):
+            raise self.owner
+        return self.owner
+
+
+class FakeDriver(object):
+    requires_beating = True
+    lock_timeout = 30
+
+    def __init__(self):
+        self.locks = {}
+        self.started = 0
+        self.stopped = 0
+        self.beats = 0
+        self.beat_errors = []
+        self.beat_event = threading.Event()
+        self.listeners = []
+        self._coord = self  # what the ZooKeeper backend reaches for
+        # kazoo's connection handler and its reconnect policy.
+        self._connection = types.SimpleNamespace(
+            retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))
+        self.order = []
+
+    def start(self, start_heart=False):
+        assert start_heart is False
+        self.started += 1
+
+    def stop(self):
+        self.stopped += 1
+
+    def get_lock(self, name):
+        lock = self.locks.get(name)
+        if lock is None:
+            lock = self.locks[name] = FakeToozLock(name)
+        order = self.order
+
+        def acquire(blocking=True, _orig=lock.acquire):
+            order.append(('acquire', name))
+            return _orig(blocking)
+
+        def release(_orig=lock.release):
+            order.append(('release', name))
+            return _orig()
+        lock.acquire, lock.release = acquire, release
+        return lock
+
+    def heartbeat(self):
+        self.beats += 1
+        try:
+            if self.beat_errors:
+                raise self.beat_errors.pop(0)
+        finally:
+            self.beat_event.set()
+        return 1.0
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+
+class CoordinationTestCase(base.BaseTestCase):
+    url = 'file:///nonexistent-test-dir'
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        self.fixture = self.useFixture(config_fixture.Config(self.conf))
+        self.clock = FakeClock()
+        self.coordinator = coordination.Coordinator(
+            member_id='test-member', conf=self.conf, clock=self.clock)
+        self.fixture.config(group='coordination', backend_url=self.url,
+                            backend_timeout=WAIT)
+        self.driver = FakeDriver()
+        self.get_coordinator = self.useFixture(fixtures.MockPatchObject(
+            tooz_coordination, 'get_coordinator',
+            return_value=self.driver)).mock
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name='cinder.coordination', level=logging.DEBUG,
+            format='%(levelname)s %(message)s'))
+
+        self.addCleanup(lock_mod.thread_locks().clear)
+
+    def start(self):
+        self.coordinator.start()
+        self.addCleanup(self.coordinator.stop)
+        return self.coordinator
+
+
+class VolumeStub(object):
+    def __init__(self, id, volume=None):
+        self.id = id
+        self.volume = volume
+
+
+class RealFileBackendTestCase(CoordinationTestCase):
+    """Tests that need the real file driver on a temporary directory."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.fixture.config(group='coordination',
+                            backend_url='file://' + self.dir)
+        # The real file driver: local files are this backend's whole state.
+        self.get_coordinator.side_effect = REAL_GET_COORDINATOR

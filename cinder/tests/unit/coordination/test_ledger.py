@@ -1,0 +1,125 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tests of the critical-section ledger."""
+
+import json
+import os
+
+import fixtures
+
+from cinder import coordination
+from cinder.tests.unit.coordination import fakes
+
+
+class LedgerTestCase(fakes.CoordinationTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'ledger')
+        self.fixture.config(group='coordination', ledger_file=self.path)
+
+    def entries(self):
+        with open(self.path) as f:
+            return [json.loads(line) for line in f]
+
+    def test_records_enter_and_exit_inside_the_section(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        self.clock.now = 5.0
+        real_acquire = self.driver.get_lock(b'cinder-v1').acquire
+
+        def slow_acquire(blocking=True):
+            self.clock.now = 5.25
+            return real_acquire(blocking)
+
+        self.driver.locks[b'cinder-v1'].acquire = slow_acquire
+        lock.acquire()
+        self.clock.now = 7.5
+        lock.release()
+        enter, exit_ = self.entries()
+        self.assertEqual(('enter', 'cinder-v1', 5.25, 0.25, 'test-member'),
+                         (enter['event'], enter['lock'], enter['t'],
+                          enter['waited'], enter['member']))
+        self.assertEqual(('exit', 'cinder-v1', 7.5, None),
+                         (exit_['event'], exit_['lock'], exit_['t'],
+                          exit_['lost']))
+        self.assertEqual(os.getpid(), exit_['pid'])
+
+    def test_exit_is_written_before_the_backend_release(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        seen = []
+        real_release = self.driver.locks[b'cinder-v1'].release
+
+        def release():
+            seen.append([e['event'] for e in self.entries()])
+            return real_release()
+
+        self.driver.locks[b'cinder-v1'].release = release
+        lock.release()
+        self.assertEqual([['enter', 'exit']], seen)
+
+    def test_lost_lock_and_stop_are_recorded(self):
+        coordinator = self.start()
+        lost = coordinator.get_lock('v1')
+        lost.acquire()
+        self.driver.locks[b'cinder-v1'].acquired = False
+        self.assertRaises(coordination.LockLost, lost.release)
+        held = coordinator.get_lock('v2')
+        held.acquire()
+        coordinator.stop()
+        self.assertRaises(coordination.LockLost, held.release)
+        events = [(e['event'], e['lock'], e.get('lost'))
+                  for e in self.entries()]
+        self.assertEqual([
+            ('enter', 'cinder-v1', None),
+            ('exit', 'cinder-v1', None),
+            ('lost', 'cinder-v1', 'the backend no longer had it at release'),
+            ('enter', 'cinder-v2', None),
+            ('exit', 'cinder-v2', 'the coordinator was stopped')], events)
+
+    def test_loss_seen_between_exit_and_release_is_recorded(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        real_exit = coordinator._ledger_exit
+
+        def exit_then_heartbeat(held_lock, ledger):
+            real_exit(held_lock, ledger)
+            # The heartbeat marks the lock lost right after the exit line
+            # was written, before the release looks at it.
+            coordinator._mark_lost(held_lock, 'lease expired')
+
+        self.useFixture(fixtures.MockPatchObject(
+            coordinator, '_ledger_exit', side_effect=exit_then_heartbeat))
+        self.assertRaises(coordination.LockLost, lock.release)
+        self.assertEqual([('enter', None), ('exit', None),
+                          ('lost', 'lease expired')],
+                         [(e['event'], e.get('lost'))
+                          for e in self.entries()])
+
+    def test_unwritable_ledger_names_the_option(self):
+        self.fixture.config(group='coordination',
+                            ledger_file='/nonexistent-dir/ledger')
+        exc = self.assertRaises(coordination.ConfigurationError, self.start)
+        self.assertIn('[coordination] ledger_file', str(exc))
+        self.get_coordinator.assert_not_called()
+
+    def test_no_ledger_by_default(self):
+        self.fixture.config(group='coordination', ledger_file=None)
+        coordinator = self.start()
+        with coordinator.get_lock('v1'):
+            pass
+        self.assertFalse(os.path.exists(self.path))
