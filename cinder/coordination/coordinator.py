@@ -28,7 +28,7 @@ from cinder.coordination import backends
 from cinder.coordination import bounded
 from cinder.coordination import exceptions
 from cinder.coordination import heartbeat
-from cinder.coordination import ledger as ledger_mod
+from cinder.coordination import hooks as hooks_mod
 from cinder.coordination import lock as lock_mod
 from cinder.coordination import options
 
@@ -63,7 +63,8 @@ class Coordinator(object):
         self._heartbeat = None
         self._held = set()
         self._held_lock = threading.Lock()
-        self._ledger = None
+        #: Lock hooks (cinder.coordination.hooks), while started.
+        self._hooks = ()
 
     # Lifecycle.
 
@@ -94,22 +95,13 @@ class Coordinator(object):
                                             opts.backend_timeout)
             member_id = self.member_id or '%s-%d-%s' % (
                 socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
-            ledger = None
-            if opts.ledger_file:
-                try:
-                    ledger = ledger_mod.Ledger(opts.ledger_file,
-                                               member_id, self._clock)
-                except OSError as e:
-                    raise exceptions.ConfigurationError(
-                        '[coordination] ledger_file = %s cannot be opened: '
-                        '%s' % (opts.ledger_file, e)) from None
+            hooks = hooks_mod.load(self.conf, member_id, self._clock)
             try:
                 self._start_driver(backend, member_id.encode('ascii'))
             except Exception:
-                if ledger is not None:
-                    ledger.close()
+                hooks_mod.notify(hooks, 'close')
                 raise
-            self._ledger = ledger
+            self._hooks = tuple(hooks)
             self._backend = backend
             self._held = set()
             lease = backend.lease()
@@ -167,13 +159,8 @@ class Coordinator(object):
                 self._heartbeat.stop(timeout=backend.timeout)
                 self._heartbeat = None
             self._on_session_lost('the coordinator was stopped')
-            ledger, self._ledger = self._ledger, None
-            if ledger is not None:
-                with self._held_lock:
-                    held = list(self._held)
-                for lock in held:
-                    self._ledger_exit(lock, ledger)
-                ledger.close()
+            hooks, self._hooks = self._hooks, ()
+            hooks_mod.notify(hooks, 'close')
             self._backend = None
             try:
                 bounded.run_bounded('Stopping the coordinator', backend,
@@ -183,6 +170,19 @@ class Coordinator(object):
                     'Stopping the coordinator', e))
             LOG.info('Coordinator stopped (lock backend %s)',
                      backend.masked_url)
+
+    def add_hook(self, hook):
+        """Tell *hook* (a :class:`~.hooks.LockHook`) of every section.
+
+        Until the coordinator stops, which closes it.
+
+        :raises CoordinationError: the coordinator is not started.
+        """
+        with self._state_lock:
+            if self._backend is None:
+                raise exceptions.CoordinationError(
+                    'the coordinator is not started')
+            self._hooks += (hook,)
 
     # Locks.
 
@@ -247,35 +247,16 @@ class Coordinator(object):
             lock_mod.held_by_thread.locks.append(lock)
         except AttributeError:
             lock_mod.held_by_thread.locks = [lock]
-        ledger = self._ledger
-        if ledger is not None:
-            lock._in_ledger = True
-            self._ledger_record(ledger, 'enter', lock.name,
-                                waited=now - start)
+        if self._hooks:
+            hooks_mod.notify(self._hooks, 'entered', lock, now - start)
         if debug:
             LOG.debug('Acquired lock "%s" :: waited %.3fs', lock.name,
                       now - start)
 
-    def _ledger_record(self, ledger, event, name, lost=None, waited=None):
-        try:
-            ledger.record(event, name, lost, waited)
-        except OSError as e:
-            LOG.warning('Cannot append to [coordination] ledger_file %s: %s',
-                        ledger.path, e)
-
-    def _ledger_exit(self, lock, ledger):
-        if lock._in_ledger:
-            lock._in_ledger = False
-            self._ledger_record(ledger, 'exit', lock.name, lock._lost)
-
     def _release(self, lock):
-        ledger = self._ledger
-        recorded_clean = False
-        if ledger is not None:
-            # Still inside the critical section: the next holder's "enter"
-            # is always later than this "exit".
-            recorded_clean = lock._in_ledger and lock._lost is None
-            self._ledger_exit(lock, ledger)
+        hooks = self._hooks
+        if hooks:
+            hooks_mod.notify(hooks, 'leaving', lock)
         backend = self._backend
         held = self._clock() - lock._held_since
         with self._held_lock:
@@ -303,10 +284,8 @@ class Coordinator(object):
             if not released:
                 lost = 'the backend no longer had it at release'
                 self._log_lost(lock.name, held, lost)
-        if lost is not None and recorded_clean:
-            # Found out after the "exit" line (at release, or by the
-            # heartbeat in between): the section was not protected.
-            self._ledger_record(ledger, 'lost', lock.name, lost)
+        if hooks:
+            hooks_mod.notify(hooks, 'released', lock, lost)
         if lost is not None:
             raise exceptions.LockLost(
                 'lock %s was lost while held for %.3fs: %s' % (

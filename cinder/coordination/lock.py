@@ -44,7 +44,6 @@ class Lock(object):
         self._tooz_lock = tooz_lock
         self._held_since = None
         self._lost = None
-        self._in_ledger = False
 
     def __repr__(self):
         return '<Lock %s>' % self.name

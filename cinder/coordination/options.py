@@ -61,16 +61,16 @@ coordination_opts = [
                       'release a lock is not limited by it. Without it a '
                       'stopped Redis takes about a minute to report, and an '
                       'unreachable ZooKeeper blocks forever.'),
-    cfg.StrOpt('ledger_file',
-               advanced=True,
-               help='For validation tools such as cinder-aa-stress, not '
-                    'for production: append one JSON line to this file '
-                    'when this service enters and when it leaves each '
-                    'critical section (lock name, member, process, thread, '
-                    'monotonic time, whether the lock was lost), so that '
-                    'overlapping sections of several services on one host '
-                    'can be found afterwards. Costs one write per acquire '
-                    'and per release.'),
+    cfg.ListOpt('hooks',
+                default=[],
+                advanced=True,
+                help='For validation tools such as cinder-aa-stress, not '
+                     'for production: names of lock hooks (entry points '
+                     'of the cinder.coordination.hooks namespace) that are '
+                     'told when this service enters and leaves each '
+                     'critical section. The "ledger" hook appends each '
+                     'section to [coordination] ledger_file. An unknown '
+                     'name stops the service from starting.'),
 ]
 
 CONF = cfg.CONF

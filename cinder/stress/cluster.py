@@ -57,7 +57,7 @@ class Cluster(object):
         registered name or a dotted class path (default ``nfs``).
     :param options: ``{section: {option: value}}`` added to every
         service's configuration after the cluster's own, which they
-        override (an empty ``ledger_file`` turns the ledger off).
+        override (an empty ``hooks`` turns the ledger off).
     """
 
     def __init__(self, work_dir, services=3, lock_server=None,
@@ -138,6 +138,7 @@ class Cluster(object):
                             'nfs_snapshot_support': 'true',
                             'graceful_shutdown_timeout': '10'},
                 'coordination': {'backend_url': url,
+                                 'hooks': 'ledger',
                                  'ledger_file': self.ledger,
                                  'backend_timeout': '10',
                                  'max_reconnect_backoff': '2'},

@@ -14,10 +14,10 @@
 
 Two sources are audited:
 
-The lock ledger (``[coordination] ledger_file``)
+The lock ledger (``[coordination] ledger_file``, written by the ledger hook)
     :func:`analyze_ledger` rebuilds the critical sections every service
     recorded and looks for two holders inside the same lock at the same
-    time. See :class:`cinder.coordination.ledger.Ledger` for the line format.
+    time. See :class:`cinder.stress.ledger.Ledger` for the line format.
 
 The volumes' files on the share (RemoteFS layout)
     :func:`audit_volume` compares a volume's info file, its ``qemu-img``

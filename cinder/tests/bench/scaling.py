@@ -175,7 +175,7 @@ def run(backend, url, work_dir, latency, requests, counts=(1, 2, 3),
         volume_driver=DRIVER,
         options={'DEFAULT': {'bench_latency': latency,
                              'bench_parallel': 1},
-                 'coordination': {'ledger_file': ''}})
+                 'coordination': {'hooks': ''}})
     steps = []
     try:
         if progress is not None:

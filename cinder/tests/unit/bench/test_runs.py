@@ -224,7 +224,7 @@ class ScalingTestCase(base.BaseTestCase):
             volume_driver=scaling.DRIVER,
             options={'DEFAULT': {'bench_latency': 0.01,
                                  'bench_parallel': 1},
-                     'coordination': {'ledger_file': ''}})
+                     'coordination': {'hooks': ''}})
         cluster.start.assert_called_once_with()
         cluster.stop.assert_called_once_with()
         self.assertEqual([1, 2], [s['services'] for s in result['steps']])

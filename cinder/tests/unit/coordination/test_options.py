@@ -26,7 +26,8 @@ class OptsTestCase(base.BaseTestCase):
         names = {o.name: o for o in groups['coordination']}
         self.assertEqual({'backend_url', 'heartbeat',
                           'initial_reconnect_backoff', 'max_reconnect_backoff',
-                          'backend_timeout', 'ledger_file'}, set(names))
+                          'backend_timeout', 'hooks', 'ledger_file'},
+                         set(names))
         self.assertEqual('file://$state_path', names['backend_url'].default)
         self.assertTrue(names['backend_url'].secret)
         self.assertEqual(1.0, names['heartbeat'].default)

@@ -41,6 +41,7 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         self.assertEqual('nfs', cluster.volume_driver)
         self.assertEqual('nfs', options['DEFAULT']['volume_driver'])
         self.assertEqual('stress', options['DEFAULT']['cluster'])
+        self.assertEqual('ledger', options['coordination']['hooks'])
         self.assertEqual(cluster.ledger,
                          options['coordination']['ledger_file'])
         self.assertEqual('file://%s/locks' % self.work_dir,
@@ -50,13 +51,13 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         _cluster, options = self.started(
             volume_driver='pkg.module.Driver',
             options={'DEFAULT': {'bench_latency': 0.01},
-                     'coordination': {'ledger_file': ''},
+                     'coordination': {'hooks': ''},
                      'extra': {'key': 'value'}})
         self.assertEqual('pkg.module.Driver',
                          options['DEFAULT']['volume_driver'])
         self.assertEqual(0.01, options['DEFAULT']['bench_latency'])
         # Given options override the cluster's own, others stay.
-        self.assertEqual('', options['coordination']['ledger_file'])
+        self.assertEqual('', options['coordination']['hooks'])
         self.assertEqual('10', options['coordination']['backend_timeout'])
         self.assertEqual('stress', options['DEFAULT']['cluster'])
         self.assertEqual({'key': 'value'}, options['extra'])

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Tests of the critical-section ledger."""
+"""Tests of the critical-section ledger, the ``ledger`` lock hook."""
 
 import json
 import os
@@ -18,6 +18,7 @@ import os
 import fixtures
 
 from cinder import coordination
+from cinder.stress import ledger
 from cinder.tests.unit.coordination import fakes
 
 
@@ -27,7 +28,9 @@ class LedgerTestCase(fakes.CoordinationTestCase):
         super().setUp()
         self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                                  'ledger')
-        self.fixture.config(group='coordination', ledger_file=self.path)
+        self.conf.register_opts(ledger.ledger_opts, group='coordination')
+        self.fixture.config(group='coordination', hooks=['ledger'],
+                            ledger_file=self.path)
 
     def entries(self):
         with open(self.path) as f:
@@ -94,16 +97,17 @@ class LedgerTestCase(fakes.CoordinationTestCase):
         coordinator = self.start()
         lock = coordinator.get_lock('v1')
         lock.acquire()
-        real_exit = coordinator._ledger_exit
+        [hook] = coordinator._hooks
+        real_leaving = hook.leaving
 
-        def exit_then_heartbeat(held_lock, ledger):
-            real_exit(held_lock, ledger)
+        def exit_then_heartbeat(held_lock):
+            real_leaving(held_lock)
             # The heartbeat marks the lock lost right after the exit line
             # was written, before the release looks at it.
             coordinator._mark_lost(held_lock, 'lease expired')
 
         self.useFixture(fixtures.MockPatchObject(
-            coordinator, '_ledger_exit', side_effect=exit_then_heartbeat))
+            hook, 'leaving', side_effect=exit_then_heartbeat))
         self.assertRaises(coordination.LockLost, lock.release)
         self.assertEqual([('enter', None), ('exit', None),
                           ('lost', 'lease expired')],
@@ -117,8 +121,15 @@ class LedgerTestCase(fakes.CoordinationTestCase):
         self.assertIn('[coordination] ledger_file', str(exc))
         self.get_coordinator.assert_not_called()
 
-    def test_no_ledger_by_default(self):
+    def test_ledger_hook_without_a_file_names_both_options(self):
         self.fixture.config(group='coordination', ledger_file=None)
+        exc = self.assertRaises(coordination.ConfigurationError, self.start)
+        self.assertIn('[coordination] hooks = ledger needs [coordination] '
+                      'ledger_file', str(exc))
+        self.get_coordinator.assert_not_called()
+
+    def test_no_ledger_without_the_hook(self):
+        self.fixture.config(group='coordination', hooks=[])
         coordinator = self.start()
         with coordinator.get_lock('v1'):
             pass
