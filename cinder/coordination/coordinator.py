@@ -222,22 +222,29 @@ class Coordinator(object):
             raise exceptions.CoordinationError(
                 'the coordinator was stopped; lock %s cannot be acquired' %
                 lock.name)
+        # The shape of oslo.concurrency's lines, which operators search.
         debug = LOG.isEnabledFor(logging.DEBUG)
         if debug:
-            LOG.debug('Acquiring lock "%s"', lock.name)
+            LOG.debug('Acquiring lock "%s"%s', lock.name, _by(lock))
         start = self._clock()
         try:
-            got = backend.acquire(lock._tooz_lock, blocking)
-        except Exception as e:
-            if _is_acquire_timeout(e):
-                got = False
-            else:
-                raise backend.translate(
-                    'Acquiring lock %s' % lock.name, e) from None
-        if not got:
-            raise exceptions.LockAcquireFailed(
-                'lock %s is held by another holder (blocking=%r)' % (
-                    lock.name, blocking))
+            try:
+                got = backend.acquire(lock._tooz_lock, blocking)
+            except Exception as e:
+                if _is_acquire_timeout(e):
+                    got = False
+                else:
+                    raise backend.translate(
+                        'Acquiring lock %s' % lock.name, e) from None
+            if not got:
+                raise exceptions.LockAcquireFailed(
+                    'lock %s is held by another holder (blocking=%r)' % (
+                        lock.name, blocking))
+        except Exception:
+            if debug:
+                LOG.debug('Lock "%s" "unacquired"%s :: held N/A',
+                          lock.name, _by(lock))
+            raise
         now = self._clock()
         lock._held_since = now
         lock._lost = None
@@ -250,8 +257,8 @@ class Coordinator(object):
         if self._hooks:
             hooks_mod.notify(self._hooks, 'entered', lock, now - start)
         if debug:
-            LOG.debug('Acquired lock "%s" :: waited %.3fs', lock.name,
-                      now - start)
+            LOG.debug('Lock "%s" acquired%s :: waited %.3fs', lock.name,
+                      _by(lock), now - start)
 
     def _release(self, lock):
         hooks = self._hooks
@@ -287,10 +294,13 @@ class Coordinator(object):
         if hooks:
             hooks_mod.notify(hooks, 'released', lock, lost)
         if lost is not None:
+            LOG.debug('Lock "%s" "lost"%s :: held %.3fs', lock.name,
+                      _by(lock), held)
             raise exceptions.LockLost(
                 'lock %s was lost while held for %.3fs: %s' % (
                     lock.name, held, lost))
-        LOG.debug('Released lock "%s" :: held %.3fs', lock.name, held)
+        LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
+                  _by(lock), held)
 
     def _check(self, lock):
         if lock._lost is None:
@@ -367,6 +377,11 @@ class Coordinator(object):
                 raise backend.translate('Heartbeat', e) from None
             if not owner:
                 self._mark_lost(lock, 'another member may hold it')
+
+
+def _by(lock):
+    """The `` by "<function>"`` of a log line, if the lock has one."""
+    return ' by "%s"' % lock.by if lock.by else ''
 
 
 def _is_acquire_timeout(exc):

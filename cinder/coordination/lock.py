@@ -44,6 +44,9 @@ class Lock(object):
         self._tooz_lock = tooz_lock
         self._held_since = None
         self._lost = None
+        #: The function the lock is taken for, named in the DEBUG lines
+        #: (``Acquiring lock "X" by "f"``); set by :func:`synchronized`.
+        self.by = None
 
     def __repr__(self):
         return '<Lock %s>' % self.name

@@ -127,7 +127,7 @@ class NfsVolumeServiceTest(testtools.TestCase):
                  'Initializing volume driver NfsDriver',
                  'Volume driver NfsDriver initialized',
                  'cinder-volume started on host host-a',
-                 'Acquired lock "cinder-nfs-%s"' % volume.id,
+                 'Lock "cinder-nfs-%s" acquired by "cinder.' % volume.id,
                  'Caught SIGTERM, stopping',
                  'Volume manager on host host-a stopped',
                  'Coordinator stopped (lock backend file://%s)' % state,

@@ -172,3 +172,44 @@ class SynchronizedTestCase(fakes.CoordinationTestCase):
         coordinator = mock.Mock()
         coordination.synchronized_remove('v1-*', coordinator=coordinator)
         coordinator.remove_lock.assert_called_once_with('v1-*')
+
+
+class SynchronizedLogTestCase(fakes.CoordinationTestCase):
+
+    def test_debug_lines_name_the_function_as_lockutils_does(self):
+        self.start()
+
+        @coordination.synchronized('{volume.id}',
+                                   coordinator=self.coordinator)
+        def attach(volume):
+            self.clock.now += 2.0
+
+        attach(fakes.VolumeStub('v1'))
+        name = '%s.%s' % (__name__, attach.__qualname__)
+        self.assertEqual(
+            ['DEBUG Acquiring lock "cinder-v1" by "%s"' % name,
+             'DEBUG Lock "cinder-v1" acquired by "%s" :: waited 0.000s' %
+             name,
+             'DEBUG Lock "cinder-v1" "released" by "%s" :: held 2.000s' %
+             name],
+            [line for line in self.log.output.splitlines()
+             if line.startswith('DEBUG')])
+
+    def test_every_lock_of_a_call_names_the_function(self):
+        self.start()
+
+        @coordination.synchronized('a', 'b', blocking=False,
+                                   coordinator=self.coordinator)
+        def both():
+            pass
+
+        self.driver.get_lock(b'cinder-b').acquire_result = False
+        self.assertRaises(coordination.LockAcquireFailed, both)
+        name = '%s.%s' % (__name__, both.__qualname__)
+        lines = self.log.output.splitlines()
+        self.assertIn('DEBUG Lock "cinder-a" acquired by "%s" :: '
+                      'waited 0.000s' % name, lines)
+        self.assertIn('DEBUG Lock "cinder-b" "unacquired" by "%s" :: '
+                      'held N/A' % name, lines)
+        self.assertIn('DEBUG Lock "cinder-a" "released" by "%s" :: '
+                      'held 0.000s' % name, lines)

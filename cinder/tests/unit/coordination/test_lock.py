@@ -78,11 +78,31 @@ class LockTestCase(fakes.CoordinationTestCase):
         lock.acquire()
         self.clock.now += 2.25
         lock.release()
-        self.assertIn('Acquiring lock "cinder-x"', self.log.output)
-        self.assertIn('Acquired lock "cinder-x" :: waited 1.500s',
-                      self.log.output)
-        self.assertIn('Released lock "cinder-x" :: held 2.250s',
-                      self.log.output)
+        self.assertEqual(['DEBUG Acquiring lock "cinder-x"',
+                          'DEBUG Lock "cinder-x" acquired :: waited 1.500s',
+                          'DEBUG Lock "cinder-x" "released" :: held 2.250s'],
+                         [line for line in self.log.output.splitlines()
+                          if line.startswith('DEBUG')])
+
+    def test_debug_logs_a_miss_and_a_loss(self):
+        self.start()
+        lock = self.coordinator.get_lock('x')
+        lock._tooz_lock.acquire_result = False
+        self.assertRaises(coordination.LockAcquireFailed, lock.acquire,
+                          blocking=False)
+        lock._tooz_lock.acquire_result = True
+        lock.acquire()
+        self.clock.now += 3
+        lock._tooz_lock.acquired = False
+        self.assertRaises(coordination.LockLost, lock.release)
+        debug = [line for line in self.log.output.splitlines()
+                 if line.startswith('DEBUG')]
+        self.assertEqual(['DEBUG Acquiring lock "cinder-x"',
+                          'DEBUG Lock "cinder-x" "unacquired" :: held N/A',
+                          'DEBUG Acquiring lock "cinder-x"',
+                          'DEBUG Lock "cinder-x" acquired :: waited 0.000s',
+                          'DEBUG Lock "cinder-x" "lost" :: held 3.000s'],
+                         debug)
 
     def test_get_lock_before_start_is_an_error(self):
         e = self.assertRaises(coordination.CoordinationError,
