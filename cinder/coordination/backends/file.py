@@ -22,6 +22,7 @@ import time
 import urllib.parse
 
 from cinder.coordination.backends import base
+from cinder.coordination import bounded
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -46,6 +47,12 @@ class FileBackend(base.Backend):
         return urllib.parse.urlsplit(self.url).path
 
     def acquire(self, tooz_lock, blocking):
+        """Lock the file, then check it is the one at the lock's path.
+
+        If the check (or the relock it may need) fails, the file is
+        unlocked again before the error is raised: a failed acquire never
+        leaves the lock taken.
+        """
         # Counted before the file is touched: remove_locks() in another
         # thread of this process must not open it meanwhile, because
         # closing any descriptor of a file drops the fcntl locks this
@@ -63,6 +70,15 @@ class FileBackend(base.Backend):
             got = tooz_lock.acquire(blocking=blocking)
             if got and not self._still_linked(tooz_lock):
                 got = self._relock(tooz_lock, blocking, deadline)
+        except BaseException:
+            # The file is locked but a check after it failed: the caller
+            # gets the error and never releases, so let go here, or the
+            # name stays taken in this process (and on this host) until
+            # the process ends.
+            got = False
+            if tooz_lock.acquired:
+                bounded.quietly(tooz_lock.release)
+            raise
         finally:
             if not got:
                 self._forget_path(path)

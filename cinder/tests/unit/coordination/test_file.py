@@ -17,9 +17,11 @@ import os
 import subprocess
 import sys
 import time
+from unittest import mock
 
 from cinder import coordination
 from cinder.coordination import backends
+from cinder.coordination.backends import file as file_backend
 from cinder import lockservers
 from cinder.tests.unit.coordination import fakes
 
@@ -173,3 +175,48 @@ class RemoveWhileAcquiringTestCase(fakes.RealFileBackendTestCase):
              os.path.join(self.dir, 'cinder-busy')],
             capture_output=True, text=True)
         self.assertEqual('busy\n', other.stdout)
+
+
+class FailedCheckAfterLockTestCase(fakes.RealFileBackendTestCase):
+    """A check that fails after the fcntl lock was taken must let go."""
+
+    def _lock_is_free_for_another_process(self, name):
+        probe = subprocess.run(
+            [sys.executable, '-c',
+             'import fcntl, sys; f = open(sys.argv[1], "r+"); '
+             'fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)',
+             os.path.join(self.dir, name)])
+        return probe.returncode == 0
+
+    def _assert_name_still_usable(self, coordinator):
+        self.assertTrue(self._lock_is_free_for_another_process(
+            'cinder-check'))
+        # And in this process: a new holder gets it at once.
+        again = coordinator.get_lock('check')
+        again.acquire(blocking=False)
+        again.release()
+
+    def test_failed_link_check_releases_the_lock(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('check')
+        with mock.patch.object(file_backend.os, 'fstat',
+                               side_effect=OSError(5, 'I/O error')):
+            self.assertRaises(coordination.BackendUnavailable, lock.acquire)
+        self.assertFalse(lock.held)
+        self._assert_name_still_usable(coordinator)
+
+    def test_failed_relock_releases_the_lock(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('check')
+        checks = iter([False, OSError(5, 'I/O error')])
+
+        def still_linked(tooz_lock):
+            answer = next(checks)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        with mock.patch.object(file_backend.FileBackend, '_still_linked',
+                               side_effect=still_linked):
+            self.assertRaises(coordination.BackendUnavailable, lock.acquire)
+        self._assert_name_still_usable(coordinator)
