@@ -31,6 +31,7 @@ from cinder.coordination import heartbeat
 from cinder.coordination import hooks as hooks_mod
 from cinder.coordination import lock as lock_mod
 from cinder.coordination import options
+from cinder.coordination import orphans
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -65,6 +66,7 @@ class Coordinator(object):
         self._held_lock = threading.Lock()
         #: Lock hooks (cinder.coordination.hooks), while started.
         self._hooks = ()
+        self._reaper = None
 
     # Lifecycle.
 
@@ -102,6 +104,8 @@ class Coordinator(object):
                 hooks_mod.notify(hooks, 'close')
                 raise
             self._hooks = tuple(hooks)
+            self._reaper = orphans.Reaper(backend.release_orphan, backoff,
+                                          self._clock)
             self._backend = backend
             self._held = set()
             lease = backend.lease()
@@ -161,6 +165,7 @@ class Coordinator(object):
             self._on_session_lost('the coordinator was stopped')
             hooks, self._hooks = self._hooks, ()
             hooks_mod.notify(hooks, 'close')
+            self._reaper.stop(timeout=backend.timeout)
             self._backend = None
             try:
                 bounded.run_bounded('Stopping the coordinator', backend,
@@ -282,12 +287,15 @@ class Coordinator(object):
                 backend.release(lock._tooz_lock)
             except Exception:
                 LOG.debug('Releasing lost lock %s', lock.name, exc_info=True)
+                backend.forget(lock._tooz_lock)
         else:
             try:
                 released = backend.release(lock._tooz_lock)
             except Exception as e:
-                raise backend.translate(
-                    'Releasing lock %s' % lock.name, e) from None
+                error = backend.translate('Releasing lock %s' % lock.name, e)
+                if hooks:
+                    hooks_mod.notify(hooks, 'released', lock, None)
+                raise self._orphaned(lock, backend, error) from None
             if not released:
                 lost = 'the backend no longer had it at release'
                 self._log_lost(lock.name, held, lost)
@@ -301,6 +309,37 @@ class Coordinator(object):
                     lock.name, held, lost))
         LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
                   _by(lock), held)
+
+    def _orphaned(self, lock, backend, error):
+        """The error of a failed release, once the lock is given up.
+
+        The critical section ran under the lock; what is left is a lock
+        that the backend may still have. It must not stay taken until
+        this service restarts: the backend stops renewing it, and the
+        release is tried again in the background where it can be.
+        """
+        retry = backend.forget(lock._tooz_lock)
+        lease = backend.lease() if backend.needs_heartbeat else None
+        give_up_at = None
+        if lease:
+            fate = ('it is no longer renewed, so the backend frees it when '
+                    'its %s s lease ends' % lease)
+            if retry:
+                fate += (', or sooner if the release, retried in the '
+                         'background, gets through')
+            give_up_at = (self._clock() + lease +
+                          self.conf.coordination.heartbeat)
+        else:
+            fate = ('the release is retried in the background; other '
+                    'services wait for the lock until it gets through')
+        if retry:
+            self._reaper.add(orphans.Orphan(lock.name, lock._tooz_lock,
+                                            give_up_at))
+        message = backend.scrub(
+            '%s. This service no longer holds lock %s: %s' % (
+                error, lock.name, fate))
+        LOG.error('%s', message)
+        return exceptions.BackendUnavailable(message)
 
     def _check(self, lock):
         if lock._lost is None:

@@ -81,6 +81,21 @@ class Backend(object):
         except tooz.NotImplemented:
             return True
 
+    def forget(self, tooz_lock):
+        """Stop renewing *tooz_lock*, whose release failed.
+
+        :returns: whether :meth:`release_orphan` can try the release
+            again; False when only the end of the lease frees the lock.
+        """
+        return True
+
+    def release_orphan(self, tooz_lock):
+        """Try again the release of *tooz_lock*, which failed.
+
+        :raises Exception: the backend still does not answer.
+        """
+        self.release(tooz_lock)
+
     def remove_locks(self, pattern):
         """Delete leftovers of locks matching *pattern*; returns a count."""
         return 0

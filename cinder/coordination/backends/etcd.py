@@ -41,8 +41,25 @@ class Etcd3Backend(base.Backend):
     def is_still_owner(self, tooz_lock):
         if not tooz_lock.acquired:
             return False
+        return self._if_owner(tooz_lock, [])
+
+    def _if_owner(self, tooz_lock, success):
+        """Run *success* in a transaction if the key holds our token."""
         result = self.driver.client.transaction({
             'compare': [{'key': tooz_lock._key_b64, 'result': 'EQUAL',
                          'target': 'VALUE', 'value': tooz_lock._uuid}],
-            'success': [], 'failure': []})
+            'success': success, 'failure': []})
         return bool(result.get('succeeded', False))
+
+    def forget(self, tooz_lock):
+        # Tooz keeps a lock whose release failed among the locks its
+        # heartbeat renews: the lease would be renewed until this service
+        # restarts, and every other service would wait that long.
+        self.driver._acquired_locks.discard(tooz_lock)
+        return True
+
+    def release_orphan(self, tooz_lock):
+        # Tooz's release no longer knows the lock: delete the key, if it
+        # is still ours, as its release does.
+        self._if_owner(tooz_lock,
+                       [{'request_delete_range': {'key': tooz_lock._key_b64}}])

@@ -17,10 +17,12 @@ redis://, zookeeper:// and etcd3+http://. Tests that stop, restart or
 pause a server exist only for the backends that have a server.
 """
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from unittest import mock
 
 import fixtures
 from oslo_config import cfg
@@ -155,6 +157,40 @@ class ServerContractMixin(ContractMixin):
     def dedicated(self):
         return self.useFixture(lockservers.LockServerFixture(self.kind)).server
 
+    def lease_url(self, url, seconds):
+        """*url* with a lock lease of *seconds*, where locks have one."""
+        return url
+
+    def release_fails(self, coordinator, lock):
+        """Context manager: the client fails releases of *lock*.
+
+        The server stays up and answers everything else, heartbeats
+        included: what a release lost on the network amounts to. Where
+        locks are leases, every release fails (the end of the lease must
+        free the lock); elsewhere only the first does (a retry must).
+        """
+        raise NotImplementedError
+
+    #: What a release that the client failed raises.
+    failed_release_error = coordination.BackendUnavailable
+
+    def test_failed_release_does_not_keep_the_lock_taken(self):
+        url = self.lease_url(self.shared_url(), 3)
+        holder = self.coordinator(url, heartbeat=0.2,
+                                  initial_reconnect_backoff=0.05,
+                                  max_reconnect_backoff=0.2)
+        other = self.coordinator(url)
+        lock = holder.get_lock('orphan')
+        lock.acquire()
+        taken = other.get_lock('orphan')
+        with self.release_fails(holder, lock):
+            self.assertRaises(self.failed_release_error, lock.release)
+            self.assertFalse(lock.held)
+            # Renewed on and on by the holder's heartbeat, or never
+            # released again, it would not be free while the holder runs.
+            taken.acquire(blocking=WAIT)
+        taken.release()
+
     def test_reconnects_after_server_restart(self):
         server = self.dedicated()
         # Retries at least every second, so the client is back soon after
@@ -225,6 +261,8 @@ class LeaseContractMixin(ServerContractMixin):
 
     def _url_with_lease(self, url, seconds):
         return '%s?%s=%d' % (url, self.lease_option, seconds)
+
+    lease_url = _url_with_lease
 
     def test_heartbeat_keeps_a_lock_past_its_lease(self):
         url = self._url_with_lease(self.shared_url(), 2)
@@ -336,6 +374,20 @@ class RedisContractTest(LeaseContractMixin, base.BaseTestCase):
     kind = 'redis'
     survives_restart = False  # no persistence: keys are gone
 
+    # Tooz retries a release whose connection failed, and the retry finds
+    # that redis-py dropped the lock's token before the first try: the
+    # lock is reported as not held by then. It is not renewed either, so
+    # its key ends with the lease.
+    failed_release_error = coordination.LockLost
+
+    def release_fails(self, coordinator, lock):
+        from redis import exceptions as redis_exceptions
+
+        # redis-py's lock, inside tooz's: the unlock script is not sent.
+        return mock.patch.object(
+            lock._tooz_lock._lock, 'do_release',
+            side_effect=redis_exceptions.ConnectionError('injected'))
+
     def test_password_never_shown(self):
         server = self.dedicated()
         url = server.url.replace('redis://', 'redis://:hunter2@')
@@ -350,12 +402,49 @@ class RedisContractTest(LeaseContractMixin, base.BaseTestCase):
 class EtcdContractTest(LeaseContractMixin, base.BaseTestCase):
     kind = 'etcd'
 
+    @contextlib.contextmanager
+    def release_fails(self, coordinator, lock):
+        from requests import exceptions as requests_exceptions
+
+        client = coordinator.backend.driver.client
+        real = client.transaction
+        failed = []
+
+        def transaction(txn):
+            if any('request_delete_range' in op
+                   for op in txn.get('success', ())):
+                failed.append(txn)
+                raise requests_exceptions.ConnectionError('injected')
+            return real(txn)
+
+        with mock.patch.object(client, 'transaction', transaction):
+            yield
+        self.assertNotEqual([], failed)
+
 
 class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
     kind = 'zookeeper'
     # A session that outlives a slow restart (the test server allows
     # sessions of up to 60 s).
     restart_query = '?timeout=30'
+
+    @contextlib.contextmanager
+    def release_fails(self, coordinator, lock):
+        from kazoo import exceptions as kazoo_exceptions
+
+        client = coordinator.backend.driver._coord
+        real = client.delete
+        failed = []
+
+        def delete(path, *args, **kwargs):
+            if not failed:
+                failed.append(path)
+                raise kazoo_exceptions.ZookeeperError('injected')
+            return real(path, *args, **kwargs)
+
+        with mock.patch.object(client, 'delete', delete):
+            yield
+        self.assertEqual(1, len(failed))
 
     def test_session_expiry_is_detected_and_logged(self):
         from kazoo import client as kazoo_client

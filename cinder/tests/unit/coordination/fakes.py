@@ -50,6 +50,8 @@ class FakeToozLock(object):
         self.acquire_error = None
         self.owner = True
         self.calls = []
+        #: Raised by the next releases, one each, while not empty.
+        self.release_errors = []
 
     def acquire(self, blocking=True):
         self.calls.append(('acquire', blocking))
@@ -60,6 +62,8 @@ class FakeToozLock(object):
 
     def release(self):
         self.calls.append(('release',))
+        if self.release_errors:
+            raise self.release_errors.pop(0)
         was = self.acquired
         self.acquired = False
         return was
