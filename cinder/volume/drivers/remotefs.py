@@ -75,7 +75,9 @@ is repeated by a retry), or the new one plus unused files, which
 crash between the rebase and the info commit of an older snapshot's
 delete, that snapshot's file is no longer in the chain; deleting the
 snapshot again finishes the job, and until then deletes of other snapshots
-and reverts refuse to run.
+and reverts refuse to run. An operation whose lock is lost stops right
+before its next step (see :class:`RemoteFSSnapDriver`) and leaves what a
+crash at that point would leave.
 
 Images are changed with ``qemu-img`` and must not be open in a running
 guest meanwhile: deleting the newest snapshot, reverting and extending
@@ -387,11 +389,17 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     driver's own; the manager's (``<id>-delete_volume`` ...) order whole
     requests against each other.
 
-    Before committing an info file and before deleting a file of a chain
-    the driver calls :func:`cinder.coordination.ensure_locks_held`: if the
+    Right before each step that changes the share the driver calls
+    :func:`cinder.coordination.ensure_locks_held`, with no other change in
+    between: before making an image (``qemu-img create`` or ``convert``),
+    before rewriting one in place (``commit``, ``rebase``, ``resize``),
+    before replacing an info file and before deleting each file. If the
     lock was lost (its lease expired), another service may be in the same
     critical section, and the operation stops with
-    :class:`~cinder.coordination.LockLost` before doing damage.
+    :class:`~cinder.coordination.LockLost` before that step; it changes
+    nothing more, not even to clean up after itself (files it made are
+    left for :meth:`delete_volume`). A loss that happens while a step runs
+    is seen at the next check.
 
     Subclass hooks: :meth:`_volume_format`, :meth:`_sparse_volumes` and
     :meth:`_snapshots_supported`.
@@ -531,6 +539,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         except BaseException:
             if fd is not None:
                 os.close(fd)
+            # No lock check: the temporary file has a random name that no
+            # other service uses, so removing it cannot harm one.
             try:
                 os.unlink(tmp)
             except OSError:
@@ -556,17 +566,45 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             os.close(dir_fd)
 
     def _delete_files(self, directory, names):
-        """Delete chain files no longer used, after checking the lock."""
-        if not names:
-            return
-        coordination.ensure_locks_held()
+        """Delete chain files no longer used, in the order given.
+
+        The lock is checked right before each file is deleted.
+
+        :raises LockLost: the lock was lost; the files not yet deleted are
+            left as they are.
+        """
         for name in names:
+            coordination.ensure_locks_held()
             path = os.path.join(directory, name)
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
             LOG.debug('Deleted %s', path)
+
+    def _remove_after_failure(self, paths):
+        """Remove files that a failed operation made, in an except block.
+
+        The lock is checked right before each file is removed; an error
+        removing a file is logged, so that the caller re-raises its own.
+
+        :raises LockLost: the lock was lost; this and the remaining files
+            are left (:meth:`delete_volume` removes them), and the error
+            being handled is the LockLost's ``__context__``.
+        """
+        for index, path in enumerate(paths):
+            try:
+                coordination.ensure_locks_held()
+            except coordination.LockLost:
+                LOG.error('Lock lost after an operation failed; leaving '
+                          '%s on the share', ', '.join(paths[index:]))
+                raise
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                LOG.warning('Cannot remove %s: %s', path, e)
 
     def _load(self, volume):
         """(directory, info) of an existing *volume*.
@@ -649,8 +687,12 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def _create_new_volume(self, volume, make):
         """Pick a share, make the image with *make(path, fmt)*, record it.
 
-        Files made are removed again if a later step fails (unless the lock
-        was lost: then nothing is deleted).
+        *make* checks the lock right before each ``qemu-img`` call.
+        Files made are removed again if a later step fails, unless the
+        lock was lost: then nothing is removed.
+
+        :raises LockLost: the lock was lost before a step; the files made
+            so far are left.
         """
         share = self._find_share(volume)
         directory = self._share_dir(share)
@@ -666,11 +708,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         except coordination.LockLost:
             raise
         except Exception:
-            for leftover in self._volume_files(directory, volume):
-                try:
-                    os.unlink(leftover)
-                except OSError:
-                    LOG.warning('Cannot remove %s', leftover)
+            self._remove_after_failure(self._volume_files(directory, volume))
             raise
         LOG.info('Created volume %s (%s, %d GiB) on share %s', volume.id,
                  fmt, volume.size, share)
@@ -680,6 +718,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def create_volume(self, volume):
         """Create an empty image of ``volume.size`` GiB on a share."""
         def make(path, fmt):
+            coordination.ensure_locks_held()
             qemu_img.create(path, fmt, volume.size * GiB,
                             preallocation=self._preallocation())
         return self._create_new_volume(volume, make)
@@ -715,6 +754,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
         Works with snapshots: only the active image grows, and the older
         images keep the size of their snapshot.
+
+        :raises LockLost: the lock was lost before the resize; the image
+            is unchanged.
         """
         directory, info = self._load(volume)
         fmt = self._format_of(volume, info, info.active)
@@ -727,15 +769,18 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'bytes' % (volume.id, new_size, current))
         if size == current:
             return
+        coordination.ensure_locks_held()
         qemu_img.resize(os.path.join(directory, info.active), size, fmt,
                         preallocation=self._preallocation())
         LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
 
     def _copy_to_new_volume(self, volume, src_path, src_fmt, src_size):
         def make(path, fmt):
+            coordination.ensure_locks_held()
             qemu_img.convert(src_path, path, fmt, src_fmt=src_fmt,
                              preallocation=self._preallocation())
             if volume.size * GiB > src_size:
+                coordination.ensure_locks_held()
                 qemu_img.resize(path, volume.size * GiB, fmt,
                                 preallocation=self._preallocation())
         return self._create_new_volume(volume, make)
@@ -762,7 +807,12 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot):
-        """Freeze the active image as the snapshot; use a new overlay."""
+        """Freeze the active image as the snapshot; use a new overlay.
+
+        :raises LockLost: the lock was lost before the overlay was made
+            (nothing changed) or before the info file was replaced (the
+            unused overlay is left).
+        """
         self._check_snapshots_supported('create_snapshot')
         volume = snapshot.volume
         directory, info = self._load(volume)
@@ -774,6 +824,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         active = info.active
         overlay = self._new_overlay_name(directory, volume)
         overlay_path = os.path.join(directory, overlay)
+        coordination.ensure_locks_held()
         qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
                         backing_file=active,
                         backing_fmt=self._format_of(volume, info, active))
@@ -784,7 +835,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         except coordination.LockLost:
             raise
         except Exception:
-            os.unlink(overlay_path)
+            self._remove_after_failure([overlay_path])
             raise
         LOG.info('Created snapshot %s of volume %s (file %s)', snapshot.id,
                  volume.id, active)
@@ -795,6 +846,10 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         """Merge the snapshot's file out of the chain (see the module doc).
 
         A snapshot, or volume, that is already gone is not an error.
+
+        :raises LockLost: the lock was lost before a step (commit or
+            rebase, info file, deleting the file no longer used); the
+            steps done stay done and a retry finishes the delete.
         """
         self._check_snapshots_supported('delete_snapshot')
         volume = snapshot.volume
@@ -840,6 +895,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             self._delete_files(directory, [child])
         else:
             parent = names[index + 1] if index + 1 < len(names) else None
+            coordination.ensure_locks_held()
             qemu_img.rebase(
                 child_path, parent,
                 self._format_of(volume, info, parent) if parent else None,
@@ -879,7 +935,13 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def revert_to_snapshot(self, volume, snapshot):
-        """Discard what was written since the (newest) snapshot."""
+        """Discard what was written since the (newest) snapshot.
+
+        :raises LockLost: the lock was lost before the new overlay was
+            made (nothing changed), before the info file was replaced (the
+            unused overlay is left) or before the old active file was
+            deleted (it is left; :meth:`delete_volume` removes it).
+        """
         self._check_snapshots_supported('revert_to_snapshot')
         directory, info = self._load(volume)
         name = self._snapshot_file(volume, info, snapshot)
@@ -901,6 +963,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         old_active = info.active
         overlay = self._new_overlay_name(directory, volume)
         overlay_path = os.path.join(directory, overlay)
+        coordination.ensure_locks_held()
         qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
                         backing_file=name,
                         backing_fmt=self._format_of(volume, info, name))
@@ -910,7 +973,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         except coordination.LockLost:
             raise
         except Exception:
-            os.unlink(overlay_path)
+            self._remove_after_failure([overlay_path])
             raise
         self._delete_files(directory, [old_active])
         LOG.info('Reverted volume %s to snapshot %s', volume.id, snapshot.id)

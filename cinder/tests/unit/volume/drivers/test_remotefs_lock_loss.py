@@ -14,52 +14,104 @@
 
 Like :mod:`cinder.tests.unit.volume.drivers.test_remotefs`, on directory
 shares with the real qemu-img; the lock check is replaced by one that
-reports the lock lost.
+reports the lock lost, either from the start or from a chosen moment: right
+before one step that changes the share. After a loss nothing on the shares
+may change: no file is made, rewritten, replaced or deleted.
 """
 
+import contextlib
+import errno
+import hashlib
 import os
 from unittest import mock
 
 from cinder import coordination
+from cinder import exception
+from cinder.image import qemu_img
 from cinder import objects
 from cinder.tests.unit.volume.drivers import test_remotefs
+from cinder.volume.drivers import remotefs
+
+
+def data_digest(path):
+    """SHA-256 of the data of *path*, with the offset of each extent.
+
+    Only the extents that hold data are read (``SEEK_DATA``/``SEEK_HOLE``),
+    so a sparse 1 GiB image costs what it stores; holes read as zeroes, so
+    the extents and their offsets determine the content.
+    """
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:  # only a hole is left
+                    break
+                raise
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            digest.update(b'@%d:' % start)
+            f.seek(start)
+            left = end - start
+            while left:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                left -= len(chunk)
+            offset = end
+    return digest.hexdigest()
 
 
 class LockLossTestCase(test_remotefs.DriverTestCase):
+
+    def share_files(self):
+        """Every file of the test's shares: path -> what it holds.
+
+        Each file by size, mtime (ns) and a digest of its data, info files
+        also by their text, so that a rewrite in place shows even where it
+        keeps the size.
+        """
+        files = {}
+        for share in (self.share, self.share2):
+            for name in os.listdir(share):
+                path = os.path.join(share, name)
+                st = os.stat(path)
+                state = (st.st_size, st.st_mtime_ns, data_digest(path))
+                if name.endswith('.info'):
+                    with open(path) as f:
+                        state += (f.read(),)
+                files[path] = state
+        return files
+
+    def assertShareUnchanged(self, before, after):
+        diff = {}
+        for what, paths in (
+                ('added', set(after) - set(before)),
+                ('removed', set(before) - set(after)),
+                ('changed', set(p for p in set(before) & set(after)
+                                if before[p] != after[p]))):
+            if paths:
+                diff[what] = sorted(os.path.basename(p) for p in paths)
+        self.assertEqual({}, diff, 'files of the share changed')
+
+    # Lost from the start -------------------------------------------------
 
     def lose_lock(self):
         return mock.patch.object(
             coordination, 'ensure_locks_held',
             side_effect=coordination.LockLost('lock lost'))
 
-    def snapshot_files(self, volume):
-        """name -> what identifies the file's content.
-
-        The info file by its text; images by size, blocks and mtime (they
-        are sparse and large).
-        """
-        files = {}
-        for name in os.listdir(self.share):
-            path = os.path.join(self.share, name)
-            if name.endswith('.info'):
-                with open(path) as f:
-                    files[name] = f.read()
-            else:
-                st = os.stat(path)
-                files[name] = (st.st_size, st.st_blocks, st.st_mtime_ns)
-        return files
-
     def assertNothingChanged(self, volume, operation):
-        before = self.snapshot_files(volume)
+        """*operation* raises LockLost and leaves every file as it was."""
+        before = self.share_files()
         with self.lose_lock() as check:
             self.assertRaises(coordination.LockLost, operation)
         self.assertTrue(check.called)
-        after = self.snapshot_files(volume)
-        # no file deleted, info file unchanged
-        self.assertLessEqual(set(before), set(after))
-        info = volume.name + '.info'
-        self.assertEqual(before[info], after[info])
-        self.assertEqual([], [f for f in after if '.tmp' in f])
+        self.assertShareUnchanged(before, self.share_files())
 
     def test_lost_lock_stops_create_snapshot(self):
         volume = self.create_volume()
@@ -72,11 +124,8 @@ class LockLossTestCase(test_remotefs.DriverTestCase):
         snapshot = objects.Snapshot(volume=volume)
         self.driver.create_snapshot(snapshot)
         self.write(volume, 0x22, '0')
-        before = self.snapshot_files(volume)
         self.assertNothingChanged(
             volume, lambda: self.driver.delete_snapshot(snapshot))
-        # not even the snapshot's file was written to
-        self.assertEqual(before, self.snapshot_files(volume))
         self.assertImageReads(self.snapshot_image(snapshot), {'0': 0x11})
 
     def test_lost_lock_stops_delete_of_older_snapshot(self):
@@ -106,3 +155,212 @@ class LockLossTestCase(test_remotefs.DriverTestCase):
                                wraps=coordination.ensure_locks_held) as c:
             self.driver.create_snapshot(objects.Snapshot(volume=volume))
         self.assertTrue(c.called)
+
+    # Lost right before one step ------------------------------------------
+
+    @contextlib.contextmanager
+    def lock_lost_after(self, obj, attribute, then_raise=None):
+        """Lose the lock as soon as ``obj.<attribute>`` first returns.
+
+        Until then the real check runs; from then on the check raises
+        LockLost. Yields a dict whose ``files`` is set to the files of the
+        shares at that moment. With *then_raise*, that first call raises
+        it after losing the lock: a step that changed something and then
+        failed.
+        """
+        lost = {}
+        real_check = coordination.ensure_locks_held
+        real = getattr(obj, attribute)
+
+        def check(*args, **kwargs):
+            if lost:
+                raise coordination.LockLost('lock lost')
+            return real_check(*args, **kwargs)
+
+        def call(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if not lost:
+                lost['files'] = self.share_files()
+                if then_raise is not None:
+                    raise then_raise
+            return result
+        with mock.patch.object(coordination, 'ensure_locks_held',
+                               side_effect=check), \
+                mock.patch.object(obj, attribute, side_effect=call):
+            yield lost
+
+    def assertStopsAfter(self, obj, attribute, operation, then_raise=None):
+        """Lose the lock after *attribute*: LockLost, and no change since.
+
+        :returns: the LockLost raised.
+        """
+        with self.lock_lost_after(obj, attribute, then_raise) as lost:
+            e = self.assertRaises(coordination.LockLost, operation)
+        self.assertIn('files', lost, '%s was not called' % attribute)
+        self.assertShareUnchanged(lost['files'], self.share_files())
+        return e
+
+    def two_snapshots(self):
+        """A volume with snapshots s1 (its base file) and s2."""
+        volume = self.create_volume()
+        self.write(volume, 0x11, '0')
+        self.write(volume, 0x11, '128k')
+        s1 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s1)
+        self.write(volume, 0x22, '0')
+        s2 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s2)
+        self.write(volume, 0x33, '64k')
+        return volume, s1, s2
+
+    def failing_fsync(self):
+        return mock.patch.object(remotefs.os, 'fsync', side_effect=OSError(
+            errno.EIO, 'Input/output error'))
+
+    # create_volume, create_cloned_volume, create_volume_from_snapshot
+
+    def test_lost_before_create_of_the_image(self):
+        self.assertStopsAfter(self.driver, '_volume_files',
+                              lambda: self.create_volume())
+
+    def test_lost_before_convert_into_the_new_image(self):
+        source = self.create_volume()
+        snapshot = objects.Snapshot(volume=source)
+        self.driver.create_snapshot(snapshot)
+        self.assertStopsAfter(
+            self.driver, '_volume_files',
+            lambda: self.driver.create_cloned_volume(objects.Volume(size=1),
+                                                     source))
+        self.assertStopsAfter(
+            self.driver, '_volume_files',
+            lambda: self.driver.create_volume_from_snapshot(
+                objects.Volume(size=1), snapshot))
+
+    def test_lost_before_resize_of_the_new_image(self):
+        source = self.create_volume()
+        self.assertStopsAfter(
+            qemu_img, 'convert',
+            lambda: self.driver.create_cloned_volume(objects.Volume(size=2),
+                                                     source))
+
+    def test_lost_before_info_file_of_the_new_volume(self):
+        self.assertStopsAfter(qemu_img, 'create',
+                              lambda: self.create_volume())
+
+    def test_lost_before_cleanup_of_a_failed_create(self):
+        e = self.assertStopsAfter(
+            qemu_img, 'create', lambda: self.create_volume(),
+            then_raise=exception.VolumeDriverException('qemu-img failed'))
+        # the error that started the cleanup is not lost
+        self.assertIsInstance(e.__context__, exception.VolumeDriverException)
+
+    # extend_volume
+
+    def test_lost_before_resize_of_the_active_image(self):
+        volume = self.create_volume()
+        self.driver.create_snapshot(objects.Snapshot(volume=volume))
+        self.assertStopsAfter(self.driver, '_chain',
+                              lambda: self.driver.extend_volume(volume, 2))
+
+    # create_snapshot
+
+    def test_lost_before_create_of_the_overlay(self):
+        volume = self.create_volume()
+        self.assertStopsAfter(self.driver, '_chain',
+                              lambda: self.driver.create_snapshot(
+                                  objects.Snapshot(volume=volume)))
+
+    def test_lost_before_info_file_of_the_snapshot(self):
+        volume = self.create_volume()
+        self.assertStopsAfter(qemu_img, 'create',
+                              lambda: self.driver.create_snapshot(
+                                  objects.Snapshot(volume=volume)))
+
+    def test_lost_before_cleanup_of_a_failed_snapshot(self):
+        volume = self.create_volume()
+        with self.failing_fsync():
+            e = self.assertStopsAfter(qemu_img, 'create',
+                                      lambda: self.driver.create_snapshot(
+                                          objects.Snapshot(volume=volume)))
+        self.assertIsInstance(e.__context__, OSError)
+
+    # delete_snapshot of the newest snapshot
+
+    def test_lost_before_commit(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(self.driver, '_chain',
+                              lambda: self.driver.delete_snapshot(s2))
+
+    def test_lost_before_info_file_after_commit(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(qemu_img, 'commit',
+                              lambda: self.driver.delete_snapshot(s2))
+
+    def test_lost_before_delete_of_the_committed_overlay(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(self.driver, '_write_info',
+                              lambda: self.driver.delete_snapshot(s2))
+
+    # delete_snapshot of an older snapshot
+
+    def test_lost_before_rebase(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(self.driver, '_chain',
+                              lambda: self.driver.delete_snapshot(s1))
+        self.assertImageReads(self.snapshot_image(s1),
+                              {'0': 0x11, '128k': 0x11})
+
+    def test_lost_before_info_file_after_rebase(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(qemu_img, 'rebase',
+                              lambda: self.driver.delete_snapshot(s1))
+
+    def test_lost_before_delete_of_the_rebased_away_file(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(self.driver, '_write_info',
+                              lambda: self.driver.delete_snapshot(s1))
+
+    def test_lost_before_delete_that_finishes_an_interrupted_one(self):
+        volume, s1, s2 = self.two_snapshots()
+        with mock.patch.object(self.driver, '_write_info',
+                               side_effect=OSError('crash')):
+            self.assertRaises(OSError, self.driver.delete_snapshot, s1)
+        self.assertStopsAfter(self.driver, '_write_info',
+                              lambda: self.driver.delete_snapshot(s1))
+
+    # revert_to_snapshot
+
+    def test_lost_before_create_of_the_revert_overlay(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(
+            self.driver, '_chain',
+            lambda: self.driver.revert_to_snapshot(volume, s2))
+
+    def test_lost_before_info_file_of_the_revert(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(
+            qemu_img, 'create',
+            lambda: self.driver.revert_to_snapshot(volume, s2))
+
+    def test_lost_before_cleanup_of_a_failed_revert(self):
+        volume, s1, s2 = self.two_snapshots()
+        with self.failing_fsync():
+            e = self.assertStopsAfter(
+                qemu_img, 'create',
+                lambda: self.driver.revert_to_snapshot(volume, s2))
+        self.assertIsInstance(e.__context__, OSError)
+
+    def test_lost_before_delete_of_the_reverted_overlay(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(
+            self.driver, '_write_info',
+            lambda: self.driver.revert_to_snapshot(volume, s2))
+
+    # delete_volume
+
+    def test_lost_between_two_deletes_of_a_volume(self):
+        volume, s1, s2 = self.two_snapshots()
+        self.assertStopsAfter(os, 'unlink',
+                              lambda: self.driver.delete_volume(volume))
+        # the info file, deleted last, still lists what is left
+        self.assertIn(s2.id, self.info(volume))
