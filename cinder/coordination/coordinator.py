@@ -42,7 +42,9 @@ class Coordinator(object):
     """The process's connection to the lock backend.
 
     :param member_id: this member's id at the backend (ASCII); by default
-        ``<hostname>-<pid>-<random>``.
+        ``<host>-<pid>-<random>``, where ``<host>`` is ``[DEFAULT] host``
+        (the service's name, so that the members of two services of one
+        machine can be told apart), in ASCII.
     :param prefix: prepended to every lock name.
     :param conf: the oslo.config object holding ``[coordination]``.
     :param clock: a monotonic clock, for tests.
@@ -95,8 +97,7 @@ class Coordinator(object):
                                         self._rng)
             backend = backends.make_backend(opts.backend_url,
                                             opts.backend_timeout)
-            member_id = self.member_id or '%s-%d-%s' % (
-                socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
+            member_id = self.member_id or _default_member_id(self.conf)
             hooks = hooks_mod.load(self.conf, member_id, self._clock)
             try:
                 self._start_driver(backend, member_id.encode('ascii'))
@@ -416,6 +417,15 @@ class Coordinator(object):
                 raise backend.translate('Heartbeat', e) from None
             if not owner:
                 self._mark_lost(lock, 'another member may hold it')
+
+
+def _default_member_id(conf):
+    """``<[DEFAULT] host>-<pid>-<random>``, in ASCII."""
+    host = conf.host or socket.gethostname()
+    # ZooKeeper wants ASCII; keep what reads well in a log.
+    host = ''.join(c if c.isascii() and (c.isalnum() or c in '-_.@')
+                   else '_' for c in host)
+    return '%s-%d-%s' % (host, os.getpid(), uuid.uuid4().hex[:8])
 
 
 def _by(lock):

@@ -12,6 +12,8 @@
 
 """Tests of the Coordinator's lifecycle and backend choice."""
 
+import os
+import re
 import threading
 from unittest import mock
 
@@ -42,6 +44,19 @@ class LifecycleTestCase(fakes.CoordinationTestCase):
         self.start()
         self.get_coordinator.assert_called_once_with(self.url,
                                                      b'test-member')
+
+    def test_default_member_id_names_the_service_host(self):
+        for host, shown in (('host-a@nfs', 'host-a@nfs'),
+                            ('h\u00f4te 1', 'h_te_1')):
+            self.fixture.config(host=host)
+            coordinator = coordination.Coordinator(conf=self.conf,
+                                                   clock=self.clock)
+            coordinator.start()
+            coordinator.stop()
+            member = self.get_coordinator.call_args.args[1]
+            self.assertRegex(member.decode('ascii'),
+                             r'^%s-%d-[0-9a-f]{8}$' % (
+                                 re.escape(shown), os.getpid()))
 
     def test_default_url_is_the_state_path(self):
         self.fixture.config(state_path='/srv/state')
