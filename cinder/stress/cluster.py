@@ -24,6 +24,9 @@ import os
 import threading
 import time
 
+from oslo_config import cfg
+
+from cinder import coordination
 from cinder import local_service
 from cinder import lockservers
 
@@ -38,6 +41,31 @@ _LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
 
 class ClusterError(Exception):
     pass
+
+
+def backend_lease(url, timeout=10):
+    """How long a lock of *url* outlives a frozen holder, in seconds.
+
+    The lock lease (Redis, etcd) or session timeout (ZooKeeper) that a
+    coordinator started on *url* gets, query options and the backend's
+    defaults included; None when locks are never lost (``file://``).
+
+    :raises ClusterError: the backend cannot be used.
+    """
+    conf = cfg.ConfigOpts()
+    coordinator = coordination.Coordinator(conf=conf)
+    conf([], project='cinder-aa-stress', default_config_files=[])
+    conf.set_override('backend_url', url, group='coordination')
+    conf.set_override('backend_timeout', timeout, group='coordination')
+    try:
+        coordinator.start()
+    except coordination.CoordinationError as e:
+        raise ClusterError(str(e)) from None
+    try:
+        lease = coordinator.backend.lease()
+    finally:
+        coordinator.stop()
+    return float(lease) if lease else None
 
 
 class Cluster(object):
@@ -81,6 +109,7 @@ class Cluster(object):
         self.options = options or {}
         self.server = None
         self.backend_url = None
+        self._given_lease = None
         self.services = []
         #: pid -> time.monotonic() of a kill -9, for the ledger analysis.
         self.killed = {}
@@ -91,14 +120,11 @@ class Cluster(object):
         """Seconds a paused service keeps its locks, or None (file)."""
         if self.lock_server_kind:
             return TEST_LEASE
-        if self.backend_url and not self.backend_url.startswith('file:'):
-            return 30
-        return None
+        return self._given_lease
 
     def describe_backend(self):
         if self.local_locks:
             return 'file:// (one lock directory per service: local locks)'
-        from cinder import coordination
         return coordination.mask_url(self.backend_url)
 
     def start(self):
@@ -123,6 +149,7 @@ class Cluster(object):
                 TEST_LEASE)
         elif self.given_url:
             self.backend_url = self.given_url
+            self._given_lease = backend_lease(self.given_url)
         else:
             self.backend_url = 'file://' + os.path.join(self.work_dir,
                                                         'locks')

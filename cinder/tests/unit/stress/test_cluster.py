@@ -68,3 +68,31 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         self.assertIsNot(first, second)
         self.assertIsNot(first['DEFAULT'], second['DEFAULT'])
         self.assertIn(mock.call().start(), self.process.mock_calls)
+
+
+class LeaseTestCase(base.BaseTestCase):
+
+    def driver(self, **attributes):
+        driver = mock.Mock(requires_beating=True, **attributes)
+        self.useFixture(fixtures.MockPatch(
+            'tooz.coordination.get_coordinator', return_value=driver))
+        return driver
+
+    def test_lease_of_a_given_url_is_the_backends_own(self):
+        # Not a guess: what the backend was started with, here a 12 s
+        # lock_timeout given in the URL's query.
+        self.driver(lock_timeout=12)
+        self.assertEqual(12.0, cluster_mod.backend_lease(
+            'redis://h:1?lock_timeout=12'))
+
+    def test_zookeeper_session_timeout_is_its_lease(self):
+        self.driver(timeout=10)
+        self.assertEqual(10.0, cluster_mod.backend_lease('zookeeper://h:1'))
+
+    def test_file_locks_have_no_lease(self):
+        self.assertIsNone(cluster_mod.backend_lease(
+            'file://' + self.useFixture(fixtures.TempDir()).path))
+
+    def test_unusable_backend_is_an_error(self):
+        self.assertRaises(cluster_mod.ClusterError, cluster_mod.backend_lease,
+                          'nosuchscheme://h:1')
