@@ -31,10 +31,10 @@ import sys
 import tempfile
 import time
 
-from cinder import lockservers
 from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
+from cinder.stress import lockservers
 from cinder.stress import workload as workload_mod
 
 

@@ -28,7 +28,7 @@ from oslo_config import cfg
 
 from cinder import coordination
 from cinder import local_service
-from cinder import lockservers
+from cinder.stress import lockservers
 
 #: Lease of a lock (Redis, etcd) or session timeout (ZooKeeper), seconds,
 #: for clusters whose lock server this module starts: short, so that a

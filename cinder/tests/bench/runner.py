@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from cinder import lockservers
+from cinder.stress import lockservers
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import lockcycle
 from cinder.tests.bench import report

@@ -29,7 +29,7 @@ import fixtures
 import testtools
 
 from cinder.cmd import aa_stress
-from cinder import lockservers
+from cinder.stress import lockservers
 
 OPERATIONS = '150'
 

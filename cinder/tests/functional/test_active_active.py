@@ -48,8 +48,8 @@ from oslo_config import cfg
 import testtools.content
 
 from cinder import coordination
-from cinder import lockservers
 from cinder import objects
+from cinder.stress import lockservers
 from cinder.tests.functional import qemu_gate
 from cinder.tests.functional import volume_service
 

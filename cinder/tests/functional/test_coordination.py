@@ -32,7 +32,7 @@ from tooz import coordination as tooz_coordination
 from cinder.cmd import lock_demo
 from cinder import coordination
 from cinder.coordination import lock as lock_mod
-from cinder import lockservers
+from cinder.stress import lockservers
 
 WAIT = 30  # upper bound of event waits; reached only when the code is wrong
 

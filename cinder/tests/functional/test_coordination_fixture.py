@@ -22,7 +22,7 @@ import fixtures
 import testtools
 
 from cinder import coordination
-from cinder import lockservers
+from cinder.stress import lockservers
 from cinder.tests import coordination_fixture
 
 #: Unit tests of a driver's locks that take them through the fixture.

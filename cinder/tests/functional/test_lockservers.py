@@ -13,6 +13,7 @@
 """Tests of the lock servers that the functional tests run."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from kazoo.protocol import states as kazoo_states
 from oslotest import base
 from tooz import coordination
 
-from cinder import lockservers
+from cinder.stress import lockservers
+from cinder.stress.lockservers import ports
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -144,7 +146,7 @@ class RedisServerTestCase(_ServerTests, base.BaseTestCase):
         real_pick = lockservers.pick_free_port
         picks = iter([busy])
         self.useFixture(fixtures.MockPatchObject(
-            lockservers, 'pick_free_port',
+            ports, 'pick_free_port',
             side_effect=lambda: next(picks, None) or real_pick()))
         server = lockservers.RedisServer()
         self.addCleanup(server.stop)
@@ -240,7 +242,7 @@ class AvailabilityTestCase(base.BaseTestCase):
              'zookeeper': lockservers.ZooKeeperServer,
              'etcd': lockservers.EtcdServer},
             lockservers.SERVER_CLASSES)
-        with mock.patch.object(lockservers.shutil, 'which',
+        with mock.patch.object(shutil, 'which',
                                return_value=None):
             self.assertFalse(lockservers.RedisServer.available())
             self.assertEqual(['redis-server'],

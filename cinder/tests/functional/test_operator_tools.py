@@ -28,8 +28,8 @@ import fixtures
 import redis
 import testtools
 
-from cinder import lockservers
 from cinder import objects
+from cinder.stress import lockservers
 from cinder.tests.functional import volume_service
 
 PASSWORD = 'Sup3rS3cret-pw'

@@ -50,8 +50,8 @@ from testtools import content as testtools_content
 
 from cinder import coordination
 from cinder import exception
-from cinder import lockservers
 from cinder import objects
+from cinder.stress import lockservers
 from cinder.tests.functional import tgtserver
 from cinder.volume.drivers import tgt_array
 

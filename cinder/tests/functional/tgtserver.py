@@ -52,7 +52,7 @@ import unittest
 
 import fixtures
 
-from cinder import lockservers
+from cinder.stress import lockservers
 
 SOCKET_DIR = '/var/run/tgtd'
 SETUP_HINT = 'run tools/test-setup.sh to install tgt'
@@ -248,7 +248,7 @@ class TgtDaemon(lockservers.LockServer):
                         process.pid, self.control_port, self.start_timeout,
                         self.log_file, self.log_tail()))
             try:
-                process.wait(timeout=lockservers._POLL_INTERVAL)
+                process.wait(timeout=lockservers.POLL_INTERVAL)
             except subprocess.TimeoutExpired:
                 pass
 

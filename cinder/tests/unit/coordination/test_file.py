@@ -22,7 +22,7 @@ from unittest import mock
 from cinder import coordination
 from cinder.coordination import backends
 from cinder.coordination.backends import file as file_backend
-from cinder import lockservers
+from cinder.stress import lockservers
 from cinder.tests.unit.coordination import fakes
 
 
