@@ -84,6 +84,7 @@ LockServerError = common.LockServerError
 LockServerUnavailable = common.LockServerUnavailable
 env_flag = common.env_flag
 
+listening_addresses = ports.listening_addresses
 pick_free_port = ports.pick_free_port
 
 open_file_targets = processes.open_file_targets
@@ -91,6 +92,7 @@ pid_alive = processes.pid_alive
 pid_cmdline = processes.pid_cmdline
 pid_uses_dir = processes.pid_uses_dir
 stop_pid = processes.stop_pid
+wait_pid_gone = processes.wait_pid_gone
 
 LockServer = server.LockServer
 RedisServer = redis_server.RedisServer

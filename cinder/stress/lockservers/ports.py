@@ -13,9 +13,11 @@
 
 """Free ports of 127.0.0.1, and which process listens on one."""
 
+import ipaddress
 import os
 import random
 import socket
+import sys
 import threading
 
 from cinder.stress.lockservers import common
@@ -79,9 +81,18 @@ def pick_free_port():
     raise common.LockServerError('no free port found on %s' % common.HOST)
 
 
-def _listening_inodes(port):
-    """Inodes of the sockets listening on ``port``, or None without /proc."""
-    inodes = set()
+def _decode_address(hex_address):
+    """An address of /proc/net/tcp{,6} as a string (IPv4-mapped: IPv4)."""
+    raw = bytes.fromhex(hex_address)
+    if sys.byteorder == 'little':  # the kernel prints 32-bit host words
+        raw = b''.join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(raw)
+    return str(getattr(address, 'ipv4_mapped', None) or address)
+
+
+def _listening_sockets():
+    """(inode, address, port) of each listening TCP socket; None: no /proc."""
+    sockets = []
     found_table = False
     for table in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
@@ -95,9 +106,38 @@ def _listening_inodes(port):
                 fields = line.split()
                 if len(fields) < 10 or fields[3] != '0A':  # 0A: LISTEN
                     continue
-                if int(fields[1].rsplit(':', 1)[1], 16) == port:
-                    inodes.add(fields[9])
-    return inodes if found_table else None
+                address, port = fields[1].rsplit(':', 1)
+                sockets.append((fields[9], _decode_address(address),
+                                int(port, 16)))
+    return sockets if found_table else None
+
+
+def _listening_inodes(port):
+    """Inodes of the sockets listening on ``port``, or None without /proc."""
+    sockets = _listening_sockets()
+    if sockets is None:
+        return None
+    return {inode for inode, _address, bound in sockets if bound == port}
+
+
+def listening_addresses(pid):
+    """The ``(address, port)`` pairs on which process ``pid`` listens (TCP).
+
+    ``0.0.0.0`` and ``::`` mean every interface; an IPv4-mapped IPv6
+    address (a JVM's ``[::ffff:127.0.0.1]``) is given as IPv4.
+
+    :raises LockServerError: the process's descriptors or the kernel's
+        socket tables cannot be read (the process is gone, or no /proc).
+    """
+    sockets = _listening_sockets()
+    targets = processes.open_file_targets(pid)
+    if sockets is None or targets is None:
+        raise common.LockServerError(
+            'cannot list the listening sockets of pid %d: no such process '
+            'or no /proc' % pid)
+    inodes = {t[8:-1] for t in targets if t.startswith('socket:[')}
+    return {(address, port) for inode, address, port in sockets
+            if inode in inodes}
 
 
 def pid_listens_on(pid, port):

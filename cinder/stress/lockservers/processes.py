@@ -94,7 +94,8 @@ def pid_uses_dir(pid, path):
     return any(path in arg for arg in pid_cmdline(pid))
 
 
-def _wait_pid_gone(pid, timeout):
+def wait_pid_gone(pid, timeout):
+    """Wait at most ``timeout`` seconds for ``pid`` to end; True if it did."""
     deadline = time.monotonic() + timeout
     while pid_alive(pid):
         if time.monotonic() >= deadline:
@@ -131,11 +132,11 @@ def stop_pid(pid, timeout=10.0, data_dir=None):
 
     send(signal.SIGTERM)
     send(signal.SIGCONT)
-    if not _wait_pid_gone(pid, timeout):
+    if not wait_pid_gone(pid, timeout):
         LOG.warning('pid %d ignored SIGTERM for %.1fs; killing it',
                     pid, timeout)
         send(signal.SIGKILL)
-        if not _wait_pid_gone(pid, common.KILL_TIMEOUT):
+        if not wait_pid_gone(pid, common.KILL_TIMEOUT):
             raise common.LockServerError('pid %d survived SIGKILL' % pid)
     return True
 

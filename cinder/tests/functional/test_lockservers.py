@@ -22,10 +22,12 @@ import unittest
 from unittest import mock
 import uuid
 
+import etcd3gw
 import fixtures
 from kazoo import client as kazoo_client
 from kazoo.protocol import states as kazoo_states
 from oslotest import base
+import redis
 from tooz import coordination
 
 from cinder.stress import lockservers
@@ -35,6 +37,17 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 CLI = os.path.join(REPO_ROOT, 'tools', 'lock-servers')
 WAIT = 30  # seconds: bound of every wait for a server or a client
+
+# Run by a child process of the test: start a server, tell its pid and data
+# directory, then wait to be killed.
+STARTER = """
+import sys
+from cinder.stress import lockservers
+server = lockservers.server_class(sys.argv[1])()
+server.start()
+print(server.pid, server.data_dir, flush=True)
+sys.stdin.read()
+"""
 
 
 def lock_cycle(test, url):
@@ -48,6 +61,12 @@ def lock_cycle(test, url):
         test.assertTrue(lock.release())
     finally:
         coord.stop()
+
+
+def own_addresses(server):
+    """Where ``server`` may listen: 127.0.0.1, on its own ports only."""
+    ports = [server.port] + list(server.extra_ports.values())
+    return {(lockservers.HOST, port) for port in ports}
 
 
 class _ServerTests(object):
@@ -68,6 +87,12 @@ class _ServerTests(object):
         self.assertTrue(os.path.isfile(self.server.log_file))
         lock_cycle(self, self.server.url)
 
+    def test_listens_on_its_own_loopback_ports_only(self):
+        # Nothing on 0.0.0.0 or ::, no port of its own choosing (a JMX or
+        # an admin server).
+        self.assertEqual(own_addresses(self.server),
+                         lockservers.listening_addresses(self.server.pid))
+
     def test_restart_keeps_url_and_dir(self):
         url, data_dir, pid = (self.server.url, self.server.data_dir,
                               self.server.pid)
@@ -76,6 +101,8 @@ class _ServerTests(object):
         self.assertEqual(data_dir, self.server.data_dir)
         self.assertNotEqual(pid, self.server.pid)
         self.assertFalse(lockservers.pid_alive(pid))
+        self.assertEqual(own_addresses(self.server),
+                         lockservers.listening_addresses(self.server.pid))
         lock_cycle(self, url)
 
     def test_kill_then_start(self):
@@ -112,6 +139,37 @@ class _ServerTests(object):
         self.server.pause()
         self.server.stop()
         self.assertFalse(lockservers.pid_alive(pid))
+
+    def test_dies_with_the_process_that_started_it(self):
+        errors = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'stderr')
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+        with open(errors, 'w') as stderr:
+            starter = subprocess.Popen(
+                [sys.executable, '-c', STARTER, self.kind],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=stderr, text=True, env=env)
+        self.addCleanup(starter.wait, WAIT)
+        self.addCleanup(starter.kill)
+        self.addCleanup(starter.stdin.close)
+        self.addCleanup(starter.stdout.close)
+        line = starter.stdout.readline()
+        with open(errors) as f:
+            self.assertTrue(line, 'the starter failed: %s' % f.read())
+        pid, data_dir = int(line.split()[0]), line.split()[1]
+        # Whatever happens, neither the server nor its data outlives this
+        # test.
+        self.addCleanup(shutil.rmtree, data_dir, ignore_errors=True)
+        self.addCleanup(lockservers.stop_pid, pid, data_dir=data_dir)
+        self.assertTrue(lockservers.pid_alive(pid))
+
+        starter.kill()  # SIGKILL: no cleanup, no atexit hook runs
+        starter.wait(WAIT)
+
+        self.assertTrue(lockservers.wait_pid_gone(pid, WAIT),
+                        '%s server (pid %d) outlived the process that '
+                        'started it' % (self.kind, pid))
 
     def test_shared_server(self):
         shared = lockservers.shared_server(self.kind)
@@ -155,6 +213,35 @@ class RedisServerTestCase(_ServerTests, base.BaseTestCase):
         self.assertTrue(server.ping())
 
 
+class PersistentRedisServerTestCase(base.BaseTestCase):
+    """What cinder-aa-stress runs: keys survive a crash of the server."""
+
+    def setUp(self):
+        super(PersistentRedisServerTestCase, self).setUp()
+        lockservers.check_available('redis')
+        self.server = lockservers.PersistentRedisServer()
+        self.addCleanup(self.server.stop)
+        self.server.start()
+
+    def client(self):
+        client = redis.Redis(host=lockservers.HOST, port=self.server.port,
+                             socket_timeout=WAIT)
+        self.addCleanup(client.close)
+        return client
+
+    def test_listens_on_its_own_loopback_port_only(self):
+        self.assertEqual(own_addresses(self.server),
+                         lockservers.listening_addresses(self.server.pid))
+
+    def test_crash_keeps_keys_and_their_expiry(self):
+        self.assertTrue(self.client().set('held', 'token', px=600000))
+        self.server.kill()  # SIGKILL right after the write
+        self.server.start()
+        client = self.client()
+        self.assertEqual(b'token', client.get('held'))
+        self.assertGreater(client.pttl('held'), 0)
+
+
 class ZooKeeperServerTestCase(_ServerTests, base.BaseTestCase):
     kind = 'zookeeper'
     scheme = 'zookeeper'
@@ -191,6 +278,14 @@ class ZooKeeperServerTestCase(_ServerTests, base.BaseTestCase):
 class EtcdServerTestCase(_ServerTests, base.BaseTestCase):
     kind = 'etcd'
     scheme = 'etcd3+http'
+
+    def test_crash_keeps_keys(self):
+        client = etcd3gw.client(host=lockservers.HOST, port=self.server.port,
+                                timeout=WAIT)
+        self.assertTrue(client.put('held', 'token'))
+        self.server.kill()
+        self.server.start()
+        self.assertEqual([b'token'], client.get('held'))
 
 
 class AvailabilityTestCase(base.BaseTestCase):

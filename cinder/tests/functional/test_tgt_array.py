@@ -582,6 +582,8 @@ class TgtServerTestCase(base.BaseTestCase):
         try:
             daemon = tgt.daemon
             control_port, portal = tgt.control_port, tgt.portal
+            self.assertEqual({(lockservers.HOST, daemon.port)},
+                             lockservers.listening_addresses(daemon.pid))
             self.assertTrue(os.path.exists(
                 tgtserver.socket_path(control_port)))
             tgt.tgtadm('--op', 'new', '--mode', 'target', '--tid', '1',
