@@ -18,7 +18,8 @@ validation tool (``cinder-aa-stress``, which restarts its lock server to
 inject faults) start their servers with this package. It is not for
 production deployments: run lock servers there as the operating system
 packages them. It lives under ``cinder.stress``, apart from what
-``cinder-volume`` imports.
+``cinder-volume`` imports (``cinder/tests/unit/cmd/test_volume_imports.py``
+checks that).
 
 Each server runs as a child process bound to 127.0.0.1 only, on free ports
 of its own, with a data directory of its own, in a session of its own (so a
