@@ -1,0 +1,131 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tests of the bounded calls to the lock backend."""
+
+import inspect
+import os
+import sys
+import threading
+
+from oslotest import base
+
+from cinder import coordination
+from cinder.coordination.backends import base as backend_base
+from cinder.coordination import bounded
+from cinder.tests.unit.coordination import fakes
+
+BOUNDED_SOURCE = os.path.splitext(bounded.__file__)[0]
+
+
+def _in_bounded(frame):
+    return os.path.splitext(frame.f_code.co_filename)[0] == BOUNDED_SOURCE
+
+
+class Preempter(object):
+    """Pauses the helper thread at its *k*-th line after the call returns.
+
+    Installed from inside the call, in the helper thread: every line that
+    cinder/coordination/bounded.py runs from then on (in the frame that
+    made the call and in the frames it calls) is counted, and the thread
+    stops before the *k*-th until :attr:`resume` is set. This reproduces,
+    deterministically, the helper being preempted at any point of its
+    hand-over while the caller decides to give up.
+    """
+
+    def __init__(self, k):
+        self.k = k
+        self.lines = 0
+        self.top = None
+        self.stopped = threading.Event()   # paused at k, or finished
+        self.paused = False
+        self.resume = threading.Event()
+        self.finished = threading.Event()
+
+    def install(self):
+        self.top = inspect.currentframe().f_back.f_back
+        assert _in_bounded(self.top), self.top
+        self.top.f_trace = self._local
+        sys.settrace(self._global)
+
+    def _global(self, frame, event, arg):
+        return self._local if _in_bounded(frame) else None
+
+    def _local(self, frame, event, arg):
+        if event == 'line':
+            self.lines += 1
+            if self.lines == self.k:
+                self.paused = True
+                self.stopped.set()
+                assert self.resume.wait(fakes.WAIT)
+        elif event == 'return' and frame is self.top:
+            sys.settrace(None)
+            self.finished.set()
+            self.stopped.set()
+        return self._local
+
+
+class HandOverTestCase(base.BaseTestCase):
+    """The caller's "give up" and the helper's "done" are one decision."""
+
+    def setUp(self):
+        super().setUp()
+        self.backend = backend_base.Backend('zookeeper://127.0.0.1:1', 0.01)
+
+    def _race(self, k):
+        """Give up just as the helper is at its k-th line after the call.
+
+        Returns (returned, undone, paused): whether run_bounded returned
+        the call's value, whether undo ran, whether line k was reached.
+        """
+        preempter = Preempter(k)
+        undone = threading.Event()
+        deciding = threading.Event()
+
+        def call():
+            preempter.install()
+            # The call finishes while the caller is deciding to give up.
+            self.assertTrue(deciding.wait(fakes.WAIT))
+            return True   # e.g. the lock was acquired
+
+        def expired():
+            deciding.set()
+            # The deadline passes while the helper stands at line k (or
+            # once it has finished, when it has fewer lines than k).
+            self.assertTrue(preempter.stopped.wait(fakes.WAIT))
+            return True
+
+        try:
+            returned = bounded.run_bounded(
+                'Acquiring lock x', self.backend, call, undo=undone.set,
+                expired=expired, reason='test deadline')
+        except coordination.BackendUnavailable:
+            returned = False
+        preempter.resume.set()
+        self.assertTrue(preempter.finished.wait(fakes.WAIT))
+        return returned, undone.is_set(), preempter.paused
+
+    def test_value_returned_xor_undone_wherever_the_helper_stops(self):
+        for k in range(1, 200):
+            returned, undone, paused = self._race(k)
+            # Either the caller got the lock and it stays held, or the
+            # caller gave up and the helper released it: never both (a
+            # body running unlocked), never neither (a lock leaked).
+            self.assertNotEqual(
+                returned, undone,
+                'helper preempted at its line %d after the call: value '
+                'returned to the caller: %s, undo run: %s' % (
+                    k, returned, undone))
+            if not paused:
+                break
+        else:
+            self.fail('the helper never finished')
