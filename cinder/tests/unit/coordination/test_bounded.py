@@ -129,3 +129,111 @@ class HandOverTestCase(base.BaseTestCase):
                 break
         else:
             self.fail('the helper never finished')
+
+
+class PoolTestCase(base.BaseTestCase):
+    """Helper threads are reused, and those left behind are bounded."""
+
+    def setUp(self):
+        super().setUp()
+        self.backend = backend_base.Backend('zookeeper://127.0.0.1:1', 0.01)
+
+    def _hang(self, pool, release, undone):
+        """A call that hangs until *release*; its caller gives up."""
+        running = threading.Event()
+
+        def call():
+            running.set()
+            self.assertTrue(release.wait(fakes.WAIT))
+            return True
+
+        def expired():
+            return running.is_set()
+
+        self.assertRaises(coordination.BackendUnavailable,
+                          bounded.run_bounded, 'Acquiring lock x',
+                          self.backend, call, undo=undone.set,
+                          expired=expired, reason='no connection',
+                          pool=pool)
+
+    def test_calls_reuse_the_helper_thread(self):
+        threads = []
+
+        def call():
+            threads.append(threading.current_thread())
+            return True
+
+        for _ in range(3):
+            self.assertTrue(bounded.run_bounded('Acquiring lock x',
+                                                self.backend, call))
+        self.assertNotIn(threading.current_thread(), threads)
+        self.assertEqual(1, len(set(threads)),
+                         'one thread started per call: %s' % threads)
+
+    def test_calls_left_behind_are_bounded(self):
+        pool = bounded.CallPool(max_abandoned=2)
+        release = threading.Event()
+        self.addCleanup(release.set)
+        undone = [threading.Event(), threading.Event()]
+        for event in undone:
+            self._hang(pool, release, event)
+        self.assertEqual(2, pool.abandoned)
+        # Every slot is taken by a call stuck on the server: the next call
+        # waits for one within its own bound, then fails, and never runs.
+        ran = threading.Event()
+        checks = []
+
+        def expired():
+            checks.append(1)
+            return len(checks) > 2
+
+        exc = self.assertRaises(
+            coordination.BackendUnavailable, bounded.run_bounded,
+            'Acquiring lock y', self.backend, ran.set, expired=expired,
+            reason='no connection', pool=pool)
+        self.assertIn('Acquiring lock y failed', str(exc))
+        self.assertIn('2 earlier calls to the lock backend have not '
+                      'returned after their callers gave up', str(exc))
+        self.assertEqual(2, pool.threads)
+        # The stuck calls return once the server answers: each is undone
+        # and frees its slot for the next calls.
+        release.set()
+        for event in undone:
+            self.assertTrue(event.wait(fakes.WAIT))
+        patient = backend_base.Backend('zookeeper://127.0.0.1:1', fakes.WAIT)
+        self.assertTrue(bounded.run_bounded('Acquiring lock z', patient,
+                                            lambda: True, pool=pool))
+        self.assertFalse(ran.is_set())
+
+    def test_a_call_given_up_before_it_started_never_runs(self):
+        handed = []
+
+        class HeldPool(bounded.CallPool):
+            # The helper is slow to pick the call up.
+            def submit(self, call):
+                handed.append(call)
+
+        ran = threading.Event()
+        self.assertRaises(coordination.BackendUnavailable,
+                          bounded.run_bounded, 'Acquiring lock x',
+                          self.backend, ran.set, expired=lambda: True,
+                          reason='no connection', pool=HeldPool())
+        handed[0].run()
+        self.assertFalse(ran.is_set())
+
+    def test_idle_threads_exit(self):
+        pool = bounded.CallPool(idle_seconds=0.01)
+        worker = []
+
+        def call():
+            worker.append(threading.current_thread())
+            return True
+
+        bounded.run_bounded('Acquiring lock x', self.backend, call,
+                            pool=pool)
+        worker[0].join(fakes.WAIT)
+        self.assertFalse(worker[0].is_alive())
+        self.assertEqual(0, pool.threads)
+        bounded.run_bounded('Acquiring lock x', self.backend, call,
+                            pool=pool)
+        self.assertEqual(1, pool.threads)
