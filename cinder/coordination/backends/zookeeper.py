@@ -12,11 +12,17 @@
 
 """``zookeeper://``: ephemeral nodes of a kazoo session."""
 
+import importlib.metadata
 import logging
 import time
 
+from kazoo import exceptions as kazoo_exceptions
+from kazoo.protocol import paths as kazoo_paths
+from kazoo.protocol import states as kazoo_states
+
 from cinder.coordination.backends import base
 from cinder.coordination import bounded
+from cinder.coordination import exceptions
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -36,6 +42,11 @@ class ZooKeeperBackend(base.Backend):
     A release first reads the lock node: a session that expired while the
     process was frozen is then reported as a lost lock, even if the
     session listener has not run yet.
+
+    An ownership check tells a lost lock (its node is gone, or its session
+    expired) from one it cannot tell about yet (the read got no answer
+    within ``backend_timeout``, or met a dropped connection): only the
+    first is a loss for good; the second fails that one check.
     """
 
     schemes = ('zookeeper', 'kazoo')
@@ -73,6 +84,23 @@ class ZooKeeperBackend(base.Backend):
                                 'held are in doubt until it is back',
                                 self.masked_url)
         self.driver._coord.add_listener(listener)
+        self._kazoo_lock(self.driver.get_lock(b'cinder-probe'))
+
+    @staticmethod
+    def _kazoo_lock(tooz_lock):
+        """The kazoo lock recipe inside a tooz lock (a private attribute).
+
+        :raises CoordinationError: this version of tooz keeps it elsewhere
+            (checked once at start).
+        """
+        kazoo_lock = getattr(tooz_lock, '_lock', None)
+        if not all(hasattr(kazoo_lock, name)
+                   for name in ('path', 'node', 'data', 'is_acquired')):
+            raise exceptions.CoordinationError(
+                'tooz %s is not supported with ZooKeeper: its ZooKeeperLock '
+                'has no kazoo lock in "_lock", which this project reads to '
+                'check ownership' % importlib.metadata.version('tooz'))
+        return kazoo_lock
 
     def lease(self):
         return getattr(self.driver, 'timeout', None)
@@ -117,3 +145,39 @@ class ZooKeeperBackend(base.Backend):
 
         return self._guarded('releasing lock %s' % tooz_lock.name.decode(),
                              release_if_still_owner)
+
+    def is_still_owner(self, tooz_lock):
+        """Whether the lock's node is still there, and ours.
+
+        One read, bounded by ``backend_timeout``: while the connection is
+        down kazoo holds the read until it is back, so a check made during
+        a short outage waits for the reconnection, as acquire and release
+        do, instead of waiting without bound.
+
+        :returns: False if the lock is lost: its node is gone, holds
+            another member's data, or its session has expired.
+        :raises BackendUnavailable: it cannot be told yet: the read got no
+            answer within ``backend_timeout`` (the connection is down) or
+            met a dropped connection. The lock may well still be ours.
+        """
+        client = self.driver._coord
+        kazoo_lock = self._kazoo_lock(tooz_lock)
+        if (client.state == kazoo_states.KazooState.LOST or
+                not kazoo_lock.is_acquired):
+            return False
+        path = kazoo_paths.join(kazoo_lock.path, kazoo_lock.node)
+        try:
+            data, _stat = client.get_async(path).get(timeout=self.timeout)
+        except (kazoo_exceptions.NoNodeError,
+                kazoo_exceptions.SessionExpiredError):
+            return False
+        except (kazoo_exceptions.ConnectionLoss,
+                kazoo_exceptions.ConnectionDropped,
+                kazoo_exceptions.OperationTimeoutError,
+                client.handler.timeout_exception) as e:
+            raise self.unavailable(
+                'Checking lock %s' % tooz_lock.name.decode(),
+                'cannot tell whether it is still held: %s (the connection '
+                'is %s; [coordination] backend_timeout is %s s)' % (
+                    type(e).__name__, client.state.lower(), self.timeout))
+        return data == kazoo_lock.data

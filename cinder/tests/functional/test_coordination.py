@@ -446,6 +446,31 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
             yield
         self.assertEqual(1, len(failed))
 
+    def test_check_that_gets_no_answer_cannot_tell_and_keeps_the_lock(self):
+        server = self.dedicated()
+        holder = self.coordinator(server.url + self.restart_query,
+                                  backend_timeout=1)
+        lock = holder.get_lock('frozen-server')
+        lock.acquire()
+        # Bounds this test if the check waits for the server (it must not).
+        thaw = threading.Timer(WAIT, server.resume)
+        with server.frozen():
+            self.addCleanup(thaw.cancel)
+            thaw.start()
+            start = time.monotonic()
+            e = self.assertRaises(coordination.LockLost,
+                                  coordination.ensure_locks_held)
+            self.assertLess(time.monotonic() - start, WAIT)
+            thaw.cancel()
+        self.assertIn('cannot be confirmed', str(e))
+        self.assertIsNone(lock.lost)
+        self.assertNotIn('LOST', self.log.output)
+        # The server answers again, and the session lived on: the lock is
+        # still this service's.
+        lock.check()
+        lock.release()
+        self.assertNotIn('LOST', self.log.output)
+
     def test_session_expiry_is_detected_and_logged(self):
         from kazoo import client as kazoo_client
 

@@ -52,6 +52,9 @@ class FakeToozLock(object):
         self.calls = []
         #: Raised by the next releases, one each, while not empty.
         self.release_errors = []
+        # The kazoo lock that the ZooKeeper backend checks for at start.
+        self._lock = types.SimpleNamespace(path=name, node=None, data=b'',
+                                           is_acquired=False)
 
     def acquire(self, blocking=True):
         self.calls.append(('acquire', blocking))

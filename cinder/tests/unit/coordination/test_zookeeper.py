@@ -10,19 +10,146 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Tests of the ZooKeeper backend's bounds on a lost connection."""
+"""Tests of the ZooKeeper backend: bounds, ownership and lost sessions.
 
+Tooz's own ZooKeeperLock runs on a fake kazoo client, so that what tooz
+does with kazoo's answers (and errors) is what these tests see.
+"""
+
+import importlib.metadata
 import threading
 import time
+import types
 
 import fixtures
+from kazoo import exceptions as kazoo_exceptions
+from kazoo.handlers import threading as kazoo_threading
+from tooz.drivers import zookeeper as tooz_zookeeper
 
 from cinder import coordination
 from cinder.tests.unit.coordination import fakes
 
+#: What a read answers: a value, an exception, or PENDING (no answer yet).
+PENDING = object()
 
-class ZooKeeperOutageTestCase(fakes.CoordinationTestCase):
+
+class FakeKazooLock(object):
+    """kazoo's Lock recipe, as far as tooz and this project look at it."""
+
+    def __init__(self, client, path, identifier):
+        self.client = client
+        self.path = path
+        self.data = identifier.encode('utf-8')
+        self.node = None
+        self.is_acquired = False
+
+    def acquire(self, blocking=True, timeout=None):
+        self.client.calls.append(('acquire', self.path))
+        error = self.client.acquire_errors.pop(0) if (
+            self.client.acquire_errors) else None
+        if error is not None:
+            raise error
+        self.node = '%s__lock__%010d' % ('0' * 32, len(self.client.nodes))
+        self.client.nodes[self.path + '/' + self.node] = self.data
+        self.is_acquired = True
+        return True
+
+    def release(self):
+        self.client.calls.append(('release', self.path))
+        if not self.is_acquired:
+            return False
+        # kazoo ignores a node that is already gone.
+        self.client.nodes.pop(self.path + '/' + self.node, None)
+        self.is_acquired = False
+        self.node = None
+        return True
+
+
+class FakeKazooClient(object):
+    """The parts of a KazooClient that tooz and this project use."""
+
+    def __init__(self):
+        self.handler = kazoo_threading.SequentialThreadingHandler()
+        self.state = 'CONNECTED'
+        self.listeners = []
+        self.nodes = {}
+        self.calls = []
+        self.reads = []            # scripted answers of the next reads
+        self.acquire_errors = []
+        # The connection handler and its reconnect policy.
+        self._connection = types.SimpleNamespace(
+            retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+    def change_state(self, state):
+        self.state = state
+        for listener in self.listeners:
+            listener(state)
+
+    def Lock(self, path, identifier):
+        return FakeKazooLock(self, path, identifier)
+
+    def get_async(self, path):
+        self.calls.append(('get', path))
+        result = self.handler.async_result()
+        answer = self.reads.pop(0) if self.reads else None
+        if answer is None:
+            if path in self.nodes:
+                result.set((self.nodes[path], None))
+            else:
+                result.set_exception(kazoo_exceptions.NoNodeError())
+        elif isinstance(answer, Exception):
+            result.set_exception(answer)
+        elif answer is not PENDING:
+            result.set(answer)
+        return result
+
+    def get(self, path):
+        # kazoo waits without bound; a test must not.
+        return self.get_async(path).get(timeout=fakes.WAIT)
+
+
+class FakeZooKeeperDriver(object):
+    """tooz's KazooDriver around a :class:`FakeKazooClient`."""
+
+    timeout = 10   # the session timeout
+
+    def __init__(self):
+        self._coord = FakeKazooClient()
+        self.locks = {}
+
+    def start(self, start_heart=False):
+        pass
+
+    def stop(self):
+        self._coord.change_state('LOST')
+
+    def get_lock(self, name):
+        lock = tooz_zookeeper.ZooKeeperLock(
+            name, self._coord.Lock('/tooz/locks/' + name.decode(), 'member'))
+        self.locks[name] = lock
+        return lock
+
+
+class ZooKeeperTestCase(fakes.CoordinationTestCase):
     url = 'zookeeper://127.0.0.1:1'
+
+    def setUp(self):
+        super().setUp()
+        self.driver = FakeZooKeeperDriver()
+        self.client = self.driver._coord
+        self.get_coordinator.return_value = self.driver
+
+    def acquired(self, name='v1'):
+        coordinator = self.start()
+        lock = coordinator.get_lock(name)
+        lock.acquire()
+        return lock
+
+
+class ZooKeeperOutageTestCase(ZooKeeperTestCase):
 
     def test_call_after_a_long_outage_gets_time_to_reconnect(self):
         coordinator = self.start()
@@ -40,16 +167,16 @@ class ZooKeeperOutageTestCase(fakes.CoordinationTestCase):
         self.useFixture(fixtures.MockPatchObject(
             backend, '_connection_down_too_long', side_effect=check))
         lock = coordinator.get_lock('v1')
-        tooz_lock = self.driver.locks[b'cinder-v1']
-        real_acquire = tooz_lock.acquire
+        kazoo_lock = self.driver.locks[b'cinder-v1']._lock
+        real_acquire = kazoo_lock.acquire
 
-        def acquire(blocking=True):
+        def acquire(blocking=True, timeout=None):
             # kazoo is still reconnecting when the caller first checks.
             self.assertTrue(checked.wait(fakes.WAIT))
-            self.driver.listeners[0]('CONNECTED')
-            return real_acquire(blocking)
+            self.client.change_state('CONNECTED')
+            return real_acquire(blocking, timeout)
 
-        tooz_lock.acquire = acquire
+        kazoo_lock.acquire = acquire
         self.assertTrue(lock.acquire(blocking=False))
         self.assertIsNone(backend._down_since)
         lock.release()
@@ -59,25 +186,8 @@ class ZooKeeperOutageTestCase(fakes.CoordinationTestCase):
                             initial_reconnect_backoff=0.5,
                             max_reconnect_backoff=20)
         self.start()
-        sleeper = self.driver._connection.retry_sleeper
+        sleeper = self.client._connection.retry_sleeper
         self.assertEqual((0.5, 20.0), (sleeper.delay, sleeper.max_delay))
-
-    def test_release_reports_a_node_lost_with_its_session(self):
-        coordinator = self.start()
-        lock = coordinator.get_lock('v1')
-        lock.acquire()
-        tooz_lock = self.driver.locks[b'cinder-v1']
-        tooz_lock.owner = False   # the session expired while frozen
-        exc = self.assertRaises(coordination.LockLost, lock.release)
-        self.assertIn('no longer had it', str(exc))
-        self.assertFalse(tooz_lock.acquired)
-
-    def test_release_of_an_owned_lock_is_clean(self):
-        coordinator = self.start()
-        lock = coordinator.get_lock('v1')
-        lock.acquire()
-        lock.release()
-        self.assertNotIn('LOST', self.log.output)
 
     def test_outage_during_the_call_still_bounds_it(self):
         self.fixture.config(group='coordination', backend_timeout=0.2)
@@ -86,15 +196,104 @@ class ZooKeeperOutageTestCase(fakes.CoordinationTestCase):
         release = threading.Event()
         self.addCleanup(release.set)
         lock = coordinator.get_lock('v1')
-        tooz_lock = self.driver.locks[b'cinder-v1']
+        kazoo_lock = self.driver.locks[b'cinder-v1']._lock
 
-        def acquire(blocking=True):
+        def acquire(blocking=True, timeout=None):
             release.wait(fakes.WAIT)
             return False
 
-        tooz_lock.acquire = acquire
-        self.driver.listeners[0]('CONNECTING')
+        kazoo_lock.acquire = acquire
+        self.client.change_state('SUSPENDED')
         self.assertIsNotNone(backend._down_since)
         exc = self.assertRaises(coordination.BackendUnavailable,
                                 lock.acquire, blocking=False)
         self.assertIn('no connection for more than 0.2 s', str(exc))
+
+
+class ZooKeeperReleaseTestCase(ZooKeeperTestCase):
+
+    def test_release_reports_a_node_lost_with_its_session(self):
+        lock = self.acquired()
+        # The session expired while the process was frozen: the node went
+        # with it, and the client has not noticed yet.
+        self.client.nodes.clear()
+        exc = self.assertRaises(coordination.LockLost, lock.release)
+        self.assertIn('no longer had it', str(exc))
+        self.assertFalse(self.driver.locks[b'cinder-v1'].acquired)
+
+    def test_release_of_an_owned_lock_is_clean(self):
+        lock = self.acquired()
+        lock.release()
+        self.assertNotIn('LOST', self.log.output)
+        self.assertEqual({}, self.client.nodes)
+
+
+class ZooKeeperOwnershipTestCase(ZooKeeperTestCase):
+    """A check that cannot tell is not a loss; a loss is one for good."""
+
+    def assertCannotTell(self, lock):
+        exc = self.assertRaises(coordination.LockLost,
+                                coordination.ensure_locks_held)
+        self.assertIn('ownership of lock cinder-v1 cannot be confirmed',
+                      str(exc))
+        self.assertIsNone(lock.lost)
+        self.assertNotIn('LOST', self.log.output)
+
+    def assertLost(self, lock):
+        exc = self.assertRaises(coordination.LockLost,
+                                coordination.ensure_locks_held)
+        self.assertIn('lock cinder-v1 was lost', str(exc))
+        self.assertIsNotNone(lock.lost)
+        self.assertIn('ERROR Lock "cinder-v1" was LOST', self.log.output)
+        self.assertRaises(coordination.LockLost, lock.release)
+
+    def test_connection_loss_during_the_read_cannot_tell(self):
+        lock = self.acquired()
+        self.client.reads = [kazoo_exceptions.ConnectionLoss()]
+        self.assertCannotTell(lock)
+        # The connection is back and the node is still ours: the next
+        # check passes, and so does the release.
+        coordination.ensure_locks_held()
+        lock.release()
+
+    def test_outage_longer_than_the_bound_cannot_tell(self):
+        self.fixture.config(group='coordination', backend_timeout=0.1)
+        lock = self.acquired()
+        self.client.change_state('SUSPENDED')
+        # kazoo holds the read until the connection is back.
+        self.client.reads = [PENDING]
+        self.assertCannotTell(lock)
+        self.client.change_state('CONNECTED')
+        coordination.ensure_locks_held()
+        lock.release()
+
+    def test_node_gone_is_lost(self):
+        lock = self.acquired()
+        self.client.nodes.clear()
+        self.assertLost(lock)
+
+    def test_expired_session_is_lost(self):
+        lock = self.acquired()
+        self.client.reads = [kazoo_exceptions.SessionExpiredError()]
+        self.assertLost(lock)
+
+    def test_node_of_another_holder_is_lost(self):
+        lock = self.acquired()
+        self.client.reads = [(b'another-member', None)]
+        self.assertLost(lock)
+
+
+class ZooKeeperPrivateAttributeTestCase(ZooKeeperTestCase):
+
+    def test_tooz_lock_without_its_kazoo_lock_fails_at_start(self):
+        # Pins tooz's ZooKeeperLock._lock, read by the ownership check.
+        self.assertIsInstance(
+            tooz_zookeeper.ZooKeeperLock(b'x', self.client.Lock('/x', 'm'))
+            ._lock, FakeKazooLock)
+        self.driver.get_lock = lambda name: types.SimpleNamespace(name=name)
+        exc = self.assertRaises(coordination.CoordinationError,
+                                self.coordinator.start)
+        self.assertIn('tooz %s ' % importlib.metadata.version('tooz'),
+                      str(exc))
+        self.assertIn('"_lock"', str(exc))
+        self.assertFalse(self.coordinator.started)

@@ -18,6 +18,7 @@ import fixtures
 from oslotest import base
 
 from cinder.stress import cluster as cluster_mod
+from cinder.tests.unit.coordination import fakes
 
 
 class ClusterOptionsTestCase(base.BaseTestCase):
@@ -86,7 +87,10 @@ class LeaseTestCase(base.BaseTestCase):
             'redis://h:1?lock_timeout=12'))
 
     def test_zookeeper_session_timeout_is_its_lease(self):
-        self.driver(timeout=10)
+        driver = fakes.FakeDriver()
+        driver.timeout = 10
+        self.useFixture(fixtures.MockPatch(
+            'tooz.coordination.get_coordinator', return_value=driver))
         self.assertEqual(10.0, cluster_mod.backend_lease('zookeeper://h:1'))
 
     def test_file_locks_have_no_lease(self):
