@@ -39,9 +39,15 @@ class ZooKeeperBackend(base.Backend):
     long to reconnect, instead of failing at once while the server is
     back. kazoo's own reconnect delay, which doubles up to an hour, is
     bounded by ``initial_reconnect_backoff`` and ``max_reconnect_backoff``.
-    A release first reads the lock node: a session that expired while the
-    process was frozen is then reported as a lost lock, even if the
-    session listener has not run yet.
+
+    Each lock remembers the session it was taken in: the number of
+    sessions lost (kazoo's LOST state) so far, counted by the listener. A
+    release reports the lock lost if a session was lost since: a session
+    that expired while the process was frozen took the lock node with it,
+    and kazoo's release does not say so (it ignores a node already gone,
+    after it has noticed the expiry and opened a new session). This costs
+    no request; a node deleted by hand while the session lives is found by
+    the next ownership check, not by the release.
 
     An ownership check tells a lost lock (its node is gone, or its session
     expired) from one it cannot tell about yet (the read got no answer
@@ -55,6 +61,10 @@ class ZooKeeperBackend(base.Backend):
     def __init__(self, url, timeout):
         super().__init__(url, timeout)
         self._down_since = None
+        #: Sessions lost so far: the session a lock was acquired in.
+        self._sessions_lost = 0
+        #: id() of each held tooz lock -> _sessions_lost at its acquire.
+        self._acquired_in = {}
 
     def before_start(self, options):
         # kazoo retries a lost connection with a delay that doubles up to
@@ -77,6 +87,7 @@ class ZooKeeperBackend(base.Backend):
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                 if state == 'LOST':
+                    self._sessions_lost += 1
                     coordinator._on_session_lost(
                         'the ZooKeeper session expired')
                 else:
@@ -121,30 +132,51 @@ class ZooKeeperBackend(base.Backend):
                    'backend_timeout)' % self.timeout)
 
     def acquire(self, tooz_lock, blocking):
-        return self._guarded('acquiring lock %s' % tooz_lock.name.decode(),
-                             lambda: tooz_lock.acquire(blocking=blocking),
-                             undo=tooz_lock.release)
+        """Acquire in a helper thread; see :meth:`_guarded`.
+
+        :raises BackendUnavailable: the connection stayed down too long,
+            or the session expired during the call (the lock, which kazoo
+            may have taken again in the new session, is released).
+        """
+        what = 'acquiring lock %s' % tooz_lock.name.decode()
+        key = id(tooz_lock)
+
+        def acquire_in_one_session():
+            session = self._sessions_lost
+            if not tooz_lock.acquire(blocking=blocking):
+                return False
+            if session != self._sessions_lost:
+                bounded.quietly(tooz_lock.release)
+                raise self.unavailable(what, 'the ZooKeeper session '
+                                       'expired during the call')
+            self._acquired_in[key] = session
+            return True
+
+        def undo():
+            self._acquired_in.pop(key, None)
+            tooz_lock.release()
+
+        return self._guarded(what, acquire_in_one_session, undo=undo)
 
     def release(self, tooz_lock):
-        def release_if_still_owner():
-            # A session that expired while this process was frozen took
-            # the lock node with it, and kazoo's release does not notice:
-            # ask first (one read), so that the loss is reported.
+        """Release in a helper thread; see :meth:`_guarded`.
+
+        :returns: False if the lock's session was lost since the acquire:
+            the lock was lost (its node went with the session).
+        """
+        session = self._acquired_in.pop(id(tooz_lock), None)
+
+        def release_in_its_session():
             try:
-                owner = tooz_lock.is_still_owner()
+                released = tooz_lock.release()
             except Exception:
-                owner = False
-            if owner:
-                return tooz_lock.release()
-            try:
-                tooz_lock.release()
-            except Exception:
-                LOG.debug('Releasing lost lock %s', tooz_lock.name,
-                          exc_info=True)
-            return False
+                if session != self._sessions_lost:
+                    return False   # the node went with its session
+                raise
+            return released and session == self._sessions_lost
 
         return self._guarded('releasing lock %s' % tooz_lock.name.decode(),
-                             release_if_still_owner)
+                             release_in_its_session)
 
     def is_still_owner(self, tooz_lock):
         """Whether the lock's node is still there, and ours.
@@ -154,15 +186,17 @@ class ZooKeeperBackend(base.Backend):
         a short outage waits for the reconnection, as acquire and release
         do, instead of waiting without bound.
 
-        :returns: False if the lock is lost: its node is gone, holds
-            another member's data, or its session has expired.
+        :returns: False if the lock is lost: a session was lost since it
+            was acquired (known without a request), or its node is gone,
+            holds another member's data, or its session has expired.
         :raises BackendUnavailable: it cannot be told yet: the read got no
             answer within ``backend_timeout`` (the connection is down) or
             met a dropped connection. The lock may well still be ours.
         """
         client = self.driver._coord
         kazoo_lock = self._kazoo_lock(tooz_lock)
-        if (client.state == kazoo_states.KazooState.LOST or
+        if (self._acquired_in.get(id(tooz_lock)) != self._sessions_lost or
+                client.state == kazoo_states.KazooState.LOST or
                 not kazoo_lock.is_acquired):
             return False
         path = kazoo_paths.join(kazoo_lock.path, kazoo_lock.node)

@@ -471,6 +471,54 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         lock.release()
         self.assertNotIn('LOST', self.log.output)
 
+    def test_release_after_the_session_expired_while_frozen(self):
+        url = self.shared_url()
+        # The shortest session the test server allows.
+        holder = self.coordinator(url + '?timeout=2')
+        other = self.coordinator(url)
+        lock = holder.get_lock('frozen')
+        lock.acquire()
+        # Freeze the holder's ZooKeeper client, as a paused process: its
+        # connection thread stops (no ping), so the server expires the
+        # session while the client knows nothing of it.
+        handler = holder.backend.driver._coord.handler
+        thawed = threading.Event()
+        self.addCleanup(thawed.set)
+        real_select = handler.select
+
+        def frozen_select(*args, **kwargs):
+            self.assertTrue(thawed.wait(WAIT))
+            return real_select(*args, **kwargs)
+
+        handler.select = frozen_select
+        self.addCleanup(setattr, handler, 'select', real_select)
+        taken = other.get_lock('frozen')
+        taken.acquire(blocking=WAIT)   # the session and its node are gone
+        taken.release()
+        # The holder is thawed and releases at once: the release request
+        # is what makes its client notice the expiry.
+        released = []
+
+        def release():
+            try:
+                lock.release()
+                released.append(None)
+            except coordination.LockLost as e:
+                released.append(e)
+
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        deadline = time.monotonic() + WAIT
+        while lock.held and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        # From here the session listener can no longer mark the lock.
+        handler.select = real_select
+        thawed.set()
+        releaser.join(WAIT)
+        self.assertEqual(1, len(released))
+        self.assertIsInstance(released[0], coordination.LockLost)
+        self.assertIn('no longer had it at release', str(released[0]))
+
     def test_session_expiry_is_detected_and_logged(self):
         from kazoo import client as kazoo_client
 

@@ -44,7 +44,7 @@ class FakeKazooLock(object):
         self.is_acquired = False
 
     def acquire(self, blocking=True, timeout=None):
-        self.client.calls.append(('acquire', self.path))
+        self.client.request(('acquire', self.path))
         error = self.client.acquire_errors.pop(0) if (
             self.client.acquire_errors) else None
         if error is not None:
@@ -55,7 +55,7 @@ class FakeKazooLock(object):
         return True
 
     def release(self):
-        self.client.calls.append(('release', self.path))
+        self.client.request(('release', self.path))
         if not self.is_acquired:
             return False
         # kazoo ignores a node that is already gone.
@@ -76,6 +76,7 @@ class FakeKazooClient(object):
         self.calls = []
         self.reads = []            # scripted answers of the next reads
         self.acquire_errors = []
+        self.unnoticed_expiry = False
         # The connection handler and its reconnect policy.
         self._connection = types.SimpleNamespace(
             retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))
@@ -91,8 +92,25 @@ class FakeKazooClient(object):
     def Lock(self, path, identifier):
         return FakeKazooLock(self, path, identifier)
 
+    def expire_session(self):
+        """The server expires the session, the client does not see it yet.
+
+        As when the process was frozen for longer than the session timeout:
+        the session's nodes are gone, and the client finds out at its next
+        request, on which it reports the session LOST and opens a new one.
+        """
+        self.nodes.clear()
+        self.unnoticed_expiry = True
+
+    def request(self, call):
+        self.calls.append(call)
+        if self.unnoticed_expiry:
+            self.unnoticed_expiry = False
+            self.change_state('LOST')
+            self.change_state('CONNECTED')
+
     def get_async(self, path):
-        self.calls.append(('get', path))
+        self.request(('get', path))
         result = self.handler.async_result()
         answer = self.reads.pop(0) if self.reads else None
         if answer is None:
@@ -210,22 +228,67 @@ class ZooKeeperOutageTestCase(ZooKeeperTestCase):
         self.assertIn('no connection for more than 0.2 s', str(exc))
 
 
-class ZooKeeperReleaseTestCase(ZooKeeperTestCase):
+class ZooKeeperSessionTestCase(ZooKeeperTestCase):
+    """A lock is held in one session; a release costs one request."""
 
-    def test_release_reports_a_node_lost_with_its_session(self):
+    def test_release_after_the_session_expired_unnoticed_is_a_loss(self):
         lock = self.acquired()
-        # The session expired while the process was frozen: the node went
-        # with it, and the client has not noticed yet.
-        self.client.nodes.clear()
+        # Frozen past the session timeout; the client notices the expiry
+        # only during the release, which kazoo then reports as a success.
+        self.client.expire_session()
         exc = self.assertRaises(coordination.LockLost, lock.release)
         self.assertIn('no longer had it', str(exc))
+        self.assertIn('ERROR Lock "cinder-v1" was LOST', self.log.output)
         self.assertFalse(self.driver.locks[b'cinder-v1'].acquired)
 
-    def test_release_of_an_owned_lock_is_clean(self):
+    def test_release_of_an_owned_lock_is_one_request(self):
         lock = self.acquired()
+        del self.client.calls[:]
         lock.release()
         self.assertNotIn('LOST', self.log.output)
         self.assertEqual({}, self.client.nodes)
+        self.assertEqual([('release', '/tooz/locks/cinder-v1')],
+                         self.client.calls)
+
+    def test_check_after_a_lost_session_asks_nothing(self):
+        lock = self.acquired()
+        backend = self.coordinator.backend
+        # The session was lost before the coordinator knew of the lock
+        # (between the acquire and its bookkeeping): the listener could
+        # not mark it, the next check does.
+        backend._sessions_lost += 1
+        del self.client.calls[:]
+        exc = self.assertRaises(coordination.LockLost,
+                                coordination.ensure_locks_held)
+        self.assertIn('lock cinder-v1 was lost', str(exc))
+        self.assertIsNotNone(lock.lost)
+        self.assertEqual([], self.client.calls)
+
+    def test_session_expired_during_the_acquire_fails_it(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        kazoo_lock = self.driver.locks[b'cinder-v1']._lock
+        real_acquire = kazoo_lock.acquire
+
+        def acquire(blocking=True, timeout=None):
+            # kazoo took the lock, the session expired, and kazoo took it
+            # again in the new session before returning.
+            real_acquire(blocking, timeout)
+            self.client.expire_session()
+            return real_acquire(blocking, timeout)
+
+        kazoo_lock.acquire = acquire
+        exc = self.assertRaises(coordination.BackendUnavailable,
+                                lock.acquire)
+        self.assertIn('session expired during the call', str(exc))
+        self.assertFalse(lock.held)
+        self.assertFalse(kazoo_lock.is_acquired)
+        self.assertEqual({}, self.client.nodes)
+        # The next acquire is in one session and holds.
+        kazoo_lock.acquire = real_acquire
+        lock.acquire()
+        coordination.ensure_locks_held()
+        lock.release()
 
 
 class ZooKeeperOwnershipTestCase(ZooKeeperTestCase):
