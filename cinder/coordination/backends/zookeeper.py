@@ -15,6 +15,7 @@
 import importlib.metadata
 import logging
 import time
+import urllib.parse
 
 from kazoo import exceptions as kazoo_exceptions
 from kazoo.protocol import paths as kazoo_paths
@@ -25,6 +26,15 @@ from cinder.coordination import bounded
 from cinder.coordination import exceptions
 
 LOG = logging.getLogger('cinder.coordination')
+
+#: tooz's namespace when the URL gives none (its ``namespace`` option).
+TOOZ_NAMESPACE = 'tooz'
+#: The name of the guard node that keeps a parent node from being
+#: removed, before its sequence number. Not a lock contender to kazoo
+#: (those contain ``__lock__``).
+GUARD_PREFIX = 'guard-'
+#: Tries at guarding a parent node that others keep creating and removing.
+GUARD_ATTEMPTS = 5
 
 
 class ZooKeeperBackend(base.Backend):
@@ -143,7 +153,7 @@ class ZooKeeperBackend(base.Backend):
 
         def acquire_in_one_session():
             session = self._sessions_lost
-            if not tooz_lock.acquire(blocking=blocking):
+            if not self._acquire_recreating_parent(tooz_lock, blocking):
                 return False
             if session != self._sessions_lost:
                 bounded.quietly(tooz_lock.release)
@@ -215,3 +225,97 @@ class ZooKeeperBackend(base.Backend):
                 'is %s; [coordination] backend_timeout is %s s)' % (
                     type(e).__name__, client.state.lower(), self.timeout))
         return data == kazoo_lock.data
+
+    # Parent nodes. tooz keeps the lock called N under the node
+    # /<namespace>/locks/N, and kazoo's Lock recipe creates one ephemeral
+    # sequential child of it per holder or waiter. Nothing removes the
+    # parent: it stays when the lock is released.
+
+    def locks_root(self):
+        """The node under which tooz keeps one parent node per lock."""
+        query = urllib.parse.parse_qsl(urllib.parse.urlsplit(self.url).query)
+        namespace = dict(query).get('namespace', TOOZ_NAMESPACE)
+        return kazoo_paths.join('/', namespace, 'locks')
+
+    def parent_node(self, name):
+        """The parent node of the lock called *name* (str or bytes)."""
+        if isinstance(name, bytes):
+            name = name.decode('utf-8')
+        return kazoo_paths.join(self.locks_root(), name)
+
+    #: The clock of the deadline of _acquire_recreating_parent (tests
+    #: replace it).
+    parent_clock = staticmethod(time.monotonic)
+
+    def _acquire_recreating_parent(self, tooz_lock, blocking):
+        """Take *tooz_lock*; if its parent node vanished meanwhile, again.
+
+        kazoo's Lock makes sure the parent node exists (once per Lock
+        object), then creates its own node in it. A parent removed in
+        between, or since this Lock object last made sure of it (idle
+        parents are removed by ``cinder-manage util clean_locks`` and when
+        a volume or snapshot is deleted), makes kazoo fail with
+        NoNodeError; no node of this acquirer exists then. The parent is
+        created again with a guard node in it (:meth:`_guard_parent`),
+        which keeps any cleanup from removing it, the acquire is repeated
+        within the time *blocking* gives, and the guard is deleted.
+
+        :raises kazoo.exceptions.NoNodeError: the parent could not be
+            guarded (see :meth:`_guard_parent`).
+        """
+        deadline = None
+        if blocking is not True and blocking is not False:
+            deadline = self.parent_clock() + float(blocking)
+        try:
+            return tooz_lock.acquire(blocking=blocking)
+        except kazoo_exceptions.NoNodeError:
+            pass
+        parent = self.parent_node(tooz_lock.name)
+        LOG.debug('Parent node %s of lock %s was removed while the lock was '
+                  'being taken; creating it again', parent,
+                  tooz_lock.name.decode())
+        guard = self._guard_parent(parent)
+        try:
+            if deadline is not None:
+                blocking = max(0.0, deadline - self.parent_clock())
+            return tooz_lock.acquire(blocking=blocking)
+        finally:
+            try:
+                self.driver._coord.delete(guard)
+            except Exception:
+                # Ephemeral: it goes with the session. Until then it only
+                # keeps the parent from being removed.
+                LOG.debug('Guard node %s not deleted', guard, exc_info=True)
+
+    def _guard_parent(self, parent):
+        """Make sure *parent* exists and stays: give it a child of ours.
+
+        ZooKeeper refuses to delete a node that has a child, so the parent
+        stays while the ephemeral guard node lives. The guard is created
+        in the parent if it exists, else with it in one transaction: each
+        step is atomic, and a step fails only when another member created
+        or removed the parent since the previous one.
+
+        :returns: the path of the guard node.
+        :raises kazoo.exceptions.NoNodeError: the parent was removed and
+            created again by others between each of ``GUARD_ATTEMPTS``
+            pairs of steps.
+        """
+        client = self.driver._coord
+        guard = kazoo_paths.join(parent, GUARD_PREFIX)
+        for _ in range(GUARD_ATTEMPTS):
+            try:
+                return client.create(guard, ephemeral=True, sequence=True)
+            except kazoo_exceptions.NoNodeError:
+                pass
+            transaction = client.transaction()
+            transaction.create(parent)
+            transaction.create(guard, ephemeral=True, sequence=True)
+            made_parent, made_guard = transaction.commit()
+            if not isinstance(made_guard, Exception):
+                return made_guard
+            if isinstance(made_parent, kazoo_exceptions.NoNodeError):
+                # The root of the lock nodes is gone too.
+                client.ensure_path(self.locks_root())
+        raise kazoo_exceptions.NoNodeError(
+            'parent node %s kept vanishing' % parent)

@@ -175,3 +175,127 @@ class RealFileBackendTestCase(CoordinationTestCase):
                             backend_url='file://' + self.dir)
         # The real file driver: local files are this backend's whole state.
         self.get_coordinator.side_effect = REAL_GET_COORDINATOR
+
+
+class FakeAsyncResult(object):
+    """A kazoo IAsyncResult that is already answered (or never is)."""
+
+    def __init__(self, value=None, error=None):
+        self.value = value
+        self.error = error
+
+    def get(self, block=True, timeout=None):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class FakeZooKeeperTree(FakeDriver):
+    """FakeDriver whose kazoo client keeps a tree of lock nodes.
+
+    ``nodes`` maps a path to the set of its children's names;
+    ``calls`` records the kazoo calls; ``no_answer`` makes every call
+    time out as kazoo's threading handler does.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.nodes = {}
+        self.calls = []
+        self.no_answer = False
+        self.sequence = 0
+
+    def add(self, path, *children):
+        parent, _, name = path.rpartition('/')
+        self.nodes.setdefault(parent, set()).add(name)
+        self.nodes.setdefault(path, set()).update(children)
+
+    def _answer(self, call, path, value=None, error=None):
+        from kazoo.handlers import threading as kazoo_threading
+        self.calls.append((call, path))
+        if self.no_answer:
+            return FakeAsyncResult(error=kazoo_threading.KazooTimeoutError(
+                'no answer from %s' % path))
+        return FakeAsyncResult(value, error)
+
+    def get_children_async(self, path):
+        from kazoo import exceptions
+        if path not in self.nodes:
+            return self._answer('get_children', path,
+                                error=exceptions.NoNodeError())
+        return self._answer('get_children', path, sorted(self.nodes[path]))
+
+    def exists_async(self, path):
+        return self._answer('exists', path,
+                            object() if path in self.nodes else None)
+
+    def delete_async(self, path):
+        from kazoo import exceptions
+        if self.no_answer or path not in self.nodes:
+            return self._answer('delete', path,
+                                error=exceptions.NoNodeError())
+        if self.nodes[path]:
+            return self._answer('delete', path,
+                                error=exceptions.NotEmptyError())
+        del self.nodes[path]
+        parent, _, name = path.rpartition('/')
+        self.nodes[parent].discard(name)
+        return self._answer('delete', path, True)
+
+    def ensure_path(self, path):
+        self.calls.append(('ensure_path', path))
+        while path and path not in self.nodes:
+            self.add(path)
+            path = path.rpartition('/')[0]
+
+    def create(self, path, ephemeral=False, sequence=False):
+        from kazoo import exceptions
+        self.calls.append(('create', path))
+        parent, _, name = path.rpartition('/')
+        if parent not in self.nodes:
+            raise exceptions.NoNodeError()
+        if sequence:
+            path += '%010d' % self.sequence
+            self.sequence += 1
+        elif path in self.nodes:
+            raise exceptions.NodeExistsError()
+        self.add(path)
+        return path
+
+    def delete(self, path):
+        self.calls.append(('delete', path))
+        self.delete_async(path).get()
+
+    def transaction(self):
+        return FakeTransaction(self)
+
+
+class FakeTransaction(object):
+    """A kazoo TransactionRequest of creates, on a FakeZooKeeperTree."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.creates = []
+
+    def create(self, path, ephemeral=False, sequence=False):
+        self.creates.append((path, ephemeral, sequence))
+
+    def commit(self):
+        from kazoo import exceptions
+        self.tree.calls.append(('commit', [p for p, _, _ in self.creates]))
+        saved = {k: set(v) for k, v in self.tree.nodes.items()}
+        calls = list(self.tree.calls)
+        results = []
+        for args in self.creates:
+            try:
+                results.append(self.tree.create(*args))
+            except exceptions.KazooException as e:
+                results.append(e)
+                break
+        self.tree.calls = calls
+        if len(results) < len(self.creates) or any(
+                isinstance(r, Exception) for r in results):
+            self.tree.nodes = saved
+            results += [exceptions.RolledBackError()] * (
+                len(self.creates) - len(results))
+        return results
