@@ -10,26 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Removal of leftover lock files, for ``cinder-manage util clean_locks``.
+"""Removal of what locks of deleted resources leave behind.
 
-With the file backend every lock name is a file ``cinder-<name>`` in the
-lock directory, and names that carry the id of a volume or a snapshot
-outlive it when a service missed the removal (it crashed, or an older
-release did not remove them). :func:`clean_lock_files` removes them.
-
-A lock file is only ever removed through
-:meth:`cinder.coordination.Coordinator.remove_lock`, which leaves a file
-alone while any process holds its lock, so running this while the
-services run is safe. Only empty regular files whose name starts with the
-coordinator's prefix are lock files: the request socket, logs or anything
-else an operator keeps in ``$state_path`` are never touched.
+For ``cinder-manage util clean_locks``. Lock names that carry the id of a
+volume or a snapshot outlive it when a service missed the removal (it
+crashed, or an older release did not remove them). With the file backend
+each lock name leaves a file ``cinder-<name>`` in the lock directory;
+:func:`clean_leftovers` removes those of deleted resources, asking the
+backend (:class:`cinder.coordination.backends.base.Backend`) what is
+left and removing it through
+:meth:`cinder.coordination.Coordinator.remove_lock`, which leaves the
+leftovers of a lock alone while any process holds it, so running this
+while the services run is safe.
 """
 
 import dataclasses
 import glob
-import os
 import re
-import stat
 
 #: A volume or snapshot id inside a lock name.
 _RESOURCE_ID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-'
@@ -42,28 +39,18 @@ class NotAFileBackend(Exception):
 
 @dataclasses.dataclass
 class CleanupResult(object):
-    """Names of the lock files, by what happened to them."""
+    """Names of the locks whose leftovers were found, by their fate.
+
+    ``directory`` is where the leftovers are, ``kind`` what one is called
+    (``lock file``).
+    """
 
     directory: str
     removed: list = dataclasses.field(default_factory=list)
     in_use: list = dataclasses.field(default_factory=list)
     existing: list = dataclasses.field(default_factory=list)
     backend_wide: list = dataclasses.field(default_factory=list)
-
-
-def lock_files(directory, prefix):
-    """Sorted names of the lock files in *directory*."""
-    names = []
-    for entry in os.scandir(directory):
-        if not entry.name.startswith(prefix):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-            names.append(entry.name)
-    return sorted(names)
+    kind: str = 'lock file'
 
 
 def resource_ids_in(name):
@@ -74,13 +61,8 @@ def resource_ids_in(name):
 def clean_lock_files(coordinator, existing=None, dry_run=False):
     """Remove lock files of deleted resources, or all of them.
 
-    :param coordinator: a started coordinator on the file backend.
-    :param existing: a :class:`cinder.volume.driver.ResourceIds` of the
-        volumes and snapshots that exist: files that name none of them are
-        removed, files that name one or no id at all (backend-wide locks)
-        are kept. ``None`` removes every lock file: only when no service
-        uses the directory.
-    :param dry_run: report what would be removed, remove nothing.
+    :func:`clean_leftovers` on the file backend only.
+
     :raises NotAFileBackend: the coordinator's backend has no lock files.
     """
     backend = coordinator.backend
@@ -89,12 +71,29 @@ def clean_lock_files(coordinator, existing=None, dry_run=False):
         raise NotAFileBackend(
             'lock backend %s keeps no lock files' % (
                 backend.masked_url if backend is not None else '(none)'))
+    return clean_leftovers(coordinator, existing, dry_run)
+
+
+def clean_leftovers(coordinator, existing=None, dry_run=False):
+    """Remove the leftovers of locks of deleted resources, or all of them.
+
+    :param coordinator: a started coordinator.
+    :param existing: a :class:`cinder.volume.driver.ResourceIds` of the
+        volumes and snapshots that exist: leftovers of locks whose name
+        names none of them are removed, those that name one or no id at
+        all (backend-wide locks) are kept. ``None`` removes the leftovers
+        of every lock: only when no service uses the backend.
+    :param dry_run: report what would be removed, remove nothing.
+    :raises OSError: the lock directory cannot be read or changed.
+    """
+    backend = coordinator.backend
     keep = None
     if existing is not None:
         keep = {i.lower() for i in existing.volumes | existing.snapshots}
-    result = CleanupResult(directory)
+    result = CleanupResult(backend.leftovers_place(),
+                           kind=backend.leftover_kind)
     prefix = coordinator.prefix
-    for name in lock_files(directory, prefix):
+    for name in backend.list_lock_names(prefix):
         if keep is not None:
             ids = resource_ids_in(name)
             if not ids:
@@ -107,6 +106,6 @@ def clean_lock_files(coordinator, existing=None, dry_run=False):
             result.removed.append(name)
         elif coordinator.remove_lock(glob.escape(name[len(prefix):])):
             result.removed.append(name)
-        elif os.path.lexists(os.path.join(directory, name)):
+        elif backend.has_leftover(name):
             result.in_use.append(name)
     return result

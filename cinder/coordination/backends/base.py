@@ -96,8 +96,28 @@ class Backend(object):
         """
         self.release(tooz_lock)
 
+    # What released locks leave behind, for cinder-manage util clean_locks.
+    #: What one leftover of a lock is called in reports, or None when the
+    #: backend leaves nothing that lasts.
+    leftover_kind = None
+
+    def leftovers_place(self):
+        """Where the leftovers are, for reports; None if there are none."""
+        return None
+
+    def list_lock_names(self, prefix):
+        """Sorted names, starting with *prefix*, of locks that left some."""
+        return []
+
+    def has_leftover(self, name):
+        """Whether the lock called *name* (prefix included) left some."""
+        return False
+
     def remove_locks(self, pattern):
-        """Delete leftovers of locks matching *pattern*; returns a count."""
+        """Delete leftovers of locks matching *pattern*; returns a count.
+
+        The leftovers of a lock that is held or waited for are kept.
+        """
         return 0
 
     # Errors.

@@ -17,6 +17,7 @@ import fcntl
 import glob
 import logging
 import os
+import stat
 import threading
 import time
 import urllib.parse
@@ -133,6 +134,33 @@ class FileBackend(base.Backend):
 
     def is_still_owner(self, tooz_lock):
         return bool(tooz_lock.acquired)
+
+    leftover_kind = 'lock file'
+
+    def leftovers_place(self):
+        return self.directory
+
+    def list_lock_names(self, prefix):
+        """Sorted names of the lock files in the lock directory.
+
+        Only empty regular files whose name starts with *prefix* are lock
+        files: the request socket, logs or anything else an operator
+        keeps in ``$state_path`` are never listed.
+        """
+        names = []
+        for entry in os.scandir(self.directory):
+            if not entry.name.startswith(prefix):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                names.append(entry.name)
+        return sorted(names)
+
+    def has_leftover(self, name):
+        return os.path.lexists(os.path.join(self.directory, name))
 
     def remove_locks(self, pattern):
         removed = 0
