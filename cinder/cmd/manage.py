@@ -23,12 +23,14 @@ takes and releases a probe lock and prints what the backend guarantees.
 Exit status: 0 when all is well, 1 with warnings, 2 when the backend
 cannot be used.
 
-``util clean_locks`` removes the lock files (file backend) of volumes and
-snapshots that no longer exist, asking the configured volume driver which
-exist; with ``--services-offline``, when no service uses the lock
-directory, it removes them all. Files whose lock is held are never
-removed. Exit status: 0 on success, 1 when ``--services-offline`` found
-locks in use (a service is still running), 2 on an error.
+``util clean_locks`` removes what the locks of volumes and snapshots that
+no longer exist leave behind (lock files of the file backend, parent
+nodes on ZooKeeper), asking the configured volume driver which exist;
+with ``--services-offline``, when no service uses the lock backend, it
+removes it all. What a held lock left is never removed. Redis and etcd
+leave nothing that does not expire: it says so. Exit status: 0 on
+success, 1 when ``--services-offline`` found locks in use (a service is
+still running), 2 on an error.
 
 Secrets of ``[coordination] backend_url`` never appear in the output.
 """
@@ -77,9 +79,9 @@ def clean_locks(conf, services_offline=False, dry_run=False, out=None,
         return 2
     try:
         backend = coordinator.backend
-        if backend.distributed:
-            out.write('Lock backend %s keeps no lock files: nothing to '
-                      'clean\n' % backend.masked_url)
+        if backend.leftover_kind is None:
+            out.write('Lock backend %s leaves nothing to clean: %s\n' % (
+                backend.masked_url, backend.nothing_to_clean()))
             return 0
         existing = None
         if not services_offline:
@@ -91,10 +93,14 @@ def clean_locks(conf, services_offline=False, dry_run=False, out=None,
                     'clean_locks: cannot tell which volumes and snapshots '
                     'exist: %s\nStop every cinder-volume that uses %s and '
                     'run clean_locks --services-offline instead.\n' % (
-                        e, backend.directory))
+                        e, backend.leftovers_place()))
                 return 2
-        result = lock_cleanup.clean_lock_files(coordinator, existing,
-                                               dry_run=dry_run)
+        try:
+            result = lock_cleanup.clean_leftovers(coordinator, existing,
+                                                  dry_run=dry_run)
+        except (coordination.CoordinationError, OSError) as e:
+            out.write('clean_locks: %s\n' % e)
+            return 2
     finally:
         coordinator.stop()
     return _report_cleanup(result, services_offline, dry_run, out)
@@ -115,8 +121,8 @@ def _report_cleanup(result, services_offline, dry_run, out):
     verb = 'Would remove' if dry_run else 'Removed'
     for name in result.removed:
         out.write('%s %s\n' % (verb.lower(), name))
-    out.write('%s %d lock file(s) from %s' % (verb, len(result.removed),
-                                              result.directory))
+    out.write('%s %d %s(s) from %s' % (verb, len(result.removed),
+                                       result.kind, result.directory))
     if services_offline:
         out.write('\n')
     else:
@@ -124,8 +130,8 @@ def _report_cleanup(result, services_offline, dry_run, out):
                   'backend-wide locks\n' % (len(result.existing),
                                             len(result.backend_wide)))
     if result.in_use:
-        out.write('Kept %d lock file(s) in use: %s\n' % (
-            len(result.in_use), ', '.join(result.in_use)))
+        out.write('Kept %d %s(s) in use: %s\n' % (
+            len(result.in_use), result.kind, ', '.join(result.in_use)))
         if services_offline:
             out.write('clean_locks: --services-offline, but a process '
                       'holds these locks: is a cinder-volume still '
@@ -151,11 +157,12 @@ def _add_parsers(subparsers):
     util_actions.required = True
     clean = util_actions.add_parser(
         'clean_locks',
-        help='remove lock files of deleted volumes and snapshots')
+        help='remove what the locks of deleted volumes and snapshots '
+             'leave behind (lock files, ZooKeeper nodes)')
     clean.add_argument(
         '--services-offline', action='store_true',
-        help='every cinder-volume using the lock directory is stopped: '
-             'remove all lock files')
+        help='every cinder-volume using the lock backend is stopped: '
+             'remove what every lock left')
     clean.add_argument('--dry-run', action='store_true',
                        help='print what would be removed, remove nothing')
     clean.set_defaults(run=lambda args: clean_locks(

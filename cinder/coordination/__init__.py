@@ -31,8 +31,8 @@ The API
 * :meth:`Coordinator.get_lock` returns a :class:`Lock` for code that needs
   the lock object itself; :func:`ensure_locks_held` is the cheap check a
   critical section makes before a destructive or committing step.
-* :func:`synchronized_remove` deletes the lock files of deleted resources
-  (file backend only).
+* :func:`synchronized_remove` deletes what the locks of deleted resources
+  left behind (lock files, ZooKeeper parent nodes).
 
 What each backend guarantees
 ============================

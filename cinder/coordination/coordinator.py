@@ -210,16 +210,23 @@ class Coordinator(object):
         return lock_mod.Lock(self, full_name, tooz_lock)
 
     def remove_lock(self, glob_name):
-        """Delete lock files matching *glob_name* (file backend only).
+        """Delete what the locks matching *glob_name* left behind.
 
-        Locks in use are left alone. Returns how many were removed.
+        Lock files of the file backend, parent nodes on ZooKeeper; the
+        other backends leave nothing that lasts. Locks in use are left
+        alone. Returns how many were removed.
+
+        :raises BackendUnavailable: ZooKeeper did not answer within
+            ``backend_timeout``; what was removed until then stays removed.
+        :raises OSError: the lock directory cannot be read or changed.
         """
         backend = self._backend
         if backend is None:
             raise exceptions.CoordinationError(
                 'the coordinator is not started')
         removed = backend.remove_locks(self.prefix + glob_name)
-        LOG.debug('Removed %d lock file(s) matching %s', removed, glob_name)
+        LOG.debug('Removed %d %s(s) matching %s', removed,
+                  backend.leftover_kind or 'leftover', glob_name)
         return removed
 
     def _acquire(self, lock, blocking):

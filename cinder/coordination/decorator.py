@@ -232,10 +232,11 @@ def _release_all(locks):
 
 
 def synchronized_remove(glob_name, coordinator=None):
-    """Delete the lock files matching *glob_name* (file backend only).
+    """Delete what the locks matching *glob_name* left behind.
 
     For locks of resources that no longer exist, for example
     ``synchronized_remove(volume.id + '-*')`` after a volume is deleted.
+    See :meth:`Coordinator.remove_lock`.
     """
     coord = (coordinator if coordinator is not None
              else coordination.COORDINATOR)

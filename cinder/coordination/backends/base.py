@@ -23,6 +23,11 @@ from cinder.coordination import urls
 LOG = logging.getLogger('cinder.coordination')
 
 
+def seconds(value):
+    """A number of seconds for a message: ``30``, ``2.5``, or ``some``."""
+    return '%g' % value if value is not None else 'some'
+
+
 class Backend(object):
     """A Tooz driver family and its semantics.
 
@@ -104,6 +109,11 @@ class Backend(object):
     def leftovers_place(self):
         """Where the leftovers are, for reports; None if there are none."""
         return None
+
+    def nothing_to_clean(self):
+        """Why this backend leaves nothing to remove: one sentence."""
+        return ('cinder-manage knows of nothing that the locks of this '
+                'backend leave behind')
 
     def list_lock_names(self, prefix):
         """Sorted names, starting with *prefix*, of locks that left some."""

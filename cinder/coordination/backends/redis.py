@@ -45,3 +45,15 @@ class RedisBackend(base.Backend):
         # dropped the lock's token first: the release cannot be tried
         # again, the lease runs out instead.
         return False
+
+    def nothing_to_clean(self):
+        # Measured on Redis 7: after a release and a stop no key is left;
+        # a killed holder leaves its lock key and its member key, both
+        # with an expiry.
+        return ('a release deletes the lock\'s key; the lock key of a '
+                'holder that died expires %s s after its last heartbeat '
+                '(lock_timeout) and its member key after %s s '
+                '(membership_timeout)' % (
+                    base.seconds(self.lease()),
+                    base.seconds(getattr(self.driver, 'membership_timeout',
+                                         None))))

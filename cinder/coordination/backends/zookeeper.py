@@ -12,8 +12,10 @@
 
 """``zookeeper://``: ephemeral nodes of a kazoo session."""
 
+import fnmatch
 import importlib.metadata
 import logging
+import re
 import time
 import urllib.parse
 
@@ -35,6 +37,8 @@ TOOZ_NAMESPACE = 'tooz'
 GUARD_PREFIX = 'guard-'
 #: Tries at guarding a parent node that others keep creating and removing.
 GUARD_ATTEMPTS = 5
+#: A character that makes a pattern of remove_locks() match many names.
+_GLOB_MAGIC = re.compile(r'[*?[]')
 
 
 class ZooKeeperBackend(base.Backend):
@@ -319,3 +323,82 @@ class ZooKeeperBackend(base.Backend):
                 client.ensure_path(self.locks_root())
         raise kazoo_exceptions.NoNodeError(
             'parent node %s kept vanishing' % parent)
+
+    # Leftovers: the idle parent nodes, for clean_locks and for the
+    # removal of the locks of a deleted resource. Each call is bounded:
+    # one that gets no answer within backend_timeout raises
+    # BackendUnavailable.
+
+    leftover_kind = 'lock node'
+
+    def leftovers_place(self):
+        return '%s on %s' % (self.locks_root(), self.masked_url)
+
+    def _answer(self, what, async_result):
+        """The result of a kazoo call, within ``backend_timeout``.
+
+        kazoo's own errors (NoNodeError, NotEmptyError) are raised as they
+        are; no answer in time or a lost connection as BackendUnavailable.
+        """
+        try:
+            return async_result.get(block=True, timeout=self.timeout)
+        except (kazoo_exceptions.NoNodeError,
+                kazoo_exceptions.NotEmptyError):
+            raise
+        except Exception as e:
+            raise self.translate(what, e) from None
+
+    def list_lock_names(self, prefix):
+        """Names of the locks under :meth:`locks_root`, held or not."""
+        root = self.locks_root()
+        try:
+            children = self._answer(
+                'Listing the lock nodes under %s' % root,
+                self.driver._coord.get_children_async(root))
+        except kazoo_exceptions.NoNodeError:
+            return []
+        return sorted(name for name in children if name.startswith(prefix))
+
+    def has_leftover(self, name):
+        path = self.parent_node(name)
+        return self._answer('Reading lock node %s' % path,
+                            self.driver._coord.exists_async(path)) is not None
+
+    def remove_locks(self, pattern):
+        """Delete the idle parent nodes of the locks matching *pattern*.
+
+        A parent node with a child (a holder or a waiter) is never
+        deleted: ZooKeeper refuses to delete a node that has children, in
+        the same atomic step as the delete. An acquirer that made sure of
+        the parent before the delete and creates its node after it
+        creates the parent again (see :meth:`_acquire_recreating_parent`).
+        The deletes are sent together and answered in order.
+
+        :param pattern: a shell pattern of lock names (prefix included);
+            without ``*``, ``?`` or ``[`` it is one name, and no listing
+            is needed.
+        :returns: how many parent nodes were deleted.
+        :raises BackendUnavailable: ZooKeeper did not answer a call within
+            ``backend_timeout`` seconds; the deletes already answered
+            stand.
+        """
+        if _GLOB_MAGIC.search(pattern):
+            names = [name for name in self.list_lock_names('')
+                     if fnmatch.fnmatchcase(name, pattern)]
+        else:
+            names = [pattern]
+        client = self.driver._coord
+        paths_ = [self.parent_node(name) for name in names]
+        pending = [(path, client.delete_async(path)) for path in paths_]
+        removed = 0
+        for path, result in pending:
+            try:
+                self._answer('Deleting lock node %s' % path, result)
+            except kazoo_exceptions.NotEmptyError:
+                LOG.debug('Not removing lock node %s: the lock is held, '
+                          'waited for or being taken', path)
+            except kazoo_exceptions.NoNodeError:
+                pass
+            else:
+                removed += 1
+        return removed

@@ -319,4 +319,4 @@ class CleanLocksTest(ToolTestCase):
             'backend_url': lockservers.server_url('redis')})
         rc, out, err = self.manage(config_file, 'util', 'clean_locks')
         self.assertEqual(0, rc, out + err)
-        self.assertIn('keeps no lock files: nothing to clean', out)
+        self.assertIn('leaves nothing to clean: a release deletes', out)

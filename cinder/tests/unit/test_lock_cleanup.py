@@ -10,7 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Unit tests of cinder.lock_cleanup on a real lock directory."""
+"""Unit tests of cinder.lock_cleanup.
+
+On a real lock directory, and on a ZooKeeper tree of fake kazoo calls.
+"""
 
 import os
 import socket
@@ -21,6 +24,7 @@ from oslotest import base
 
 from cinder import lock_cleanup
 from cinder.tests import coordination_fixture
+from cinder.tests.unit.coordination import fakes
 from cinder.volume import driver
 
 
@@ -113,5 +117,66 @@ class CleanLockFilesTestCase(base.BaseTestCase):
         fake = fixtures.MockPatchObject(self.coordinator.backend,
                                         'distributed', True)
         self.useFixture(fake)
+        self.assertRaises(lock_cleanup.NotAFileBackend,
+                          lock_cleanup.clean_lock_files, self.coordinator)
+
+
+class CleanLeftoversOnZooKeeperTestCase(fakes.CoordinationTestCase):
+    """The same rules for the parent nodes of ZooKeeper locks."""
+
+    url = 'zookeeper://127.0.0.1:1'
+
+    def setUp(self):
+        super().setUp()
+        self.driver = fakes.FakeZooKeeperTree()
+        self.get_coordinator.return_value = self.driver
+        self.start()
+        self.volume, self.snapshot, self.gone, self.busy = (
+            str(uuid.uuid4()) for _ in range(4))
+        self.existing = driver.ResourceIds({self.volume}, {self.snapshot})
+        self.fates = {
+            'cinder-%s-delete_volume' % self.volume: 'existing',
+            'cinder-%s-delete_snapshot' % self.snapshot.upper(): 'existing',
+            'cinder-tgt-targets': 'backend_wide',
+            'cinder-%s-delete_volume' % self.gone: 'removed',
+            'cinder-nfs-%s' % self.gone: 'removed',
+            'cinder-%s-detach_volume' % self.busy: 'in_use',
+        }
+        for name, fate in self.fates.items():
+            children = ['n__lock__0000000001'] if fate == 'in_use' else []
+            self.driver.add('/tooz/locks/' + name, *children)
+        self.driver.add('/tooz/locks/other-%s' % self.gone)
+
+    def names(self):
+        return self.driver.nodes['/tooz/locks']
+
+    def test_online_removes_idle_parents_of_deleted_resources(self):
+        result = lock_cleanup.clean_leftovers(self.coordinator,
+                                              self.existing)
+        for name, fate in self.fates.items():
+            self.assertIn(name, getattr(result, fate), fate)
+            self.assertEqual(fate != 'removed', name in self.names(), name)
+        self.assertIn('other-%s' % self.gone, self.names())
+        self.assertEqual('lock node', result.kind)
+        self.assertEqual('/tooz/locks on zookeeper://127.0.0.1:1',
+                         result.directory)
+
+    def test_offline_removes_every_idle_parent(self):
+        result = lock_cleanup.clean_leftovers(self.coordinator, None)
+        self.assertEqual(5, len(result.removed))
+        self.assertEqual(['cinder-%s-detach_volume' % self.busy],
+                         result.in_use)
+        self.assertEqual({'cinder-%s-detach_volume' % self.busy,
+                          'other-%s' % self.gone}, self.names())
+
+    def test_dry_run_removes_nothing(self):
+        before = set(self.names())
+        result = lock_cleanup.clean_leftovers(self.coordinator,
+                                              self.existing, dry_run=True)
+        self.assertEqual(3, len(result.removed))
+        self.assertEqual(before, self.names())
+        self.assertNotIn('delete', [call for call, _ in self.driver.calls])
+
+    def test_clean_lock_files_still_wants_the_file_backend(self):
         self.assertRaises(lock_cleanup.NotAFileBackend,
                           lock_cleanup.clean_lock_files, self.coordinator)

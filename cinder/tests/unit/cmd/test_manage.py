@@ -17,6 +17,7 @@ import os
 from unittest import mock
 import uuid
 
+import fixtures
 from oslo_config import cfg
 from oslotest import base
 
@@ -24,6 +25,7 @@ from cinder.cmd import manage
 from cinder import coordination
 from cinder import lock_check
 from cinder.tests import coordination_fixture
+from cinder.tests.unit.coordination import fakes
 from cinder.volume import driver
 
 
@@ -130,6 +132,90 @@ class CleanLocksTestCase(base.BaseTestCase):
         rc = manage.clean_locks(self.conf, out=io.StringIO(),
                                 coordinator=coordinator)
         self.assertEqual(2, rc)
+
+
+class CleanLocksOnLockServersTestCase(fakes.CoordinationTestCase):
+    """clean_locks with Redis, etcd and ZooKeeper (fake drivers)."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf.register_opts(manage.config.volume_service_opts)
+        self.gone, self.kept = str(uuid.uuid4()), str(uuid.uuid4())
+        self.resources = mock.Mock()
+        self.resources.list_resource_ids.return_value = driver.ResourceIds(
+            {self.kept}, set())
+        self.useFixture(fixtures.MockPatchObject(
+            driver, 'load_driver', return_value=self.resources))
+
+    def clean(self, url, **kwargs):
+        self.fixture.config(group='coordination', backend_url=url)
+        out = io.StringIO()
+        rc = manage.clean_locks(self.conf, out=out,
+                                coordinator=self.coordinator, **kwargs)
+        self.assertFalse(self.coordinator.started)
+        return rc, out.getvalue()
+
+    def test_redis_leaves_nothing_to_clean(self):
+        self.driver.membership_timeout = 30.0
+        rc, out = self.clean('redis://:secret@127.0.0.1:1')
+        self.assertEqual(0, rc, out)
+        self.assertEqual(
+            'Lock backend redis://:***@127.0.0.1:1 leaves nothing to clean: '
+            'a release deletes the lock\'s key; the lock key of a holder '
+            'that died expires 30 s after its last heartbeat (lock_timeout) '
+            'and its member key after 30 s (membership_timeout)\n', out)
+        self.resources.list_resource_ids.assert_not_called()
+
+    def test_etcd_leaves_nothing_to_clean(self):
+        self.driver.membership_timeout = 10
+        rc, out = self.clean('etcd3+http://127.0.0.1:1',
+                             services_offline=True)
+        self.assertEqual(0, rc, out)
+        self.assertIn('leaves nothing to clean: a release deletes the '
+                      'lock\'s key; its lease, the lease of each try of a '
+                      'waiter and the key of a holder that died expire by '
+                      'themselves within 30 s (lock_timeout), the lease of '
+                      'each stopped service within 10 s', out)
+
+    def zookeeper(self):
+        self.driver = fakes.FakeZooKeeperTree()
+        self.get_coordinator.return_value = self.driver
+        for name in ('%s-delete_volume' % self.gone, 'nfs-' + self.kept,
+                     'tgt-targets'):
+            self.driver.add('/tooz/locks/cinder-' + name)
+        self.driver.add('/tooz/locks/cinder-nfs-' + self.gone,
+                        'n__lock__0000000001')
+        return 'zookeeper://127.0.0.1:1'
+
+    def test_zookeeper_online(self):
+        rc, out = self.clean(self.zookeeper())
+        self.assertEqual(0, rc, out)
+        self.assertEqual([
+            'removed cinder-%s-delete_volume' % self.gone,
+            'Removed 1 lock node(s) from /tooz/locks on '
+            'zookeeper://127.0.0.1:1; kept 1 of existing volumes and '
+            'snapshots and 1 of backend-wide locks',
+            'Kept 1 lock node(s) in use: cinder-nfs-%s' % self.gone,
+        ], out.splitlines())
+
+    def test_zookeeper_offline_with_a_held_lock_exits_1(self):
+        rc, out = self.clean(self.zookeeper(), services_offline=True)
+        self.assertEqual(1, rc, out)
+        self.assertIn('Removed 3 lock node(s) from /tooz/locks', out)
+        self.assertIn('is a cinder-volume still running?', out)
+        self.assertEqual({'/tooz/locks', '/tooz/locks/cinder-nfs-' +
+                          self.gone}, set(self.driver.nodes))
+
+    def test_zookeeper_without_answer_exits_2(self):
+        url = self.zookeeper()
+        self.driver.no_answer = True
+        rc, out = self.clean(url, services_offline=True)
+        self.assertEqual(2, rc, out)
+        self.assertEqual(
+            'clean_locks: Listing the lock nodes under /tooz/locks failed: '
+            'the lock backend zookeeper://127.0.0.1:1 ([coordination] '
+            'backend_url) did not answer: KazooTimeoutError: no answer from '
+            '/tooz/locks\n', out)
 
 
 class MainTestCase(base.BaseTestCase):

@@ -110,3 +110,67 @@ class ParentNodeTestCase(fakes.CoordinationTestCase):
         self.assertEqual(2, len(tooz_lock.calls))
         self.assertFalse(lock.held)
         self.assertEqual(set(), self.driver.nodes['/tooz/locks/cinder-v1'])
+
+
+class RemoveParentNodesTestCase(fakes.CoordinationTestCase):
+    url = 'zookeeper://:secret@127.0.0.1:1'
+
+    def setUp(self):
+        super().setUp()
+        self.driver = fakes.FakeZooKeeperTree()
+        self.get_coordinator.return_value = self.driver
+        self.backend = self.start().backend
+        self.driver.add('/tooz/locks/cinder-v1-delete_volume')
+        self.driver.add('/tooz/locks/cinder-nfs-v1')
+        self.driver.add('/tooz/locks/cinder-v2-delete_volume',
+                        'a1b2__lock__0000000001')
+        self.driver.add('/tooz/locks/other-v1')
+
+    def test_lists_the_lock_names_with_the_prefix(self):
+        self.assertEqual(['cinder-nfs-v1', 'cinder-v1-delete_volume',
+                          'cinder-v2-delete_volume'],
+                         self.backend.list_lock_names('cinder-'))
+        self.assertTrue(self.backend.has_leftover('cinder-nfs-v1'))
+        self.assertFalse(self.backend.has_leftover('cinder-nfs-v9'))
+        self.assertEqual('/tooz/locks on zookeeper://:***@127.0.0.1:1',
+                         self.backend.leftovers_place())
+
+    def test_no_locks_root_yet_lists_nothing(self):
+        self.driver.nodes.clear()
+        self.assertEqual([], self.backend.list_lock_names('cinder-'))
+
+    def test_pattern_removes_idle_matching_parents_only(self):
+        self.assertEqual(2, self.coordinator.remove_lock('*v1*'))
+        self.assertEqual({'cinder-v2-delete_volume', 'other-v1'},
+                         self.driver.nodes['/tooz/locks'])
+        # One listing, then the deletes of the matching names.
+        self.assertEqual([('get_children', '/tooz/locks'),
+                          ('delete', '/tooz/locks/cinder-nfs-v1'),
+                          ('delete', '/tooz/locks/cinder-v1-delete_volume')],
+                         self.driver.calls)
+
+    def test_parent_with_a_holder_or_waiter_is_kept(self):
+        self.assertEqual(0, self.coordinator.remove_lock(
+            'v2-delete_volume'))
+        self.assertIn('cinder-v2-delete_volume',
+                      self.driver.nodes['/tooz/locks'])
+        self.assertIn('Not removing lock node '
+                      '/tooz/locks/cinder-v2-delete_volume: the lock is '
+                      'held, waited for or being taken', self.log.output)
+
+    def test_exact_name_needs_no_listing(self):
+        self.assertEqual(1, self.coordinator.remove_lock('nfs-v1'))
+        self.assertEqual(0, self.coordinator.remove_lock('nfs-v1'))
+        self.assertEqual([('delete', '/tooz/locks/cinder-nfs-v1')] * 2,
+                         self.driver.calls)
+
+    def test_no_answer_is_backend_unavailable(self):
+        self.driver.no_answer = True
+        for call in (lambda: self.coordinator.remove_lock('*v1*'),
+                     lambda: self.coordinator.remove_lock('nfs-v1'),
+                     lambda: self.backend.list_lock_names('cinder-'),
+                     lambda: self.backend.has_leftover('cinder-nfs-v1')):
+            exc = self.assertRaises(coordination.BackendUnavailable, call)
+            self.assertIn('zookeeper://:***@127.0.0.1:1', str(exc))
+            self.assertNotIn('secret', str(exc))
+        self.assertIn('cinder-nfs-v1', self.driver.nodes['/tooz/locks'])
