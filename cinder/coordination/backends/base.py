@@ -67,7 +67,19 @@ class Backend(object):
         """Called with ``[coordination]`` once the driver is created."""
 
     def after_start(self, coordinator):
-        """Called once the driver is started."""
+        """Called once the driver is started.
+
+        :raises ConfigurationError: the library lacks an internal this
+            backend reads (:mod:`cinder.coordination.internals`).
+        """
+
+    def probe_lock(self):
+        """A tooz lock of the started driver, never acquired.
+
+        For the checks of :mod:`cinder.coordination.internals`: making
+        it asks nothing of the server.
+        """
+        return self.driver.get_lock(b'cinder-internals-probe')
 
     def lease(self):
         """Seconds a held lock lives without a heartbeat, or None."""

@@ -15,6 +15,7 @@
 import urllib.parse
 
 from cinder.coordination.backends import base
+from cinder.coordination import internals
 
 
 class Etcd3Backend(base.Backend):
@@ -35,6 +36,9 @@ class Etcd3Backend(base.Backend):
         return self._with_query_defaults(timeout=int(max(1, self.timeout)),
                                          lock_timeout=30)
 
+    def after_start(self, coordinator):
+        internals.check_etcd(self.driver, self.probe_lock())
+
     def lease(self):
         return getattr(self.driver, 'lock_timeout', None)
 
@@ -45,9 +49,10 @@ class Etcd3Backend(base.Backend):
 
     def _if_owner(self, tooz_lock, success):
         """Run *success* in a transaction if the key holds our token."""
+        key, token = internals.etcd_key_and_token(tooz_lock)
         result = self.driver.client.transaction({
-            'compare': [{'key': tooz_lock._key_b64, 'result': 'EQUAL',
-                         'target': 'VALUE', 'value': tooz_lock._uuid}],
+            'compare': [{'key': key, 'result': 'EQUAL',
+                         'target': 'VALUE', 'value': token}],
             'success': success, 'failure': []})
         return bool(result.get('succeeded', False))
 
@@ -55,14 +60,14 @@ class Etcd3Backend(base.Backend):
         # Tooz keeps a lock whose release failed among the locks its
         # heartbeat renews: the lease would be renewed until this service
         # restarts, and every other service would wait that long.
-        self.driver._acquired_locks.discard(tooz_lock)
+        internals.etcd_renewed_locks(self.driver).discard(tooz_lock)
         return True
 
     def release_orphan(self, tooz_lock):
         # Tooz's release no longer knows the lock: delete the key, if it
         # is still ours, as its release does.
-        self._if_owner(tooz_lock,
-                       [{'request_delete_range': {'key': tooz_lock._key_b64}}])
+        key, _token = internals.etcd_key_and_token(tooz_lock)
+        self._if_owner(tooz_lock, [{'request_delete_range': {'key': key}}])
 
     def nothing_to_clean(self):
         # Measured on etcd 3.4: a release deletes the key but leaves its

@@ -24,6 +24,7 @@ import urllib.parse
 
 from cinder.coordination.backends import base
 from cinder.coordination import bounded
+from cinder.coordination import internals
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -110,6 +111,9 @@ class FileBackend(base.Backend):
             else:
                 held.pop(path, None)
 
+    def after_start(self, coordinator):
+        internals.check_file(self.probe_lock())
+
     @staticmethod
     def _still_linked(tooz_lock):
         """Is the locked file still linked, so the one at the lock's path?
@@ -119,13 +123,7 @@ class FileBackend(base.Backend):
         open again. One fstat() of the open descriptor tells, without a
         look-up of the path.
         """
-        try:
-            fd = tooz_lock._lock.lockfile.fileno()
-        except (AttributeError, ValueError):
-            # Not tooz's fasteners-based lock, or no open file: cannot
-            # tell.
-            return True
-        return os.fstat(fd).st_nlink > 0
+        return os.fstat(internals.locked_file(tooz_lock).fileno()).st_nlink > 0
 
     def release(self, tooz_lock):
         released = tooz_lock.release()

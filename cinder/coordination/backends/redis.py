@@ -13,6 +13,7 @@
 """``redis://``: leases refreshed by the heartbeat."""
 
 from cinder.coordination.backends import base
+from cinder.coordination import internals
 
 
 class RedisBackend(base.Backend):
@@ -32,9 +33,9 @@ class RedisBackend(base.Backend):
     def after_start(self, coordinator):
         from redis import backoff
         from redis import retry
-        client = getattr(self.driver, '_client', None)
-        if client is not None and hasattr(client, 'set_retry'):
-            client.set_retry(retry.Retry(backoff.NoBackoff(), 0))
+        internals.check_redis(self.driver)
+        internals.redis_client(self.driver).set_retry(
+            retry.Retry(backoff.NoBackoff(), 0))
 
     def lease(self):
         return getattr(self.driver, 'lock_timeout', None)

@@ -13,7 +13,6 @@
 """``zookeeper://``: ephemeral nodes of a kazoo session."""
 
 import fnmatch
-import importlib.metadata
 import logging
 import re
 import time
@@ -25,7 +24,7 @@ from kazoo.protocol import states as kazoo_states
 
 from cinder.coordination.backends import base
 from cinder.coordination import bounded
-from cinder.coordination import exceptions
+from cinder.coordination import internals
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -86,7 +85,8 @@ class ZooKeeperBackend(base.Backend):
         # back. Bound it like every other reconnect of this module. The
         # connection handler holds its own copy of the retry policy, made
         # when the client was created; it is read when the client starts.
-        sleeper = self.driver._coord._connection.retry_sleeper
+        internals.check_zookeeper(self.driver, self.probe_lock())
+        sleeper = internals.kazoo_retry_sleeper(self.client)
         sleeper.delay = max(options.initial_reconnect_backoff, 0.01)
         sleeper.max_delay = max(options.max_reconnect_backoff, sleeper.delay)
 
@@ -108,24 +108,12 @@ class ZooKeeperBackend(base.Backend):
                     LOG.warning('Connection to lock backend %s lost; locks '
                                 'held are in doubt until it is back',
                                 self.masked_url)
-        self.driver._coord.add_listener(listener)
-        self._kazoo_lock(self.driver.get_lock(b'cinder-probe'))
+        self.client.add_listener(listener)
 
-    @staticmethod
-    def _kazoo_lock(tooz_lock):
-        """The kazoo lock recipe inside a tooz lock (a private attribute).
-
-        :raises CoordinationError: this version of tooz keeps it elsewhere
-            (checked once at start).
-        """
-        kazoo_lock = getattr(tooz_lock, '_lock', None)
-        if not all(hasattr(kazoo_lock, name)
-                   for name in ('path', 'node', 'data', 'is_acquired')):
-            raise exceptions.CoordinationError(
-                'tooz %s is not supported with ZooKeeper: its ZooKeeperLock '
-                'has no kazoo lock in "_lock", which this project reads to '
-                'check ownership' % importlib.metadata.version('tooz'))
-        return kazoo_lock
+    @property
+    def client(self):
+        """The kazoo client of the driver."""
+        return internals.kazoo_client(self.driver)
 
     def lease(self):
         return getattr(self.driver, 'timeout', None)
@@ -207,8 +195,8 @@ class ZooKeeperBackend(base.Backend):
             answer within ``backend_timeout`` (the connection is down) or
             met a dropped connection. The lock may well still be ours.
         """
-        client = self.driver._coord
-        kazoo_lock = self._kazoo_lock(tooz_lock)
+        client = self.client
+        kazoo_lock = internals.kazoo_lock(tooz_lock)
         if (self._acquired_in.get(id(tooz_lock)) != self._sessions_lost or
                 client.state == kazoo_states.KazooState.LOST or
                 not kazoo_lock.is_acquired):
@@ -285,7 +273,7 @@ class ZooKeeperBackend(base.Backend):
             return tooz_lock.acquire(blocking=blocking)
         finally:
             try:
-                self.driver._coord.delete(guard)
+                self.client.delete(guard)
             except Exception:
                 # Ephemeral: it goes with the session. Until then it only
                 # keeps the parent from being removed.
@@ -305,7 +293,7 @@ class ZooKeeperBackend(base.Backend):
             created again by others between each of ``GUARD_ATTEMPTS``
             pairs of steps.
         """
-        client = self.driver._coord
+        client = self.client
         guard = kazoo_paths.join(parent, GUARD_PREFIX)
         for _ in range(GUARD_ATTEMPTS):
             try:
@@ -354,7 +342,7 @@ class ZooKeeperBackend(base.Backend):
         try:
             children = self._answer(
                 'Listing the lock nodes under %s' % root,
-                self.driver._coord.get_children_async(root))
+                self.client.get_children_async(root))
         except kazoo_exceptions.NoNodeError:
             return []
         return sorted(name for name in children if name.startswith(prefix))
@@ -362,7 +350,7 @@ class ZooKeeperBackend(base.Backend):
     def has_leftover(self, name):
         path = self.parent_node(name)
         return self._answer('Reading lock node %s' % path,
-                            self.driver._coord.exists_async(path)) is not None
+                            self.client.exists_async(path)) is not None
 
     def remove_locks(self, pattern):
         """Delete the idle parent nodes of the locks matching *pattern*.
@@ -387,7 +375,7 @@ class ZooKeeperBackend(base.Backend):
                      if fnmatch.fnmatchcase(name, pattern)]
         else:
             names = [pattern]
-        client = self.driver._coord
+        client = self.client
         paths_ = [self.parent_node(name) for name in names]
         pending = [(path, client.delete_async(path)) for path in paths_]
         removed = 0

@@ -18,6 +18,7 @@ in cinder/tests/functional/test_coordination.py.
 """
 
 import logging
+import os
 import threading
 import types
 
@@ -29,6 +30,9 @@ from tooz import coordination as tooz_coordination
 
 from cinder import coordination
 from cinder.coordination import lock as lock_mod
+
+#: An open file that is never unlinked, for the file backend's check.
+_ALWAYS_LINKED = open(os.devnull)
 
 REAL_GET_COORDINATOR = tooz_coordination.get_coordinator
 WAIT = 10  # bound for waits on events; never reached when the code works
@@ -52,9 +56,15 @@ class FakeToozLock(object):
         self.calls = []
         #: Raised by the next releases, one each, while not empty.
         self.release_errors = []
-        # The kazoo lock that the ZooKeeper backend checks for at start.
+        # What the backends reach inside tooz's locks (see
+        # cinder.coordination.internals): the kazoo lock (ZooKeeper), the
+        # fasteners lock and its open file (file: an always linked one),
+        # the key and token (etcd).
         self._lock = types.SimpleNamespace(path=name, node=None, data=b'',
-                                           is_acquired=False)
+                                           is_acquired=False,
+                                           lockfile=_ALWAYS_LINKED)
+        self._key_b64 = 'a2V5'
+        self._uuid = 'token'
 
     def acquire(self, blocking=True):
         self.calls.append(('acquire', blocking))
@@ -90,6 +100,9 @@ class FakeDriver(object):
         self.beat_event = threading.Event()
         self.listeners = []
         self._coord = self  # what the ZooKeeper backend reaches for
+        # What the Redis and etcd backends reach for.
+        self._client = types.SimpleNamespace(set_retry=lambda retry: None)
+        self._acquired_locks = set()
         # kazoo's connection handler and its reconnect policy.
         self._connection = types.SimpleNamespace(
             retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))

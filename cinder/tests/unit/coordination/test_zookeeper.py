@@ -358,5 +358,5 @@ class ZooKeeperPrivateAttributeTestCase(ZooKeeperTestCase):
                                 self.coordinator.start)
         self.assertIn('tooz %s ' % importlib.metadata.version('tooz'),
                       str(exc))
-        self.assertIn('"_lock"', str(exc))
+        self.assertIn("'_lock'", str(exc))
         self.assertFalse(self.coordinator.started)
