@@ -60,10 +60,14 @@ class _Template(object):
                     ', '.join(params) or 'none'))
         self.roots = roots
         self.static = not roots
+        #: The name a template without fields stands for: its literal
+        #: text, "{{" and "}}" undoubled.
+        self.literal = (''.join(text for text, _, _, _ in parsed)
+                        if self.static else None)
 
     def render(self, values):
         if self.static:
-            return self.template
+            return self.literal
         try:
             # What string.Formatter().vformat() does, in C.
             return self.template.format_map(values)
@@ -178,7 +182,7 @@ def synchronized(*lock_names, blocking=True, coordinator=None):
                      for t in lock_names]
         static_names = None
         if all(t.static for t in templates):
-            static_names = sorted({t.template for t in templates})
+            static_names = sorted({t.literal for t in templates})
         arguments = _Arguments(func, signature, var_keyword, templates)
         single = templates[0] if len(templates) == 1 else None
         by = reflection.get_callable_name(func)

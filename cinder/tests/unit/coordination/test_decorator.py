@@ -63,6 +63,34 @@ class SynchronizedTestCase(fakes.CoordinationTestCase):
                           ('release', b'cinder-b-1'),
                           ('release', b'cinder-a-1')], self.driver.order)
 
+    def test_doubled_braces_are_literal_braces(self):
+        # A fixed name is a template too: "{{" and "}}" stand for "{" and
+        # "}", alone, beside other fixed names, or beside fields.
+        self.start()
+
+        @coordination.synchronized('3par-{{not a field}}',
+                                   coordinator=self.coordinator)
+        def alone():
+            pass
+
+        @coordination.synchronized('{{a}}', 'b}}',
+                                   coordinator=self.coordinator)
+        def fixed_pair():
+            pass
+
+        @coordination.synchronized('{{a}}-{x}',
+                                   coordinator=self.coordinator)
+        def with_field(x):
+            pass
+
+        alone()
+        fixed_pair()
+        with_field(1)
+        acquired = [name for event, name in self.driver.order
+                    if event == 'acquire']
+        self.assertEqual([b'cinder-3par-{not a field}', b'cinder-b}',
+                          b'cinder-{a}', b'cinder-{a}-1'], acquired)
+
     def test_var_keyword_arguments_can_be_named(self):
         self.start()
 
