@@ -13,9 +13,11 @@
 """A thin wrapper over the ``qemu-img`` command.
 
 Each function runs one ``qemu-img`` subcommand with
-:func:`oslo_concurrency.processutils.execute` and turns a failure into a
-:class:`cinder.exception.VolumeDriverException` whose message holds the
-command line, the exit code and what ``qemu-img`` wrote on stderr.
+:func:`cinder.common.processes.execute` (``processutils.execute``, with the
+child registered so that a stopping service can kill it) and turns a
+failure into a :class:`cinder.exception.VolumeDriverException` whose
+message holds the command line, the exit code and what ``qemu-img`` wrote
+on stderr, or, for a run the stopping service killed, why it was killed.
 
 Formats
 =======
@@ -38,6 +40,7 @@ import os
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
+from cinder.common import processes
 from cinder import exception
 
 LOG = logging.getLogger(__name__)
@@ -105,9 +108,12 @@ def _run(subcommand, *args, check_exit_code=0, prlimit=None):
     codes = [check_exit_code] if isinstance(check_exit_code, int) \
         else list(check_exit_code)
     try:
-        out, _err = processutils.execute(*cmd, env_variables=_env(),
-                                         check_exit_code=codes,
-                                         prlimit=prlimit)
+        out, _err = processes.execute(*cmd, env_variables=_env(),
+                                      check_exit_code=codes,
+                                      prlimit=prlimit)
+    except processes.ChildKilled as e:
+        raise exception.VolumeDriverException(
+            '%s was killed: %s' % (' '.join(cmd), e.reason)) from None
     except processutils.ProcessExecutionError as e:
         raise exception.VolumeDriverException(
             '%s failed with exit code %s: %s' % (
@@ -128,7 +134,7 @@ def version():
     """The ``qemu-img --version`` first line; raises when not installed."""
     cmd = (QEMU_IMG, '--version')
     try:
-        out, _err = processutils.execute(*cmd, env_variables=_env())
+        out, _err = processes.execute(*cmd, env_variables=_env())
     except (processutils.ProcessExecutionError, OSError) as e:
         raise exception.VolumeDriverException(
             'Cannot run %s (is qemu-img installed and on PATH?): %s' % (

@@ -39,6 +39,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cinder.common import config
+from cinder.common import processes
 from cinder import coordination
 from cinder import exception
 from cinder.volume import driver
@@ -277,7 +278,10 @@ class TgtArrayDriver(driver.VolumeDriver):
     time change a volume, as upstream; the driver adds no lock of its own.
 
     :param execute: runs a command like
-        :func:`oslo_concurrency.processutils.execute`; for tests.
+        :func:`oslo_concurrency.processutils.execute`; for tests. The
+        default, :func:`cinder.common.processes.execute`, registers each
+        ``tgtadm`` and ``qemu-img`` run, so that a stopping service can
+        kill it.
     """
 
     SUPPORTS_ACTIVE_ACTIVE = True
@@ -291,7 +295,7 @@ class TgtArrayDriver(driver.VolumeDriver):
                                              host=host)
         # tgt_volumes_dir defaults to a path under $state_path.
         self.configuration.register_opts(config.global_opts)
-        self._execute = execute or processutils.execute
+        self._execute = execute or processes.execute
         #: Test seam: called with the :class:`Target` after the last LUN
         #: of a host target was found gone and before the target is
         #: deleted, inside the host lock.
@@ -358,6 +362,11 @@ class TgtArrayDriver(driver.VolumeDriver):
         cmd += ['--lld', 'iscsi'] + list(args)
         try:
             out, _err = self._execute(*cmd, timeout=TGTADM_TIMEOUT)
+        except processes.ChildKilled as e:
+            raise TgtadmError(
+                'tgtadm %s was killed: %s' % (' '.join(args), e.reason),
+                reason='killed: %s' % e.reason,
+                exit_code=e.exit_code) from None
         except subprocess.TimeoutExpired:
             raise TgtadmError(
                 'tgtd did not answer tgtadm %s within %d s on its '
@@ -466,9 +475,12 @@ class TgtArrayDriver(driver.VolumeDriver):
                 os.truncate(tmp, size_gb * GiB)
             os.rename(tmp, dst)
         except processutils.ProcessExecutionError as e:
+            # A run the stopping service killed has no stderr; its
+            # description says why.
             raise exception.VolumeBackendAPIException(
                 'copying %s to %s failed: %s' % (
-                    src, dst, (e.stderr or '').strip())) from None
+                    src, dst, (e.stderr or e.description or '').strip())
+            ) from None
         finally:
             self._unlink(tmp)
 

@@ -23,6 +23,7 @@ from oslotest import base
 
 from cinder import exception
 from cinder.image import qemu_img
+from cinder.tests import processes_fixture
 
 MiB = 1024 * 1024
 
@@ -118,6 +119,17 @@ class QemuImgTestCase(base.BaseTestCase):
                           '--force-share', '-f', 'raw', '/some/path'), args)
         self.assertIs(qemu_img.INFO_LIMITS, ex.call_args[1]['prlimit'])
         self.assertEqual('C', ex.call_args[1]['env_variables']['LC_ALL'])
+
+    def test_a_run_killed_by_the_stopping_service_says_so(self):
+        # The stopping service kills the children of the requests still
+        # running; from then on, any qemu-img their threads start is
+        # killed at once.
+        children = self.useFixture(processes_fixture.ChildProcessesFixture())
+        children.doom('cinder-volume is stopping')
+        e = self.assertRaises(exception.VolumeDriverException,
+                              qemu_img.create, self.path('a'), 'raw', MiB)
+        self.assertIn('qemu-img create -f raw %s' % self.path('a'), str(e))
+        self.assertIn('was killed: cinder-volume is stopping', str(e))
 
     def test_info_rejects_garbled_output(self):
         with mock.patch.object(processutils, 'execute',

@@ -30,10 +30,12 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslotest import base
 
+from cinder.common import processes
 from cinder import coordination
 from cinder import exception
 from cinder import objects
 from cinder.tests import coordination_fixture
+from cinder.tests import processes_fixture
 from cinder.volume.drivers import tgt_array
 
 GiB = 1024 ** 3
@@ -395,6 +397,17 @@ class OptionsTestCase(DriverTestCase):
         self.assertEqual(tgt_array.TGTADM_TIMEOUT,
                          execute.call_args.kwargs['timeout'])
 
+    def test_tgtadm_killed_by_the_stopping_service_says_so(self):
+        children = self.useFixture(processes_fixture.ChildProcessesFixture())
+        children.doom('cinder-volume is stopping')
+        # The default runner: tgtadm runs as a registered child.
+        self.fixture.config(tgtadm_path='true')
+        driver = tgt_array.TgtArrayDriver(configuration=self.conf)
+        exc = self.assertRaises(tgt_array.TgtadmError, driver._show)
+        self.assertIn('tgtadm --op show --mode target was killed: '
+                      'cinder-volume is stopping', str(exc))
+        self.assertIn('killed', exc.reason)
+
     def test_missing_tgtadm_names_tgtadm_path(self):
         self.fixture.config(tgtadm_path='/nonexistent/tgtadm')
         driver = tgt_array.TgtArrayDriver(configuration=self.conf)
@@ -708,6 +721,17 @@ class VolumeFilesTestCase(DriverTestCase):
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_cloned_volume, clone, src)
         self.assertIn('qemu-img: boom', str(exc))
+        self.assertEqual([src.name], os.listdir(self.volumes_dir))
+
+    def test_copy_killed_by_the_stopping_service_says_so(self):
+        src = self.volume()
+        children = self.useFixture(processes_fixture.ChildProcessesFixture())
+        children.doom('cinder-volume is stopping')
+        self.driver._execute = processes.execute
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_cloned_volume,
+                                objects.Volume(), src)
+        self.assertIn('killed: cinder-volume is stopping', str(exc))
         self.assertEqual([src.name], os.listdir(self.volumes_dir))
 
 
