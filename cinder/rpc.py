@@ -36,9 +36,11 @@ import os
 import socket
 import socketserver
 import threading
+import time
 
 from oslo_log import log as logging
 
+from cinder.common import request_pool
 from cinder import exception
 from cinder import objects
 
@@ -48,6 +50,17 @@ _TAG = '__cinder_object__'
 _TYPES = {'Volume': objects.Volume, 'Snapshot': objects.Snapshot,
           'Attachment': objects.Attachment}
 _MAX_LINE = 16 * 1024 * 1024
+#: Seconds a stopping server gives a refused client to send its request
+#: and take the error reply.
+_REFUSE_TIMEOUT = 1.0
+
+#: How many requests one service runs at once: the size of its pool of
+#: request threads. Most of a request's time is spent waiting (for a
+#: lock, for ``qemu-img``, for the array), not on a CPU, so the pool is
+#: larger than the host's core count; a request that arrives while all
+#: are busy waits for one. When requests arrive over oslo.messaging
+#: instead, its ``executor_thread_pool_size`` option takes this role.
+REQUEST_WORKERS = 16
 
 
 class RemoteError(exception.CinderException):
@@ -91,26 +104,43 @@ def _is_record(value):
     return isinstance(value, tuple(_TYPES.values()))
 
 
+def _summary(line):
+    """``method(name=id, ...)`` of a request line, for logs; no values."""
+    try:
+        request = json.loads(line)
+        ids = ['%s=%s' % (name, value['data'].get('id'))
+               for name, value in sorted((request.get('args') or {}).items())
+               if isinstance(value, dict) and _TAG in value]
+        return '%s(%s)' % (request['method'], ', '.join(ids))
+    except Exception:
+        return 'an unreadable request'
+
+
 class Server(object):
     """Serve ``methods`` of ``endpoint`` on the Unix socket ``path``.
 
-    Each connection is handled in its own native thread, so requests for
-    different volumes run in parallel, as they would on a message bus
-    with several RPC workers. :meth:`stop` stops accepting, then waits up
-    to ``timeout`` seconds for requests in flight.
+    Requests run on a :class:`cinder.common.request_pool.RequestPool` of
+    ``workers`` native threads, so that requests for different volumes
+    run in parallel, as on a message bus with several RPC workers, and a
+    burst of connections cannot start a thread each. A connection that
+    arrives while every thread is busy is accepted and queued, never
+    dropped; :meth:`stop` counts it as in flight.
+
+    :param workers: the pool's size, :data:`REQUEST_WORKERS` by default.
+    :raises ValueError: ``workers`` is not a positive integer.
     """
 
-    def __init__(self, path, endpoint, methods):
+    def __init__(self, path, endpoint, methods, workers=REQUEST_WORKERS):
         self.path = path
         self._endpoint = endpoint
         self._methods = frozenset(methods)
         self._server = None
         self._thread = None
-        self._idle = threading.Condition()
-        self._in_flight = 0
+        self._pool = request_pool.RequestPool(workers, self._serve,
+                                              self._refuse)
 
     def start(self):
-        """Bind the socket (mode 0600) and serve in a native thread.
+        """Bind the socket (mode 0600) and serve on the pool.
 
         :raises ConfigurationError: the socket cannot be bound; the
             message names ``[DEFAULT] request_socket``.
@@ -121,11 +151,13 @@ class Server(object):
             raise exception.ConfigurationError(
                 '[DEFAULT] request_socket = %s cannot be bound: %s' %
                 (self.path, e)) from None
+        self._pool.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name='request-server',
             kwargs={'poll_interval': 0.2}, daemon=True)
         self._thread.start()
-        LOG.info('Accepting volume requests on %s', self.path)
+        LOG.info('Accepting volume requests on %s (%d request threads)',
+                 self.path, self._pool.size)
 
     def _bind(self):
         directory = os.path.dirname(self.path) or '.'
@@ -139,22 +171,16 @@ class Server(object):
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
+            # _serve() passes the pool's Request where socketserver
+            # passes the client's address (empty for a Unix socket).
             def handle(self):
-                outer._handle(self.rfile, self.wfile)
+                outer._handle(self.rfile, self.wfile, self.client_address)
 
-        class UnixServer(socketserver.ThreadingUnixStreamServer):
-            daemon_threads = True
-
+        class UnixServer(socketserver.UnixStreamServer):
             def process_request(self, request, client_address):
-                # Counted before the thread starts, so stop() cannot miss
-                # a request that was accepted but has not run yet.
-                with outer._idle:
-                    outer._in_flight += 1
-                try:
-                    super().process_request(request, client_address)
-                except Exception:
-                    outer._done()
-                    raise
+                # In flight from now on, so stop() cannot miss a request
+                # that was accepted but has not run yet.
+                outer._pool.submit((self, request))
 
         # No umask change: it is process-wide. The socket is created with
         # the process umask, which leaves others no write bit (no connect)
@@ -163,8 +189,25 @@ class Server(object):
         os.chmod(self.path, 0o600)
         return server
 
+    def requests(self):
+        """The :class:`~cinder.common.request_pool.Request` in flight."""
+        return self._pool.requests()
+
+    def wait(self, timeout=None):
+        """Wait up to ``timeout`` s for no request in flight; True if so."""
+        return self._pool.wait(timeout)
+
     def stop(self, timeout=None):
-        """Stop accepting; True when no request is left in flight."""
+        """Stop accepting, then wait up to ``timeout`` s for the requests.
+
+        Requests in flight, queued ones included, may finish within the
+        bound. When it passes, the queued ones are refused with a
+        ``ServiceStopping`` error (nothing was done for them), and those
+        still running are left to the caller (:meth:`requests`,
+        :meth:`wait`).
+
+        :returns: True when no request is left in flight.
+        """
         server = self._server
         if server is None:
             return True
@@ -176,30 +219,55 @@ class Server(object):
             os.unlink(self.path)
         except FileNotFoundError:
             pass
-        with self._idle:
-            if self._in_flight:
-                LOG.info('Waiting up to %s s for %d volume request(s) in '
-                         'flight', timeout, self._in_flight)
-            done = self._idle.wait_for(lambda: self._in_flight == 0,
-                                       timeout=timeout)
+        in_flight = self._pool.requests()
+        if in_flight:
+            LOG.info('Waiting up to %s s for %d volume request(s) in '
+                     'flight (%d queued)', timeout, len(in_flight),
+                     sum(1 for r in in_flight if r.started is None))
+        done, refused = self._pool.drain(timeout)
         if not done:
-            LOG.warning('%d volume request(s) still running after %s s',
-                        self._in_flight, timeout)
+            now = time.monotonic()
+            running = [r.describe(now) for r in self._pool.requests()]
+            LOG.warning('%d volume request(s) still running after %s s: '
+                        '%s; %d queued request(s) refused', len(running),
+                        timeout, ', '.join(running) or 'none', refused)
         return done
 
-    def _done(self):
-        with self._idle:
-            self._in_flight -= 1
-            self._idle.notify_all()
-
-    def _handle(self, rfile, wfile):
+    def _serve(self, request):
+        server, connection = request.item
         try:
-            reply = self._dispatch(rfile.readline(_MAX_LINE))
+            server.finish_request(connection, request)
+        finally:
+            server.shutdown_request(connection)
+
+    def _refuse(self, request):
+        """Answer a request that will not run with a ServiceStopping error."""
+        server, connection = request.item
+        try:
+            connection.settimeout(_REFUSE_TIMEOUT)
+            # Read it first: closing a Unix socket with unread data resets
+            # the connection, and the client would not see the reply.
+            with connection.makefile('rb') as rfile:
+                request.summary = _summary(rfile.readline(_MAX_LINE))
+            reply = _error('ServiceStopping', (
+                'the service stopped before the request started, after it '
+                'had waited %.1f s for a free request thread; nothing was '
+                'done, send it again' % (time.monotonic() -
+                                         request.accepted)))
+            connection.sendall(json.dumps(reply).encode('utf-8') + b'\n')
+        except OSError as e:
+            LOG.warning('Cannot refuse %s: %s', request.describe(), e)
+        finally:
+            server.shutdown_request(connection)
+
+    def _handle(self, rfile, wfile, request):
+        try:
+            line = rfile.readline(_MAX_LINE)
+            request.summary = _summary(line)
+            reply = self._dispatch(line)
             wfile.write(json.dumps(reply).encode('utf-8') + b'\n')
         except (BrokenPipeError, ConnectionResetError):
             LOG.warning('A client went away before its reply was sent')
-        finally:
-            self._done()
 
     def _dispatch(self, line):
         try:

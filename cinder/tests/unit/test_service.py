@@ -16,6 +16,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from unittest import mock
 
 import fixtures
@@ -327,3 +328,142 @@ class ServerTestCase(base.BaseTestCase):
         reply = server._dispatch(
             b'{"method": "x", "args": {"v": {"__cinder_object__": "Bad"}}}')
         self.assertIn('unknown record type', reply['error']['message'])
+
+
+class _Gated(object):
+    """An endpoint whose ``slow`` calls wait at a gate, counted."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.inside = 0
+        self.most = 0
+        self.gate = threading.Event()
+
+    def slow(self, n):
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            self.lock.notify_all()
+        try:
+            self.gate.wait(60)
+        finally:
+            with self.lock:
+                self.inside -= 1
+        return n
+
+    def wait_inside(self, count):
+        """Wait until at least ``count`` calls are inside; True if so."""
+        with self.lock:
+            return self.lock.wait_for(lambda: self.inside >= count, 30)
+
+
+def _wait_for(predicate, timeout=30):
+    """Poll ``predicate`` until true; False after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class PoolTestCase(base.BaseTestCase):
+    """The request server's bounded pool of request threads."""
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 's')
+        self.endpoint = _Gated()
+        self.addCleanup(self.endpoint.gate.set)
+        self.log = self.useFixture(fixtures.FakeLogger(name='cinder.rpc'))
+
+    def server(self, workers):
+        server = rpc.Server(self.path, self.endpoint, ['slow'],
+                            workers=workers)
+        server.start()
+        self.addCleanup(server.stop, 0)
+        return server
+
+    def call(self, n):
+        """Send ``slow(n)`` from a thread; returns its outcome list."""
+        outcome = []
+
+        def run():
+            try:
+                outcome.append(rpc.Client(self.path, timeout=60).call(
+                    'slow', n=n))
+            except Exception as e:
+                outcome.append(e)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        outcome.append(thread)
+        return outcome
+
+    def test_connections_beyond_the_pool_wait_their_turn(self):
+        before = set(threading.enumerate())
+        server = self.server(workers=2)
+        calls = [self.call(n) for n in range(5)]
+        self.assertTrue(self.endpoint.wait_inside(2))
+        # Every connection is accepted and counted, none dropped.
+        self.assertTrue(_wait_for(lambda: len(server.requests()) == 5))
+        states = sorted('queued' if r.started is None else 'running'
+                        for r in server.requests())
+        self.assertEqual(['queued'] * 3 + ['running'] * 2, states)
+        self.endpoint.gate.set()
+        for outcome in calls:
+            outcome[0].join(60)
+        self.assertEqual(list(range(5)), [c[1] for c in calls])
+        self.assertEqual(2, self.endpoint.most)
+        workers = [t for t in set(threading.enumerate()) - before
+                   if t.name.startswith('request-worker')]
+        self.assertEqual(2, len(workers))
+
+    def test_stop_waits_for_queued_requests_too(self):
+        server = self.server(workers=1)
+        first = self.call(1)
+        self.assertTrue(self.endpoint.wait_inside(1))
+        second = self.call(2)
+        self.assertTrue(_wait_for(lambda: len(server.requests()) == 2))
+        stopped = []
+        stopper = threading.Thread(
+            target=lambda: stopped.append(server.stop(timeout=60)))
+        stopper.start()
+        self.assertTrue(_wait_for(lambda: 'in flight' in self.log.output))
+        self.assertIn('2 volume request(s) in flight (1 queued)',
+                      self.log.output)
+        self.endpoint.gate.set()
+        stopper.join(60)
+        self.assertEqual([True], stopped)
+        first[0].join(60)
+        second[0].join(60)
+        self.assertEqual([1, 2], [first[1], second[1]])
+
+    def test_queued_requests_left_at_the_bound_are_refused(self):
+        server = self.server(workers=1)
+        first = self.call(1)
+        self.assertTrue(self.endpoint.wait_inside(1))
+        second = self.call(2)
+        self.assertTrue(_wait_for(lambda: len(server.requests()) == 2))
+        self.assertFalse(server.stop(timeout=0.01))
+        second[0].join(60)
+        error = second[1]
+        self.assertIsInstance(error, rpc.RemoteError)
+        self.assertEqual('ServiceStopping', error.exc_type)
+        self.assertIn('stopped before the request started', str(error))
+        self.assertIn('nothing was done', str(error))
+        self.assertEqual(1, self.endpoint.most)
+        running = server.requests()
+        self.assertEqual(1, len(running))
+        self.assertIn('slow', running[0].describe())
+        self.assertIn('1 volume request(s) still running after 0.01 s: '
+                      'slow', self.log.output)
+        self.assertIn('1 queued request(s) refused', self.log.output)
+        # The running one finishes and replies as usual.
+        self.endpoint.gate.set()
+        first[0].join(60)
+        self.assertEqual(1, first[1])
+        self.assertTrue(server.wait(60))
+        self.assertEqual([], server.requests())
