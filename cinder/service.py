@@ -21,10 +21,21 @@ Start:
 3. the manager's ``init_host`` sets the driver up;
 4. accept requests on ``[DEFAULT] request_socket``.
 
-Stop runs the same steps backwards: stop accepting requests and wait up to
-``[DEFAULT] graceful_shutdown_timeout`` for those in flight, the manager's
-``cleanup``, then stop the coordinator, so that no lock is dropped while
-the driver may still act under it.
+Stop runs the same steps backwards, and waits before each step until
+nothing works under the locks the next one drops:
+
+1. stop accepting requests, and wait up to ``[DEFAULT]
+   graceful_shutdown_timeout`` for those in flight, queued ones included;
+2. if the bound passes: refuse the queued ones (nothing was done for
+   them), ``SIGKILL`` the child processes (``qemu-img``, ``tgtadm``) of the
+   ones still running and any they start from then on
+   (:mod:`cinder.common.processes`), so that each fails with an error
+   that says it was killed, and wait up to :data:`CUT_OFF_TIMEOUT` for
+   their threads to end and release their locks; both steps are logged
+   at WARNING, with what was killed and which requests still ran;
+3. the manager's ``cleanup`` (the driver's ``stop``);
+4. stop the coordinator: a request still running then loses its locks
+   and fails at its next lock check.
 
 A failure at any start step undoes the steps before it and raises
 :class:`cinder.exception.ServiceStartError` with a message that says what
@@ -32,11 +43,13 @@ to fix.
 """
 
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from cinder.common import config
+from cinder.common import processes
 from cinder import coordination
 from cinder import exception
 from cinder import rpc
@@ -44,6 +57,11 @@ from cinder.volume import driver as driver_mod
 from cinder.volume import manager as manager_mod
 
 LOG = logging.getLogger(__name__)
+
+#: Seconds a stop waits for the requests it cut off (their children
+#: killed) to end, so that they release their locks before the
+#: coordinator stops. Short: a killed command fails its request at once.
+CUT_OFF_TIMEOUT = 5.0
 
 
 class Service(object):
@@ -147,20 +165,52 @@ class Service(object):
                 self.cluster, backend.masked_url)
 
     def stop(self):
-        """Stop in reverse start order; safe to call more than once."""
+        """Stop in the order of the module docstring; idempotent.
+
+        Bounded: it returns after at most ``graceful_shutdown_timeout``
+        plus :data:`CUT_OFF_TIMEOUT` seconds (plus the driver's and the
+        coordinator's own stops), whatever the requests do.
+        """
         with self._state_lock:
             if not self._started:
                 return
             LOG.info('Stopping cinder-volume on host %s', self.host)
             if self._server is not None:
-                self._server.stop(
-                    timeout=self.conf.graceful_shutdown_timeout)
-                self._server = None
+                server, self._server = self._server, None
+                timeout = self.conf.graceful_shutdown_timeout
+                if not server.stop(timeout=timeout):
+                    self._cut_off(server, timeout)
             self._quietly(self.manager.cleanup)
             self._quietly(self.coordinator.stop)
             self._started = False
             self._stopped.set()
             LOG.info('cinder-volume stopped on host %s', self.host)
+
+    def _cut_off(self, server, timeout):
+        """Kill the children of the requests still running; wait briefly."""
+        running = [r for r in server.requests() if r.thread is not None]
+        reason = ('cinder-volume on host %s is stopping and the request '
+                  'was still running after [DEFAULT] '
+                  'graceful_shutdown_timeout = %s s' % (self.host, timeout))
+        killed = processes.REGISTRY.kill([r.thread for r in running],
+                                         reason)
+        now = time.monotonic()
+        if killed:
+            of = {r.thread: r.summary for r in running}
+            LOG.warning('Killed %d child process(es) of the volume requests '
+                        'still running: %s', len(killed), '; '.join(
+                            '%s of %s' % (c.describe(now), of[c.thread])
+                            for c in killed))
+        else:
+            LOG.warning('No child process to kill for the %d volume '
+                        'request(s) still running', len(running))
+        if not server.wait(CUT_OFF_TIMEOUT):
+            now = time.monotonic()
+            left = [r.describe(now) for r in server.requests()]
+            LOG.warning('%d volume request(s) still running %s s after '
+                        'their child processes were killed: %s; the '
+                        'coordinator stops now and their locks are lost',
+                        len(left), CUT_OFF_TIMEOUT, ', '.join(left))
 
     def wait(self, timeout=None):
         """Block until :meth:`stop` has run; True if it has."""

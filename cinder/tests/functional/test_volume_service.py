@@ -16,11 +16,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 
 import fixtures
 import testtools
 
 from cinder import objects
+from cinder import rpc
+from cinder.tests.functional import qemu_gate
 from cinder.tests.functional import volume_service
 
 FAKE_DRIVER = 'cinder.tests.unit.fake_driver.FakeDriver'
@@ -89,12 +92,7 @@ class NfsVolumeServiceTest(testtools.TestCase):
     """The service as the README runs it: NFS, local share, file locks."""
 
     def test_nfs_on_a_local_share_with_default_file_locks(self):
-        root = self.useFixture(fixtures.TempDir()).path
-        share = os.path.join(root, 'share')
-        os.makedirs(share)
-        shares_file = os.path.join(root, 'nfs_shares')
-        with open(shares_file, 'w') as f:
-            f.write(share + '\n')
+        root, share, shares_file = _local_share(self)
         state = os.path.join(root, 'state')
         svc = self.useFixture(volume_service.VolumeService(state, {
             'DEFAULT': {'volume_driver': 'nfs',
@@ -135,3 +133,94 @@ class NfsVolumeServiceTest(testtools.TestCase):
         positions = [log.index(line) for line in lines]
         self.assertEqual(sorted(positions), positions, log)
         self.assertTrue(stats['active_active'])
+
+
+class StopPastTheTimeoutTest(testtools.TestCase):
+    """A stop that gives up on a request running the real qemu-img."""
+
+    def test_stop_kills_a_qemu_img_that_outlives_the_graceful_timeout(self):
+        # A clone's qemu-img convert is held (the shim waits before it
+        # runs the real one) past graceful_shutdown_timeout. The stop must
+        # kill it, let the request fail saying so and release its lock,
+        # and only then stop the coordinator.
+        root, share, shares_file = _local_share(self)
+        gate = self.useFixture(qemu_gate.QemuImgGate())
+        svc = self.useFixture(volume_service.VolumeService(
+            os.path.join(root, 'state'), {
+                'DEFAULT': {'volume_driver': 'nfs',
+                            'nfs_shares_config': shares_file,
+                            'graceful_shutdown_timeout': '1'}},
+            env=gate.env))
+        source = objects.Volume(size=1)
+        svc.call('create_volume', volume=source)
+        gate.arm('convert', 'clone')
+        clone = objects.Volume(size=1)
+        outcome = []
+
+        def clone_it():
+            try:
+                svc.client(timeout=120).call('create_volume', volume=clone,
+                                             source_volume=source)
+                outcome.append('succeeded')
+            except Exception as e:
+                outcome.append(e)
+
+        cloning = threading.Thread(target=clone_it)
+        cloning.start()
+        self.addCleanup(cloning.join, 120)
+        held = gate.wait_until_held('clone')
+        self.assertEqual('convert', held[0])
+        self.assertEqual(0, svc.terminate(signal.SIGTERM))
+        cloning.join(120)
+        error = outcome[0]
+        self.assertIsInstance(error, rpc.RemoteError)
+        self.assertIn('qemu-img convert', str(error))
+        self.assertIn('was killed: cinder-volume on host host-a is stopping '
+                      'and the request was still running after [DEFAULT] '
+                      'graceful_shutdown_timeout = 1.0 s', str(error))
+        log = svc.log()
+        lines = [
+            'Caught SIGTERM, stopping',
+            '1 volume request(s) still running after 1.0 s: '
+            'create_volume(source_volume=%s, volume=%s)' % (source.id,
+                                                            clone.id),
+            'Killed 1 child process(es) of the volume requests still '
+            'running: qemu-img convert',
+            'Creating volume %s failed' % clone.id,
+            'Volume manager on host host-a stopped',
+            'Coordinator stopped',
+            'cinder-volume stopped on host host-a']
+        positions = [log.index(line) for line in lines]
+        self.assertEqual(sorted(positions), positions, log)
+        self.assertNotIn('after their child processes were killed', log)
+        self.assertNotIn('was LOST', log)
+        # Nothing of the clone is left running, and the source is intact.
+        self.assertEqual([], _processes_with(os.path.join(share, clone.name)))
+        self.assertIn(source.name, os.listdir(share))
+
+
+def _local_share(test):
+    """A temporary directory with a share and the nfs_shares file."""
+    root = test.useFixture(fixtures.TempDir()).path
+    share = os.path.join(root, 'share')
+    os.makedirs(share)
+    shares_file = os.path.join(root, 'nfs_shares')
+    with open(shares_file, 'w') as f:
+        f.write(share + '\n')
+    return root, share, shares_file
+
+
+def _processes_with(text):
+    """Pids of the processes whose command line contains ``text``."""
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ')
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(pid))
+    return found

@@ -15,6 +15,7 @@
 import logging
 import os
 import stat
+import sys
 import threading
 import time
 from unittest import mock
@@ -25,12 +26,14 @@ from oslo_config import fixture as config_fixture
 from oslotest import base
 
 from cinder.common import config
+from cinder.common import processes
 from cinder import coordination
 from cinder import exception
 from cinder import objects
 from cinder import rpc
 from cinder import service
 from cinder.tests import coordination_fixture
+from cinder.tests import processes_fixture
 
 FAKE = 'cinder.tests.unit.fake_driver.'
 
@@ -270,6 +273,116 @@ class RequestsTestCase(ServiceTestCase):
         self.assertLess(calls.index('create_volume done'),
                         calls.index('stop'))
         self.assertFalse(self.locks.coordinator.started)
+
+
+class StopTestCase(ServiceTestCase):
+    """A stop whose bound passes with requests still running."""
+
+    def setUp(self):
+        super().setUp()
+        self.fixture.config(graceful_shutdown_timeout=0.01)
+        self.children = self.useFixture(
+            processes_fixture.ChildProcessesFixture())
+        self.order = []
+        coordinator = self.fake_coordinator(self.order)
+        self.svc = self.make_service(coordinator)
+        self.svc.start()
+        self.driver = self.svc.manager.driver
+        self.client = rpc.Client(self.conf.request_socket, timeout=60)
+        self.volume = objects.Volume()
+        self.client.call('create_volume', volume=self.volume)
+        self.lock = '%s-delete_volume' % self.volume.id
+        # What the coordinator's stop would drop: the request's lock.
+        coordinator.stop.side_effect = lambda: self.order.append(
+            ('coord.stop', 'lock held' if self.locks.is_locked(self.lock)
+             else 'lock free'))
+
+    def delete_in_thread(self):
+        outcome = []
+
+        def run():
+            try:
+                outcome.append(self.client.call('delete_volume',
+                                                volume=self.volume))
+            except Exception as e:
+                outcome.append(e)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        # First, should the stop have left its child running.
+        self.addCleanup(self.children.kill_leftovers)
+        return thread, outcome
+
+    def test_children_are_killed_and_the_request_ends_before_the_stop(self):
+        def hook():
+            try:
+                processes.execute(sys.executable, '-c',
+                                  'import time; time.sleep(120)')
+            except processes.ChildKilled:
+                self.order.append('child killed')
+                raise
+
+        self.driver.hooks['delete_volume'] = hook
+        thread, outcome = self.delete_in_thread()
+        child = self.children.started.get(timeout=60)
+        self.svc.stop()
+        self.assertEqual(['coord.start', 'child killed',
+                          ('coord.stop', 'lock free')], self.order)
+        self.assertIsNotNone(child._popen.returncode)
+        thread.join(60)
+        error = outcome[0]
+        self.assertIsInstance(error, rpc.RemoteError)
+        self.assertIn('killed: cinder-volume on host h1 is stopping and '
+                      'the request was still running after [DEFAULT] '
+                      'graceful_shutdown_timeout = 0.01 s', str(error))
+        self.assertIn('Killed 1 child process(es) of the volume requests '
+                      'still running: %s (pid %d, running ' % (
+                          child.command, child.pid), self.log.output)
+        self.assertIn(') of delete_volume(volume=%s)' % self.volume.id,
+                      self.log.output)
+        self.assertNotIn('after their child processes were killed',
+                         self.log.output)
+        calls = [c[0] for c in self.driver.calls]
+        self.assertEqual('stop', calls[-1])
+
+    def test_a_request_that_does_not_end_is_given_up_after_a_short_wait(self):
+        inside = threading.Event()
+        gate = threading.Event()
+        late = []
+
+        def hook():
+            inside.set()
+            gate.wait(60)
+            try:
+                processes.execute('true')
+            except processes.ChildKilled as e:
+                late.append(e.reason)
+                raise
+
+        self.driver.hooks['delete_volume'] = hook
+        self.useFixture(fixtures.MockPatchObject(
+            service, 'CUT_OFF_TIMEOUT', 0.01))
+        thread, _outcome = self.delete_in_thread()
+        self.addCleanup(gate.set)
+        self.assertTrue(inside.wait(60))
+        self.svc.stop()
+        self.assertEqual(['coord.start', ('coord.stop', 'lock held')],
+                         self.order)
+        self.assertIn('No child process to kill', self.log.output)
+        self.assertIn('1 volume request(s) still running 0.01 s after '
+                      'their child processes were killed: delete_volume('
+                      'volume=%s) (running ' % self.volume.id,
+                      self.log.output)
+        self.assertIn('the coordinator stops now and their locks are lost',
+                      self.log.output)
+        # A command it runs from now on is killed at once.
+        gate.set()
+        thread.join(60)
+        self.assertEqual(
+            ['cinder-volume on host h1 is stopping and the request was '
+             'still running after [DEFAULT] graceful_shutdown_timeout = '
+             '0.01 s'], late)
 
 
 class _LogEvent(logging.Handler):
