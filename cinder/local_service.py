@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from cinder.coordination import urls
 from cinder import rpc
 
 START_TIMEOUT = 60.0
@@ -69,7 +70,14 @@ class ServiceProcess(object):
         self.returncode = None
 
     def prepare(self):
-        """Write the config file; :meth:`start` runs the service."""
+        """Write the config file; :meth:`start` runs the service.
+
+        The file holds ``[coordination] backend_url``, password included,
+        so it is private to this user (mode 0600) from its creation; an
+        existing file is narrowed before it is rewritten. The secrets of
+        the URL are registered, so that this process's output and the
+        :class:`ServiceProcessError` texts carry none.
+        """
         os.makedirs(self.state_path, exist_ok=True)
         parser = configparser.ConfigParser(interpolation=None)
         parser['DEFAULT'] = {'state_path': self.state_path,
@@ -82,7 +90,12 @@ class ServiceProcess(object):
                 parser[section] = {}
             for key, value in values.items():
                 parser[section][key] = str(value)
-        with open(self.config_file, 'w') as f:
+        urls.register(parser.get('coordination', 'backend_url',
+                                 fallback=None))
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        with os.fdopen(fd, 'w') as f:
             parser.write(f)
 
     def start(self):
@@ -108,16 +121,16 @@ class ServiceProcess(object):
             if self.process.poll() is not None:
                 self.returncode = self.process.returncode
                 stderr = self.stderr_tail()
-                raise ServiceProcessError(
+                raise ServiceProcessError(urls.scrub(
                     'cinder-volume exited with %s at start: %s\n%s' % (
-                        self.returncode, stderr, self.log_tail()))
+                        self.returncode, stderr, self.log_tail())))
             if rpc._is_listening(self.socket):
                 return
             time.sleep(0.05)
         self.kill()
-        raise ServiceProcessError(
+        raise ServiceProcessError(urls.scrub(
             'cinder-volume did not listen on %s within %s s\n%s' % (
-                self.socket, START_TIMEOUT, self.log_tail()))
+                self.socket, START_TIMEOUT, self.log_tail())))
 
     @property
     def running(self):

@@ -28,7 +28,9 @@ that :meth:`Client.call` can update the caller's copies in place: the
 caller owns the records, the service changes them.
 
 The socket is created with mode 0600: only the service's own user may
-send requests.
+send requests. Error replies carry the exception's class name and its
+message with the process's secrets (:func:`cinder.coordination.urls.register`)
+replaced by ``***``.
 """
 
 import json
@@ -37,10 +39,12 @@ import socket
 import socketserver
 import threading
 import time
+import traceback
 
 from oslo_log import log as logging
 
 from cinder.common import request_pool
+from cinder.coordination import urls
 from cinder import exception
 from cinder import objects
 
@@ -278,12 +282,18 @@ class Server(object):
             return _error('InvalidInput', 'malformed request: %s' % e)
         if method not in self._methods:
             return _error('InvalidInput', 'unknown method %r' % (method,))
+        error = None
         try:
             result = getattr(self._endpoint, method)(**args)
         except Exception as e:
-            if not isinstance(e, exception.CinderException):
-                LOG.exception('Request %s failed', method)
-            return _error(type(e).__name__, str(e))
+            error = e
+        if error is not None:
+            # Logged outside the except block, so that oslo.log does not
+            # add the unscrubbed error in flight to the line.
+            if not isinstance(error, exception.CinderException):
+                LOG.error('Request %s failed:\n%s', method, urls.scrub(
+                    ''.join(traceback.format_exception(error)).rstrip()))
+            return _error(type(error).__name__, str(error))
         updated = {k: serialize(v) for k, v in args.items()
                    if _is_record(v)}
         return {'result': serialize(result), 'updated': updated}
@@ -299,7 +309,8 @@ def _is_listening(path):
 
 
 def _error(exc_type, message):
-    return {'error': {'type': exc_type, 'message': message}}
+    """An error reply; its message is scrubbed of the process's secrets."""
+    return {'error': {'type': exc_type, 'message': urls.scrub(message)}}
 
 
 class Client(object):
@@ -333,7 +344,7 @@ class Client(object):
         reply = json.loads(line)
         if 'error' in reply:
             raise RemoteError(reply['error']['type'],
-                              reply['error']['message'])
+                              urls.scrub(reply['error']['message']))
         for name, data in reply.get('updated', {}).items():
             original = args.get(name)
             if _is_record(original):

@@ -21,6 +21,8 @@ chain, every volume and snapshot holds what it should, no two critical
 sections under one lock name overlapped, every failure has a reason.
 
 Exit status: 0 for a clean verdict, 1 for violations, 2 for bad usage.
+The secrets of ``--backend-url`` appear in no output; the services'
+configuration files, which hold it, are private to the user (0600).
 """
 
 import argparse
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 
+from cinder.cmd import common
 from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
@@ -174,6 +177,12 @@ def _ms(seconds):
 
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
+    common.protect_secrets(args.backend_url)
+    with common.scrubbed_output():
+        return _run(args)
+
+
+def _run(args):
     for tool in ('qemu-img', 'qemu-io'):
         if shutil.which(tool) is None:
             print('cinder-aa-stress: %s not found; install qemu-utils' %

@@ -32,7 +32,8 @@ leave nothing that does not expire: it says so. Exit status: 0 on
 success, 1 when ``--services-offline`` found locks in use (a service is
 still running), 2 on an error.
 
-Secrets of ``[coordination] backend_url`` never appear in the output.
+Secrets of ``[coordination] backend_url`` never appear in the output,
+in any encoding (:func:`cinder.cmd.common.protect_secrets`).
 """
 
 import json
@@ -41,6 +42,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from cinder.cmd import common
 from cinder.common import config
 from cinder import coordination
 from cinder import exception
@@ -175,8 +177,15 @@ _command_opt = cfg.SubCommandOpt('category', title='Command categories',
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    with common.scrubbed_output():
+        return _main(argv)
+
+
+def _main(argv):
     CONF.register_cli_opt(_command_opt)
+    CONF.register_opts(config.global_opts)
     CONF.register_opts(config.volume_service_opts)
+    CONF.register_opts(coordination.coordination_opts, group='coordination')
     logging.register_options(CONF)
     try:
         CONF(argv, project='cinder', prog='cinder-manage',
@@ -185,6 +194,7 @@ def main(argv=None):
         print('cinder-manage: %s' % e, file=sys.stderr)
         return 2
     setup_logging(CONF)
+    common.protect_secrets(CONF.coordination.backend_url)
     return CONF.category.run(CONF.category)
 
 

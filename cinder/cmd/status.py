@@ -17,7 +17,8 @@ Usage: ``cinder-status [--config-file FILE] upgrade check [--json]``.
 Run it on each volume service host, with that host's configuration,
 before starting services of this release. Exit status (the
 oslo.upgradecheck convention): 0 when every check succeeded, 1 when one
-warns, 2 when one failed, 255 when a check itself crashed.
+warns, 2 when one failed, 255 when a check itself crashed. The secrets
+of ``[coordination] backend_url`` never appear in the output.
 """
 
 import os
@@ -28,6 +29,7 @@ from oslo_concurrency import opts as concurrency_opts
 from oslo_config import cfg
 from oslo_upgradecheck import upgradecheck
 
+from cinder.cmd import common
 from cinder.common import config
 from cinder import coordination
 from cinder import exception
@@ -128,8 +130,17 @@ def register_opts(conf):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    return upgradecheck.main(CONF, project='cinder', upgrade_command=Checks(),
-                             argv=argv)
+    with common.scrubbed_output():
+        return _main(argv)
+
+
+def _main(argv):
+    checks = Checks()
+    upgradecheck.register_cli_options(CONF, checks)
+    CONF(argv, project='cinder', prog='cinder-status')
+    common.protect_secrets(CONF.coordination.backend_url)
+    upgradecheck.CONF = CONF  # where check() reads --json, as main() sets
+    return upgradecheck.run(CONF)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,8 @@ Usage: ``cinder-volume --config-file /etc/cinder/cinder.conf``.
 
 Exit status: 0 after a clean stop, 1 when the service cannot start (the
 reason is logged and printed on stderr), 2 for bad command-line arguments.
+The secrets of ``[coordination] backend_url`` are scrubbed from the log,
+tracebacks and standard output and error.
 """
 
 import signal
@@ -24,7 +26,9 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from cinder.cmd import common
 from cinder.common import config  # noqa: F401 (registers [DEFAULT])
+from cinder import coordination
 from cinder import exception
 from cinder import service
 from cinder import version
@@ -55,10 +59,17 @@ def wait_for_stop_signal():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    with common.scrubbed_output():
+        return _main(argv)
+
+
+def _main(argv):
     logging.register_options(CONF)
+    CONF.register_opts(coordination.coordination_opts, group='coordination')
     CONF(argv, project='cinder', prog='cinder-volume',
          version=version.version_string())
     logging.setup(CONF, 'cinder')
+    common.protect_secrets(CONF.coordination.backend_url)
 
     # A signal that arrives while the service starts stays pending and
     # stops it as soon as it is up.

@@ -30,7 +30,9 @@ service with SIGTERM and prints a verdict:
 6. SIGTERM: the service must exit 0, having stopped its coordinator after
    its manager.
 
-Exit status 0 when every check passed, 1 otherwise.
+Exit status 0 when every check passed, 1 otherwise. The secrets of
+``--backend-url`` appear in no output; the service's configuration
+file, which holds it, is private to the user (0600).
 """
 
 import argparse
@@ -44,6 +46,7 @@ import tempfile
 import threading
 import time
 
+from cinder.cmd import common
 from cinder import local_service
 from cinder import objects
 from cinder import rpc
@@ -281,6 +284,12 @@ def _parse(argv):
 
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
+    common.protect_secrets(args.backend_url)
+    with common.scrubbed_output():
+        return _run(args)
+
+
+def _run(args):
     for tool in ('qemu-img', 'qemu-io'):
         if shutil.which(tool) is None:
             print('cinder-volume-demo: %s not found; install qemu-utils' %

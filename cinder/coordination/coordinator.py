@@ -168,12 +168,16 @@ class Coordinator(object):
             hooks_mod.notify(hooks, 'close')
             self._reaper.stop(timeout=backend.timeout)
             self._backend = None
+            error = None
             try:
                 bounded.run_bounded('Stopping the coordinator', backend,
                                     backend.driver.stop)
             except Exception as e:
-                LOG.warning('%s', backend.translate(
-                    'Stopping the coordinator', e))
+                error = backend.translate('Stopping the coordinator', e)
+            if error is not None:
+                # Outside the except block: oslo.log would append the raw
+                # error being handled to the line.
+                LOG.warning('%s', error)
             LOG.info('Coordinator stopped (lock backend %s)',
                      backend.masked_url)
 
@@ -293,8 +297,9 @@ class Coordinator(object):
             # Still tell the driver, so it stops refreshing the lease.
             try:
                 backend.release(lock._tooz_lock)
-            except Exception:
-                LOG.debug('Releasing lost lock %s', lock.name, exc_info=True)
+            except Exception as e:
+                LOG.debug('Releasing lost lock %s: %s', lock.name,
+                          backend.translate('Releasing', e))
                 backend.forget(lock._tooz_lock)
         else:
             try:
@@ -360,7 +365,8 @@ class Coordinator(object):
                 except Exception as e:
                     raise exceptions.LockLost(
                         'ownership of lock %s cannot be confirmed: %s' % (
-                            lock.name, backend.translate('Checking', e)))
+                            lock.name, backend.translate('Checking', e))
+                    ) from None
                 if not owner:
                     self._mark_lost(lock, 'another member may hold it')
         if lock._lost is not None:

@@ -144,11 +144,8 @@ class Backend(object):
 
     # Errors.
     def scrub(self, text):
-        """*text* without any secret of the backend URL."""
-        text = str(text)
-        for secret in self._secrets:
-            text = text.replace(secret, '***')
-        return text
+        """*text* without any secret of the backend URL, in any form."""
+        return urls.scrub(text, self._secrets)
 
     def unavailable(self, what, cause=None):
         detail = ': %s' % self.scrub(cause) if cause is not None else ''
@@ -157,17 +154,26 @@ class Backend(object):
             'did not answer%s' % (what, self.masked_url, detail))
 
     def translate(self, what, exc):
-        """Convert an exception of a driver or client into ours."""
+        """Convert any exception of a driver or client into ours.
+
+        Failures to reach the server become :class:`BackendUnavailable`,
+        anything else a :class:`CoordinationError` naming the original
+        type; the message is scrubbed of the URL's secrets either way.
+        Raise the result ``from None``: the original, which may quote
+        the URL, must not ride along as the context.
+        """
         if isinstance(exc, exceptions.CoordinationError):
             return exc
+        detail = '%s: %s' % (type(exc).__name__, exc)
         if isinstance(exc, (tooz.ToozError, OSError, TimeoutError)):
-            return self.unavailable(what, '%s: %s' % (
-                type(exc).__name__, exc))
+            return self.unavailable(what, detail)
         name = type(exc).__module__.split('.')[0]
         if name in ('kazoo', 'redis', 'etcd3gw', 'requests', 'pymemcache'):
-            return self.unavailable(what, '%s: %s' % (
-                type(exc).__name__, exc))
-        return exc
+            return self.unavailable(what, detail)
+        return exceptions.CoordinationError(
+            '%s failed: unexpected error with the lock backend %s '
+            '([coordination] backend_url): %s' % (
+                what, self.masked_url, self.scrub(detail)))
 
 
 class OtherBackend(Backend):

@@ -18,17 +18,25 @@ process against real lock servers and, for ``clean_locks``, a real
 """
 
 import configparser
+import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import traceback
 import uuid
 
 import fixtures
+from oslo_config import cfg
 import redis
 import testtools
 
+from cinder.cmd import aa_stress
+from cinder.cmd import volume_demo
+from cinder import coordination
 from cinder import objects
+from cinder import rpc
 from cinder.stress import lockservers
 from cinder.tests.functional import volume_service
 
@@ -320,3 +328,190 @@ class CleanLocksTest(ToolTestCase):
         rc, out, err = self.manage(config_file, 'util', 'clean_locks')
         self.assertEqual(0, rc, out + err)
         self.assertIn('leaves nothing to clean: a release deletes', out)
+
+
+#: A password as written in the user-info of a URL, one percent-encoded
+#: there (Tooz hands it to the client as written, ``%40`` and all; the
+#: operator meant ``@``), one in the query string, ``+`` encoded, and one
+#: with an unencoded ``#`` (urllib then reads a host and a fragment).
+RAW_PW = 'Raw-S3cret-pw'
+ENC_PW, ENC_PW_DECODED = 'Enc%40S3cret', 'Enc@S3cret'
+QUERY_PW, QUERY_PW_DECODED = 'Qry%2BS3cret', 'Qry+S3cret'
+HASH_PW = 'Hsh1#Hsh2x'
+ALL_SECRETS = (RAW_PW, ENC_PW, ENC_PW_DECODED, QUERY_PW, QUERY_PW_DECODED,
+               HASH_PW) + tuple(HASH_PW.split('#'))
+FAKE_DRIVER = 'cinder.tests.unit.fake_driver.FakeDriver'
+
+
+class SecretsTest(ToolTestCase):
+    """No output path of any command carries a password of backend_url.
+
+    Real Redis with passwords, real ``cinder-volume`` processes, the real
+    tools; each URL is tried where the server takes its password and where
+    it refuses it, so that the success and the error paths both run:
+    logs (the service's log file at DEBUG, standard error), tracebacks
+    (of the raised errors, with their causes and contexts), RPC error
+    replies, the output of every tool, and the files they write.
+    """
+
+    def setUp(self):
+        super().setUp()
+        server = self.useFixture(lockservers.LockServerFixture('redis'))
+        self.port = server.server.port
+        self.admin = redis.Redis(host='127.0.0.1', port=self.port)
+        self.addCleanup(self.admin.close)
+        self.host = '127.0.0.1:%d' % self.port
+        self.urls = [
+            'redis://:%s@%s' % (RAW_PW, self.host),
+            'redis://:%s@%s?password=%s&lock_timeout=30' % (
+                ENC_PW, self.host, QUERY_PW),
+        ]
+        #: URLs that cannot work, for the error paths only.
+        self.bad_urls = ['redis://:%s@%s?password=%s' % (
+            HASH_PW, self.host, QUERY_PW)]
+        self.accept_passwords()
+
+    def accept_passwords(self, *passwords):
+        """The server takes these, by default those the URLs carry."""
+        passwords = passwords or (RAW_PW, ENC_PW)
+        self.admin.execute_command('ACL', 'SETUSER', 'default', 'resetpass',
+                                   *['>' + p for p in passwords])
+        # Drop the connections authenticated before (not this one).
+        self.admin.execute_command('CLIENT', 'KILL', 'TYPE', 'normal')
+
+    def assertNoSecret(self, *texts):
+        for text in texts:
+            for secret in ALL_SECRETS:
+                self.assertNotIn(secret, text)
+
+    def assertPrivate(self, path):
+        self.assertEqual(0o600, stat.S_IMODE(os.stat(path).st_mode), path)
+
+    def service(self, url, name):
+        state = os.path.join(self.dir, name)
+        return volume_service.VolumeService(
+            state, {'DEFAULT': {'volume_driver': FAKE_DRIVER},
+                    'coordination': {'backend_url': url,
+                                     'backend_timeout': 3,
+                                     'heartbeat': 0.2}}).service
+
+    def service_outputs(self, svc):
+        return svc.log(), svc.stderr_tail(max_bytes=1 << 20)
+
+    def test_cinder_volume_log_stderr_rpc_replies_and_config_file(self):
+        for index, url in enumerate(self.urls):
+            svc = self.service(url, 'svc-%d' % index)
+            svc.prepare()
+            self.addCleanup(svc.kill)
+            svc.start()
+            self.assertPrivate(svc.config_file)
+            volume = objects.Volume(size=1)
+            svc.call('create_volume', volume=volume)
+            # The server stops taking the password: the next lock fails.
+            self.accept_passwords('another-pw')
+            e = self.assertRaises(rpc.RemoteError, svc.call,
+                                  'delete_volume', volume=volume)
+            self.assertIn('[coordination] backend_url', str(e))
+            self.assertNoSecret(str(e), e.remote_message)
+            self.accept_passwords()
+            self.assertEqual(0, svc.terminate())
+            log, stderr = self.service_outputs(svc)
+            self.assertIn('Request delete_volume failed', log)
+            self.assertIn('Traceback', log)
+            self.assertNoSecret(log, stderr)
+
+    def test_cinder_volume_that_cannot_start(self):
+        self.accept_passwords('another-pw')
+        for index, url in enumerate(self.urls + self.bad_urls):
+            svc = self.service(url, 'svc-%d' % index)
+            svc.prepare()
+            self.addCleanup(svc.kill)
+            e = self.assertRaises(volume_service.ServiceProcessError,
+                                  svc.start)
+            self.assertEqual(1, svc.returncode)
+            self.assertIn('cinder-volume: cannot start', str(e))
+            self.assertNoSecret(str(e), *self.service_outputs(svc))
+            self.assertPrivate(svc.config_file)
+
+    def test_tracebacks_of_raised_errors(self):
+        def coordinator(url):
+            conf = cfg.ConfigOpts()
+            coord = coordination.Coordinator(conf=conf)
+            conf([])
+            conf.set_override('backend_url', url, 'coordination')
+            conf.set_override('backend_timeout', 3, 'coordination')
+            return coord
+
+        for url in self.urls:
+            coord = coordinator(url)
+            coord.start()
+            self.addCleanup(coord.stop)
+            lock = coord.get_lock('secrets-test')
+            self.accept_passwords('another-pw')
+            errors = [self.assertRaises(coordination.CoordinationError,
+                                        lock.acquire)]
+            errors.append(self.assertRaises(coordination.CoordinationError,
+                                            coordinator(url).start))
+            self.accept_passwords()
+            for error in errors:
+                self.assertNoSecret(
+                    str(error), ''.join(traceback.format_exception(error)))
+        for url in self.bad_urls:
+            error = self.assertRaises(coordination.CoordinationError,
+                                      coordinator(url).start)
+            self.assertNoSecret(
+                str(error), ''.join(traceback.format_exception(error)))
+
+    def test_cinder_manage_and_cinder_status(self):
+        for accepted in ((RAW_PW, ENC_PW), ('another-pw',)):
+            self.accept_passwords(*accepted)
+            for index, url in enumerate(self.urls + self.bad_urls):
+                # lock_path: cinder-status's upgrade check names the URL.
+                config_file = self.conf(
+                    name='tool-%d.conf' % index,
+                    coordination={'backend_url': url, 'backend_timeout': 3},
+                    oslo_concurrency={'lock_path': self.dir})
+                for args in (('coordination', 'check'),
+                             ('coordination', 'check', '--json'),
+                             ('--debug', 'coordination', 'check'),
+                             ('util', 'clean_locks')):
+                    rc, out, err = self.manage(config_file, *args)
+                    self.assertIn('127.0.0.1:%d' % self.port, out + err)
+                    self.assertNotIn('Traceback', err)
+                    self.assertNoSecret(out, err)
+                rc, out, err = self.status(config_file, 'upgrade', 'check')
+                self.assertIn('Lock backend', out)
+                self.assertNotIn('Traceback', out + err)
+                self.assertNoSecret(out, err)
+
+    def run_in_process(self, main, *args):
+        out, err = io.StringIO(), io.StringIO()
+        with fixtures.MonkeyPatch('sys.stdout', out), \
+                fixtures.MonkeyPatch('sys.stderr', err):
+            status = main(list(args))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_stress_tool_and_demo(self):
+        for index, url in enumerate(self.urls):
+            work = os.path.join(self.dir, 'stress-%d' % index)
+            status, out, err = self.run_in_process(
+                aa_stress.main, '--backend-url', url, '--services', '1',
+                '--operations', '5', '--volumes', '1', '--work-dir', work)
+            self.assertEqual(0, status, out + err)
+            self.assertIn('redis://:***@%s' % self.host, out)
+            self.assertNoSecret(out, err)
+            self.assertPrivate(os.path.join(work, 'host-1', 'cinder.conf'))
+
+            work = os.path.join(self.dir, 'demo-%d' % index)
+            status, out, err = self.run_in_process(
+                volume_demo.main, '--backend-url', url, '--work-dir', work)
+            self.assertEqual(0, status, out + err)
+            self.assertNoSecret(out, err)
+            self.assertPrivate(os.path.join(work, 'state', 'cinder.conf'))
+        self.accept_passwords('another-pw')
+        status, out, err = self.run_in_process(
+            volume_demo.main, '--backend-url', self.urls[1],
+            '--work-dir', os.path.join(self.dir, 'demo-fails'))
+        self.assertEqual(1, status)
+        self.assertIn('cinder-volume did not start', out + err)
+        self.assertNoSecret(out, err)

@@ -10,15 +10,19 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Unit tests of the local service runner's kill."""
+"""Unit tests of the local service runner."""
 
+import configparser
+import os
 import socket
+import stat
 import subprocess
 import sys
 
 import fixtures
 from oslotest import base
 
+from cinder.coordination import urls
 from cinder import local_service
 from cinder import rpc
 
@@ -50,3 +54,46 @@ class KillTestCase(base.BaseTestCase):
         server.start()
         self.addCleanup(server.stop)
         self.assertTrue(rpc._is_listening(service.socket))
+
+
+class PrepareTestCase(base.BaseTestCase):
+    """The config file holds backend_url, password and all."""
+
+    def setUp(self):
+        super().setUp()
+        self.state = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.MockPatchObject(urls, '_registered', ()))
+        self.service = local_service.ServiceProcess(
+            self.state, {'coordination': {'backend_url': 'redis://:pw@h:1'}})
+        self.modes = []
+        write = configparser.ConfigParser.write
+
+        def spy(parser, f, *args, **kwargs):
+            # The mode at the moment the secret is written.
+            self.modes.append(stat.S_IMODE(os.fstat(f.fileno()).st_mode))
+            return write(parser, f, *args, **kwargs)
+        self.useFixture(fixtures.MonkeyPatch(
+            'configparser.ConfigParser.write', spy))
+
+    def mode(self):
+        return stat.S_IMODE(os.stat(self.service.config_file).st_mode)
+
+    def test_config_file_is_private_from_its_creation(self):
+        old = os.umask(0o022)
+        self.addCleanup(os.umask, old)
+        self.service.prepare()
+        self.assertEqual([0o600], self.modes)
+        self.assertEqual(0o600, self.mode())
+        with open(self.service.config_file) as f:
+            self.assertIn('redis://:pw@h:1', f.read())
+        self.assertEqual('***', urls.scrub('pw'))
+
+    def test_an_existing_readable_file_is_narrowed_before_the_write(self):
+        with open(self.service.config_file, 'w') as f:
+            f.write('old content, longer than the new one ' * 100)
+        os.chmod(self.service.config_file, 0o644)
+        self.service.prepare()
+        self.assertEqual([0o600], self.modes)
+        self.assertEqual(0o600, self.mode())
+        with open(self.service.config_file) as f:
+            self.assertNotIn('old content', f.read())
