@@ -138,6 +138,7 @@ class Coordinator(object):
         backend.driver = driver
         backend.before_start(self.conf.coordination)
         try:
+            backend.preflight()
             bounded.run_bounded(
                 'Starting the coordinator', backend,
                 lambda: driver.start(start_heart=False) or True,

@@ -13,14 +13,55 @@
 """What the lock layer needs to know about a Tooz driver family."""
 
 import logging
+import socket
 import urllib.parse
 
 import tooz
 
+from cinder.coordination import bounded
 from cinder.coordination import exceptions
 from cinder.coordination import urls
 
 LOG = logging.getLogger('cinder.coordination')
+
+#: Why a backend could not be used, as error messages name it.
+AUTH_FAILED = 'authentication failed'
+REFUSED = 'connection refused'
+UNRESOLVED = 'name not resolved'
+TIMED_OUT = 'timed out'
+#: reason -> (what the server did, what the operator should check).
+REASONS = {
+    AUTH_FAILED: ('rejected the credentials',
+                  'the user name and password in [coordination] '
+                  'backend_url against the users of the server'),
+    REFUSED: ('refused the connection',
+              'that the server runs and listens on the host and port of '
+              '[coordination] backend_url'),
+    UNRESOLVED: ('cannot be found',
+                 'the host name in [coordination] backend_url and the DNS '
+                 'of this host'),
+    TIMED_OUT: ('did not answer',
+                'that the server runs and is not paused or overloaded, and '
+                'that no firewall drops the packets'),
+}
+_CLIENT_LIBRARIES = ('kazoo', 'redis', 'etcd3gw', 'requests', 'urllib3',
+                     'pymemcache')
+
+
+def chain(exc, limit=20):
+    """*exc* and the exceptions it was raised from, each once."""
+    seen = set()
+    todo = [exc]
+    while todo and len(seen) < limit:
+        error = todo.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        todo += [error.__cause__, error.__context__,
+                 getattr(error, 'reason', None), getattr(error, 'cause', None)]
+        todo += [arg for arg in error.args[:1]
+                 if isinstance(arg, BaseException)]
 
 
 def seconds(value):
@@ -41,6 +82,8 @@ class Backend(object):
     distributed = True
     #: Held locks are leases that the heartbeat must refresh.
     needs_heartbeat = True
+    #: reason -> what to check, where it differs from :data:`REASONS`.
+    hints = {}
 
     def __init__(self, url, timeout):
         self.url = url
@@ -147,11 +190,95 @@ class Backend(object):
         """*text* without any secret of the backend URL, in any form."""
         return urls.scrub(text, self._secrets)
 
-    def unavailable(self, what, cause=None):
+    def unavailable(self, what, cause=None, reason=TIMED_OUT):
+        """A :class:`BackendUnavailable` naming the *reason* it failed.
+
+        :param cause: the detail: an exception's ``<type>: <message>`` or
+            the time waited; it is scrubbed.
+        :param reason: one of :data:`REASONS`, or None when the failure
+            is of no known kind. The default is for callers that waited
+            for an answer in vain.
+        """
         detail = ': %s' % self.scrub(cause) if cause is not None else ''
-        return exceptions.BackendUnavailable(
-            '%s failed: the lock backend %s ([coordination] backend_url) '
-            'did not answer%s' % (what, self.masked_url, detail))
+        if reason is None:
+            error = exceptions.BackendUnavailable(
+                '%s failed: the lock backend %s ([coordination] backend_url) '
+                'did not answer%s' % (what, self.masked_url, detail))
+        else:
+            if reason == TIMED_OUT and 'backend_timeout' not in detail:
+                detail += ' (after %s s, [coordination] backend_timeout)' % (
+                    self.timeout)
+            phrase, check = REASONS[reason]
+            error = exceptions.BackendUnavailable(
+                '%s failed: the lock backend %s ([coordination] backend_url) '
+                '%s (%s)%s. Check %s.' % (
+                    what, self.masked_url, phrase, reason,
+                    detail.rstrip('.'), self.hints.get(reason, check)))
+        error.reason = reason
+        return error
+
+    def describe(self, exc):
+        """``<type>: <message>`` of *exc* (not scrubbed yet).
+
+        Of the first exception of its chain that has a message, if *exc*
+        has none (etcd3gw's ConnectionFailedError).
+        """
+        for error in chain(exc):
+            if str(error):
+                return '%s: %s' % (type(error).__name__, error)
+        return type(exc).__name__
+
+    def classify(self, exc):
+        """The reason (one of :data:`REASONS`) *exc* stands for, or None.
+
+        Looks at *exc* and at what it was raised from (causes, contexts,
+        and the ``reason`` or first argument of wrappers such as
+        urllib3's), asking :meth:`classify_one` about each.
+        """
+        for error in chain(exc):
+            reason = self.classify_one(error)
+            if reason is not None:
+                return reason
+        return None
+
+    def classify_one(self, error):
+        """The reason of one exception of the chain, or None.
+
+        Overridden by the backends that know their client's errors.
+        """
+        if isinstance(error, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(error, socket.gaierror):
+            return UNRESOLVED
+        if isinstance(error, TimeoutError):
+            return TIMED_OUT
+        return None
+
+    # Start.
+    def probe(self):
+        """Ask the server once whether it takes this client; or nothing.
+
+        Raises what the client library raises. Backends whose library
+        retries a refused connection or a rejected password for as long
+        as the start is allowed (Redis, ZooKeeper) override it, so that
+        a server that answered "no" fails the start at once.
+        """
+
+    def preflight(self):
+        """Run :meth:`probe`, bounded by ``backend_timeout``.
+
+        Called before the driver starts.
+
+        :raises BackendUnavailable: the server refused or could not be
+            reached; the message names the reason (authentication
+            failed, connection refused, name not resolved, timed out),
+            ``[coordination] backend_url`` and what to check.
+        """
+        what = 'Starting the coordinator'
+        try:
+            bounded.run_bounded(what, self, self.probe)
+        except Exception as e:
+            raise self.translate(what, e) from None
 
     def translate(self, what, exc):
         """Convert any exception of a driver or client into ours.
@@ -164,12 +291,13 @@ class Backend(object):
         """
         if isinstance(exc, exceptions.CoordinationError):
             return exc
-        detail = '%s: %s' % (type(exc).__name__, exc)
-        if isinstance(exc, (tooz.ToozError, OSError, TimeoutError)):
-            return self.unavailable(what, detail)
+        detail = self.describe(exc)
+        reason = self.classify(exc)
         name = type(exc).__module__.split('.')[0]
-        if name in ('kazoo', 'redis', 'etcd3gw', 'requests', 'pymemcache'):
-            return self.unavailable(what, detail)
+        if (reason is not None or
+                isinstance(exc, (tooz.ToozError, OSError, TimeoutError)) or
+                name in _CLIENT_LIBRARIES):
+            return self.unavailable(what, detail, reason)
         return exceptions.CoordinationError(
             '%s failed: unexpected error with the lock backend %s '
             '([coordination] backend_url): %s' % (

@@ -12,10 +12,15 @@
 
 """``etcd3+http://``: keys bound to leases."""
 
+import json
 import urllib.parse
 
 from cinder.coordination.backends import base
 from cinder.coordination import internals
+
+#: etcd's messages for a client that did not (or could not) log in.
+_AUTH_ERRORS = ('user name is empty', 'authentication failed',
+                'invalid auth token', 'permission denied')
 
 
 class Etcd3Backend(base.Backend):
@@ -26,6 +31,8 @@ class Etcd3Backend(base.Backend):
     """
 
     schemes = ('etcd3+http', 'etcd3+https')
+    hints = {base.AUTH_FAILED: "that authentication is disabled on the etcd "
+                               "cluster: Tooz's etcd driver cannot log in"}
 
     def tooz_url(self):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
@@ -81,3 +88,37 @@ class Etcd3Backend(base.Backend):
                     base.seconds(self.lease()),
                     base.seconds(getattr(self.driver, 'membership_timeout',
                                          None))))
+
+    def probe(self):
+        """Read one key, as every lock will.
+
+        Tooz's etcd driver has no way to log in, and its start only asks
+        the server's version, which needs none: a server with
+        authentication enabled would start and then fail every lock. A
+        driver other than Tooz's own is not probed.
+        """
+        from tooz.drivers import etcd3gw as tooz_etcd3gw
+        if not isinstance(self.driver, tooz_etcd3gw.Etcd3Driver):
+            return
+        self.driver.client.get('cinder-coordination-probe')
+
+    def describe(self, exc):
+        # etcd3gw keeps etcd's own message apart, as JSON.
+        for error in base.chain(exc):
+            text = getattr(error, 'detail_text', None)
+            if text:
+                try:
+                    text = json.loads(text)['message']
+                except (ValueError, TypeError, KeyError):
+                    pass
+                return '%s: %s' % (type(error).__name__, text)
+        return super().describe(exc)
+
+    def classify_one(self, error):
+        from etcd3gw import exceptions as etcd3gw_exceptions
+        if isinstance(error, etcd3gw_exceptions.ConnectionTimeoutError):
+            return base.TIMED_OUT
+        if isinstance(error, etcd3gw_exceptions.Etcd3Exception) and any(
+                word in str(error.detail_text) for word in _AUTH_ERRORS):
+            return base.AUTH_FAILED
+        return super().classify_one(error)

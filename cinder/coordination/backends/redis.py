@@ -12,6 +12,10 @@
 
 """``redis://``: leases refreshed by the heartbeat."""
 
+import urllib.parse
+
+from oslo_utils import strutils
+
 from cinder.coordination.backends import base
 from cinder.coordination import internals
 
@@ -25,6 +29,10 @@ class RedisBackend(base.Backend):
     """
 
     schemes = ('redis', 'rediss')
+    #: Query options of the URL that the probe's connection takes too.
+    _PROBE_OPTIONS = {'db': int, 'socket_timeout': float,
+                      'socket_connect_timeout': float, 'ssl_certfile': str,
+                      'ssl_keyfile': str, 'ssl_ca_certs': str}
 
     def tooz_url(self):
         return self._with_query_defaults(
@@ -58,3 +66,63 @@ class RedisBackend(base.Backend):
                     base.seconds(self.lease()),
                     base.seconds(getattr(self.driver, 'membership_timeout',
                                          None))))
+
+    def probe(self):
+        """One connection as Tooz's would make it, without retries.
+
+        Tooz retries a failed connection 15 times and redis-py each try
+        with backoff, a wrong password included (its AuthenticationError
+        is a ConnectionError), so the start alone only ever says "timed
+        out". The probe connects once with the URL's host, port or socket
+        path, user name and password (as written: Tooz does not decode
+        them), database and TLS options, and sends PING. A URL naming
+        Sentinels is not probed, nor a driver other than Tooz's own.
+        """
+        import redis
+        from redis import backoff
+        from redis import retry
+        from tooz.drivers import redis as tooz_redis
+        if not isinstance(self.driver, tooz_redis.RedisDriver):
+            return
+        parts = urllib.parse.urlsplit(self.url)
+        options = {k: v[-1] for k, v in urllib.parse.parse_qs(
+            parts.query).items()}
+        if 'sentinel' in options:
+            return
+        kwargs = {'username': parts.username or None,
+                  'password': parts.password or None,
+                  'socket_timeout': self.timeout,
+                  'socket_connect_timeout': self.timeout,
+                  'retry': retry.Retry(backoff.NoBackoff(), 0)}
+        kwargs.update((k, convert(options[k]))
+                      for k, convert in self._PROBE_OPTIONS.items()
+                      if k in options)
+        if parts.hostname:
+            kwargs.update(host=parts.hostname, port=parts.port or 6379)
+            if strutils.bool_from_string(options.get('ssl', False)):
+                cls = redis.SSLConnection
+            else:
+                cls = redis.Connection
+                for k in ('ssl_certfile', 'ssl_keyfile', 'ssl_ca_certs'):
+                    kwargs.pop(k, None)
+        else:
+            cls = redis.UnixDomainSocketConnection
+            kwargs['path'] = parts.path
+        connection = cls(**kwargs)
+        try:
+            connection.connect()
+            connection.send_command('PING')
+            connection.read_response()
+        finally:
+            connection.disconnect()
+
+    def classify_one(self, error):
+        from redis import exceptions as redis_exceptions
+        if isinstance(error, redis_exceptions.AuthenticationError):
+            return base.AUTH_FAILED
+        if isinstance(error, redis_exceptions.ResponseError) and str(
+                error).startswith(('NOAUTH', 'WRONGPASS')):
+            return base.AUTH_FAILED
+        if isinstance(error, redis_exceptions.TimeoutError):
+            return base.TIMED_OUT
+        return super().classify_one(error)

@@ -15,6 +15,7 @@
 import fnmatch
 import logging
 import re
+import socket
 import time
 import urllib.parse
 
@@ -390,3 +391,47 @@ class ZooKeeperBackend(base.Backend):
             else:
                 removed += 1
         return removed
+
+    def probe(self):
+        """Open a TCP connection to each server of the URL, in turn.
+
+        kazoo retries a refused connection or an unknown host name until
+        its start times out, logging each attempt, so the start alone
+        only ever says "timed out". The first server that accepts ends
+        the probe (kazoo does the rest, a silent server is its start's
+        timeout); if none does, the error of each is raised. The hosts
+        are those Tooz gives kazoo: the URL's, then its ``hosts``
+        options. A driver other than Tooz's own is not probed.
+        """
+        from kazoo import hosts as kazoo_hosts
+        from tooz.drivers import zookeeper as tooz_zookeeper
+        if not isinstance(self.driver, tooz_zookeeper.KazooDriver):
+            return
+        parts = urllib.parse.urlsplit(self.url)
+        hosts = [parts.netloc.rpartition('@')[2]] + urllib.parse.parse_qs(
+            parts.query).get('hosts', [])
+        addresses, _ = kazoo_hosts.collect_hosts(
+            ','.join(h for h in hosts if h) or 'localhost:2181')
+        errors = []
+        for host, port in addresses:
+            try:
+                socket.create_connection((host, port),
+                                         timeout=self.timeout).close()
+                return
+            except OSError as e:
+                errors.append((host, port, e))
+        if len(errors) == 1:
+            raise errors[0][2]
+        raise ConnectionError('no server of the URL took a connection: %s'
+                              % '; '.join('%s:%s: %s' % error
+                                          for error in errors)
+                              ) from errors[0][2]
+
+    def classify_one(self, error):
+        from kazoo.handlers import threading as kazoo_threading
+        if isinstance(error, (kazoo_exceptions.AuthFailedError,
+                              kazoo_exceptions.NoAuthError)):
+            return base.AUTH_FAILED
+        if isinstance(error, kazoo_threading.KazooTimeoutError):
+            return base.TIMED_OUT
+        return super().classify_one(error)

@@ -24,12 +24,14 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import traceback
 import uuid
 
 import fixtures
 from oslo_config import cfg
 import redis
+import requests
 import testtools
 
 from cinder.cmd import aa_stress
@@ -134,6 +136,7 @@ class CoordinationCheckTest(ToolTestCase):
         self.assertEqual(2, rc, out + err)
         self.assertIn('[coordination] backend_url', out)
         self.assertIn('redis://:***@127.0.0.1:%d' % port, out)
+        self.assertIn('(connection refused)', out)
         self.assertIn('Result:', out)
         self.assertTrue(out.rstrip().endswith('FAILURE'), out)
         self.assertNoSecret(out, err)
@@ -148,6 +151,8 @@ class CoordinationCheckTest(ToolTestCase):
                                                                host))
         self.assertEqual(2, rc, err)
         self.assertIn('redis://:***@%s' % host,
+                      report['findings'][0]['message'])
+        self.assertIn('(authentication failed)',
                       report['findings'][0]['message'])
 
         rc, report, err = self.check('redis://:%s@%s' % (PASSWORD, host))
@@ -515,3 +520,100 @@ class SecretsTest(ToolTestCase):
         self.assertEqual(1, status)
         self.assertIn('cinder-volume did not start', out + err)
         self.assertNoSecret(out, err)
+
+
+#: Bound on a failure that must come at once, far below the 10 s
+#: backend_timeout of these tests; a timeout would take the whole 10 s.
+AT_ONCE = 5.0
+
+
+class FailureCauseTest(testtools.TestCase):
+    """A backend that cannot be used is reported with the real cause.
+
+    Against real servers: a server that answered (wrong or missing
+    password, connection refused, a name that does not resolve) fails
+    the start at once, naming the cause, the option and what to check; a
+    silent server (SIGSTOP) fails after ``backend_timeout``, as timed
+    out.
+    """
+
+    timeout = 10
+
+    def coordinator(self, url, timeout=None):
+        conf = cfg.ConfigOpts()
+        coord = coordination.Coordinator(conf=conf)
+        conf([])
+        conf.set_override('backend_url', url, 'coordination')
+        conf.set_override('backend_timeout', timeout or self.timeout,
+                          'coordination')
+        self.addCleanup(coord.stop)
+        return coord
+
+    def start_fails(self, url, timeout=None):
+        coord = self.coordinator(url, timeout)
+        start = time.monotonic()
+        e = self.assertRaises(coordination.BackendUnavailable, coord.start)
+        elapsed = time.monotonic() - start
+        self.addDetail('elapsed', testtools.content.text_content(
+            '%.3f s' % elapsed))
+        self.assertIn('[coordination] backend_url', str(e))
+        self.assertIn(coordination.mask_url(url), str(e))
+        return str(e), elapsed
+
+    def assertCause(self, cause, check, url):
+        message, elapsed = self.start_fails(url)
+        self.assertIn('(%s)' % cause, message)
+        self.assertIn('Check %s' % check, message)
+        self.assertLess(elapsed, AT_ONCE, message)
+        return message
+
+    def redis_with_password(self):
+        server = self.useFixture(lockservers.LockServerFixture('redis'))
+        redis.Redis(host='127.0.0.1', port=server.server.port).config_set(
+            'requirepass', PASSWORD)
+        return '127.0.0.1:%d' % server.server.port
+
+    def test_redis_wrong_and_missing_password(self):
+        host = self.redis_with_password()
+        for url in ('redis://:wrong-%s@%s' % (PASSWORD, host),
+                    'redis://%s' % host):
+            message = self.assertCause('authentication failed',
+                                       'the user name and password', url)
+            self.assertNotIn(PASSWORD, message)
+        coord = self.coordinator('redis://:%s@%s' % (PASSWORD, host))
+        coord.start()
+
+    def test_connection_refused(self):
+        port = lockservers.pick_free_port()
+        for scheme in ('redis', 'zookeeper', 'etcd3+http'):
+            self.assertCause('connection refused', 'that the server runs',
+                             '%s://127.0.0.1:%d' % (scheme, port))
+
+    def test_name_not_resolved(self):
+        for scheme in ('redis', 'zookeeper', 'etcd3+http'):
+            self.assertCause('name not resolved', 'the host name',
+                             '%s://no-such-host.invalid:2379' % scheme)
+
+    def test_etcd_with_authentication_enabled(self):
+        # Tooz's etcd driver cannot log in: such a server never works.
+        server = self.useFixture(lockservers.LockServerFixture('etcd'))
+        base_url = 'http://127.0.0.1:%d/v3/auth/' % server.server.port
+        for path, body in (('user/add', {'name': 'root',
+                                         'password': PASSWORD}),
+                           ('role/add', {'name': 'root'}),
+                           ('user/grant', {'user': 'root', 'role': 'root'}),
+                           ('enable', {})):
+            requests.post(base_url + path, json=body,
+                          timeout=10).raise_for_status()
+        self.assertCause('authentication failed',
+                         'that authentication is disabled', server.url)
+
+    def test_silent_server_times_out(self):
+        for kind in ('redis', 'zookeeper', 'etcd'):
+            server = self.useFixture(lockservers.LockServerFixture(kind))
+            with server.server.frozen():
+                message, elapsed = self.start_fails(server.url, timeout=2)
+            self.assertIn('(timed out)', message)
+            self.assertIn('[coordination] backend_timeout', message)
+            self.assertIn('Check that the server runs', message)
+            self.assertGreaterEqual(elapsed, 2.0)

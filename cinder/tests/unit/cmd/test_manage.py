@@ -214,8 +214,10 @@ class CleanLocksOnLockServersTestCase(fakes.CoordinationTestCase):
         self.assertEqual(
             'clean_locks: Listing the lock nodes under /tooz/locks failed: '
             'the lock backend zookeeper://127.0.0.1:1 ([coordination] '
-            'backend_url) did not answer: KazooTimeoutError: no answer from '
-            '/tooz/locks\n', out)
+            'backend_url) did not answer (timed out): KazooTimeoutError: no '
+            'answer from /tooz/locks (after 10.0 s, [coordination] '
+            'backend_timeout). Check that the server runs and is not paused '
+            'or overloaded, and that no firewall drops the packets.\n', out)
 
 
 class MainTestCase(base.BaseTestCase):
