@@ -18,15 +18,33 @@ process writes, whatever code wrote it: log lines and their tracebacks
 (every handler's formatter is wrapped), uncaught exceptions (the
 ``sys`` and ``threading`` hooks) and, with :func:`scrubbed_output`, the
 tool's own standard output and error.
+
+:func:`setup_tool_logging` gives the operator tools (``cinder-manage``,
+``cinder-status``) their own log output: they read the service's
+configuration files, but its ``log_file`` and ``debug`` are the
+service's.
 """
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 import traceback
 
+from oslo_config import cfg
+
 from cinder.coordination import urls
+
+#: The logging options of the tools: command line only, so that the
+#: service's [DEFAULT] log_file, log_dir and debug do not apply to them.
+tool_logging_opts = [
+    cfg.BoolOpt('debug', short='d', dest='tool_debug', default=False,
+                help='Log at DEBUG, the lines of the libraries included.'),
+    cfg.StrOpt('log-file', dest='tool_log_file', metavar='PATH',
+               help='Append the log to this file instead of standard '
+                    'error.'),
+]
 
 
 class ScrubbingFormatter(logging.Formatter):
@@ -34,7 +52,10 @@ class ScrubbingFormatter(logging.Formatter):
 
     The whole formatted text is scrubbed: the message, its arguments,
     the traceback with its causes and contexts, and whatever the inner
-    formatter adds (oslo.log appends the error being handled).
+    formatter adds. oslo.log appends ``: <type>: <message>`` of the
+    error being handled to each WARNING or ERROR logged in an ``except``
+    block; when the line already quotes that error, the addition, which
+    would say it twice, is dropped.
     """
 
     def __init__(self, inner=None):
@@ -42,7 +63,15 @@ class ScrubbingFormatter(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record):
-        return urls.scrub(self.inner.format(record))
+        text = self.inner.format(record)
+        summary = getattr(record, 'error_summary', None)
+        if summary and not record.exc_info and text.endswith(
+                ': ' + summary):
+            in_flight = sys.exc_info()[1]
+            if in_flight is not None and str(in_flight) and str(
+                    in_flight) in record.getMessage():
+                text = text[:-len(summary) - 2]
+        return urls.scrub(text)
 
 
 def _handlers():
@@ -117,3 +146,54 @@ def scrubbed_output():
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+class _OwnLines(logging.Filter):
+    """Only this project's records: the libraries' show with --debug."""
+
+    def filter(self, record):
+        return record.name == 'cinder' or record.name.startswith('cinder.')
+
+
+def setup_tool_logging(conf, prog, stream=None):
+    """Send the log of a tool to its standard error, or ``--log-file``.
+
+    :param conf: the tool's configuration, with :data:`tool_logging_opts`
+        registered as command-line options and parsed.
+    :param prog: the tool's name, the prefix of each line on standard
+        error.
+
+    WARNING and above of this project's loggers, one line each
+    (``<prog>: WARNING: <message>``, no error summary appended); with
+    ``--debug`` every logger at DEBUG, the libraries' included (their
+    Python warnings too), with the logger's name after the level. The
+    service's ``[DEFAULT] log_file`` is never written to. Install
+    :func:`protect_secrets` afterwards.
+
+    :raises cfg.Error: ``--log-file`` cannot be opened (the message names
+        the file).
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    path = conf.tool_log_file
+    if path:
+        try:
+            handler = logging.FileHandler(os.path.expanduser(path))
+        except OSError as e:
+            raise cfg.Error('--log-file %s cannot be opened: %s' % (
+                path, e)) from None
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s'))
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            prog + (': %(levelname)s %(name)s: %(message)s'
+                    if conf.tool_debug else ': %(levelname)s: %(message)s')))
+    if not conf.tool_debug:
+        handler.addFilter(_OwnLines())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if conf.tool_debug else logging.WARNING)
+    # Python's warnings of the libraries (deprecations) are their lines
+    # too: through logging ("py.warnings"), shown with --debug only.
+    logging.captureWarnings(True)

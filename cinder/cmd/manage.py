@@ -33,14 +33,15 @@ success, 1 when ``--services-offline`` found locks in use (a service is
 still running), 2 on an error.
 
 Secrets of ``[coordination] backend_url`` never appear in the output,
-in any encoding (:func:`cinder.cmd.common.protect_secrets`).
+in any encoding (:func:`cinder.cmd.common.protect_secrets`). The log goes
+to standard error, or to ``--log-file``; the service's ``log_file`` and
+``debug`` do not apply (:func:`cinder.cmd.common.setup_tool_logging`).
 """
 
 import json
 import sys
 
 from oslo_config import cfg
-from oslo_log import log as logging
 
 from cinder.cmd import common
 from cinder.common import config
@@ -52,7 +53,6 @@ from cinder import version
 from cinder.volume import driver as driver_mod
 
 CONF = cfg.CONF
-LOG = logging.getLogger('cinder.cmd.manage')
 
 
 def coordination_check(conf, as_json=False, out=None):
@@ -183,32 +183,29 @@ def main(argv=None):
 
 def _main(argv):
     CONF.register_cli_opt(_command_opt)
+    CONF.register_cli_opts(common.tool_logging_opts)
     CONF.register_opts(config.global_opts)
     CONF.register_opts(config.volume_service_opts)
     CONF.register_opts(coordination.coordination_opts, group='coordination')
-    logging.register_options(CONF)
     try:
         CONF(argv, project='cinder', prog='cinder-manage',
              version=version.version_string())
+        setup_logging(CONF)
     except cfg.Error as e:
         print('cinder-manage: %s' % e, file=sys.stderr)
         return 2
-    setup_logging(CONF)
     common.protect_secrets(CONF.coordination.backend_url)
     return CONF.category.run(CONF.category)
 
 
 def setup_logging(conf):
-    """Log to stderr, keeping stdout for the report.
+    """Log to stderr (or ``--log-file``), keeping stdout for the report.
 
-    The coordinator's INFO lines show only with ``--debug``.
+    The service's ``log_file`` and ``debug`` do not apply; the
+    coordinator's INFO lines and the libraries' show only with
+    ``--debug``.
     """
-    if not conf.log_file:
-        conf.set_override('use_stderr', True)
-    if not conf.debug:
-        conf.set_override('default_log_levels', conf.default_log_levels + [
-            'cinder=WARN', 'kazoo=WARN', 'tooz=WARN'])
-    logging.setup(conf, 'cinder')
+    common.setup_tool_logging(conf, 'cinder-manage')
 
 
 if __name__ == '__main__':

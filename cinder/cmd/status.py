@@ -18,7 +18,9 @@ Run it on each volume service host, with that host's configuration,
 before starting services of this release. Exit status (the
 oslo.upgradecheck convention): 0 when every check succeeded, 1 when one
 warns, 2 when one failed, 255 when a check itself crashed. The secrets
-of ``[coordination] backend_url`` never appear in the output.
+of ``[coordination] backend_url`` never appear in the output. The log
+goes to standard error (``--log-file`` to change it, ``--debug`` for
+every library's lines), never to the service's ``log_file``.
 """
 
 import os
@@ -137,7 +139,9 @@ def main(argv=None):
 def _main(argv):
     checks = Checks()
     upgradecheck.register_cli_options(CONF, checks)
+    CONF.register_cli_opts(common.tool_logging_opts)
     CONF(argv, project='cinder', prog='cinder-status')
+    common.setup_tool_logging(CONF, 'cinder-status')
     common.protect_secrets(CONF.coordination.backend_url)
     upgradecheck.CONF = CONF  # where check() reads --json, as main() sets
     return upgradecheck.run(CONF)

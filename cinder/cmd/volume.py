@@ -75,16 +75,21 @@ def _main(argv):
     # stops it as soon as it is up.
     block_stop_signals()
     volume_service = service.Service(CONF)
+    error = None
     try:
         volume_service.start()
     except exception.ServiceStartError as e:
-        LOG.error('cinder-volume cannot start: %s', e)
-        print('cinder-volume: cannot start: %s' % e, file=sys.stderr)
-        return 1
+        error = e
     except Exception as e:
         LOG.exception('cinder-volume failed to start')
         volume_service.stop()
-        print('cinder-volume: cannot start: %s' % e, file=sys.stderr)
+        error = e
+    if error is not None:
+        # Outside the except blocks: there oslo.log appends the error in
+        # flight to the line, which then says everything twice.
+        if isinstance(error, exception.ServiceStartError):
+            LOG.error('cinder-volume cannot start: %s', error)
+        print('cinder-volume: cannot start: %s' % error, file=sys.stderr)
         return 1
     signum = wait_for_stop_signal()
     LOG.info('Caught %s, stopping', signal.Signals(signum).name)

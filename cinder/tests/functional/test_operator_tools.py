@@ -617,3 +617,92 @@ class FailureCauseTest(testtools.TestCase):
             self.assertIn('[coordination] backend_timeout', message)
             self.assertIn('Check that the server runs', message)
             self.assertGreaterEqual(elapsed, 2.0)
+
+
+class ToolLoggingTest(ToolTestCase):
+    """The tools log to their own standard error, each line once.
+
+    They read the service's configuration file, whose ``log_file`` and
+    ``debug`` are the service's: a tool writes to a log file only when
+    ``--log-file`` is on its command line, and shows other libraries'
+    lines only with ``--debug``.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.service_log = os.path.join(self.dir, 'cinder-volume.log')
+
+    def service_conf(self, **coordination_options):
+        return self.conf(DEFAULT={'log_file': self.service_log,
+                                  'debug': 'true'},
+                         coordination=coordination_options)
+
+    def zookeeper_behind_a_closed_port(self):
+        """A working URL whose first server refuses: kazoo logs that."""
+        server = self.useFixture(lockservers.LockServerFixture('zookeeper'))
+        return 'zookeeper://127.0.0.1:%d?hosts=127.0.0.1:%d&' \
+               'randomize_hosts=false' % (lockservers.pick_free_port(),
+                                          server.server.port)
+
+    def assertEachLineOnce(self, text):
+        for line in text.splitlines():
+            message = line.split(': ', 2)[-1]
+            self.assertEqual(1, line.count(message[:40]), line)
+
+    def test_no_library_lines_without_debug(self):
+        config_file = self.service_conf(
+            backend_url=self.zookeeper_behind_a_closed_port())
+        rc, out, err = self.status(config_file, 'upgrade', 'check')
+        self.assertEqual(0, rc, out + err)
+        self.assertEqual('', err)
+        rc, out, err = self.manage(config_file, 'coordination', 'check')
+        self.assertEqual(0, rc, out + err)
+        self.assertEqual('', err)
+        self.assertFalse(os.path.exists(self.service_log))
+        # Asked for: they show, on the tool's standard error.
+        rc, out, err = self.manage(config_file, '--debug', 'coordination',
+                                   'check')
+        self.assertEqual(0, rc, out + err)
+        self.assertIn('kazoo.client', err)
+        self.assertIn('Connection dropped', err)
+        self.assertEachLineOnce(err)
+        self.assertFalse(os.path.exists(self.service_log))
+
+    def test_warnings_go_to_stderr_once_not_to_the_service_log(self):
+        # A heartbeat slower than a third of the lease: the coordinator
+        # warns at each start.
+        config_file = self.service_conf(
+            backend_url=lockservers.server_url('redis'), heartbeat=20)
+        for command in (self.manage, self.status):
+            args = (('coordination', 'check') if command == self.manage
+                    else ('upgrade', 'check'))
+            rc, out, err = command(config_file, *args)
+            self.assertEqual(1, rc, out + err)
+            self.assertIn('WARNING', err)
+            self.assertIn('should be a third of the lock lease', err)
+            self.assertEachLineOnce(err)
+        self.assertFalse(os.path.exists(self.service_log))
+
+    def test_log_file_on_the_command_line(self):
+        tool_log = os.path.join(self.dir, 'tool.log')
+        config_file = self.service_conf(
+            backend_url=lockservers.server_url('redis'), heartbeat=20)
+        rc, out, err = self.manage(config_file, '--log-file', tool_log,
+                                   'coordination', 'check')
+        self.assertEqual(1, rc, out + err)
+        self.assertEqual('', err)
+        with open(tool_log) as f:
+            self.assertIn('should be a third of the lock lease', f.read())
+        self.assertFalse(os.path.exists(self.service_log))
+
+    def test_cinder_volume_logs_its_start_failure_once(self):
+        svc = volume_service.VolumeService(
+            os.path.join(self.dir, 'svc'),
+            {'coordination': {'backend_url': 'nosuch://h'}}).service
+        svc.prepare()
+        self.addCleanup(svc.kill)
+        self.assertRaises(volume_service.ServiceProcessError, svc.start)
+        lines = [line for line in svc.log().splitlines()
+                 if 'cinder-volume cannot start' in line]
+        self.assertEqual(1, len(lines), svc.log())
+        self.assertEqual(1, lines[0].count('unknown lock backend'), lines[0])

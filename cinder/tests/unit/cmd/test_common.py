@@ -14,6 +14,7 @@
 
 import io
 import logging
+import os
 import subprocess
 import sys
 
@@ -50,14 +51,19 @@ class ScrubbingTestCase(base.BaseTestCase):
             project='cinder', version='1', config=conf))
         return handler
 
-    def test_log_lines_and_tracebacks_are_scrubbed(self):
+    def scrubbed_logger(self, name):
+        """A logger writing through oslo.log's formatter, scrubbed."""
         stream = io.StringIO()
         handler = self.oslo_handler(stream)
-        logger = logging.getLogger('cinder.test_common')
+        logger = logging.getLogger(name)
         logger.addHandler(handler)
         self.addCleanup(logger.removeHandler, handler)
         self.useFixture(fixtures.MockPatchObject(logger, 'propagate', False))
         common.install_scrubbing()
+        return stream, handler, logger
+
+    def test_log_lines_and_tracebacks_are_scrubbed(self):
+        stream, handler, logger = self.scrubbed_logger('cinder.test_common')
         self.assertIsInstance(handler.formatter, common.ScrubbingFormatter)
         try:
             try:
@@ -74,6 +80,22 @@ class ScrubbingTestCase(base.BaseTestCase):
         self.assertIn('ValueError: driver saw ***', text)
         self.assertIn('RuntimeError: wrapped ***', text)
         self.assertClean(text)
+
+    def test_an_error_summary_that_repeats_the_message_is_dropped(self):
+        stream, handler, logger = self.scrubbed_logger(
+            'cinder.test_common.summary')
+        try:
+            raise OSError(2, 'No such file')
+        except OSError as e:
+            logger.warning('cannot remove: %s', e)
+            logger.warning('cannot remove')
+        lines = stream.getvalue().splitlines()
+        self.assertTrue(lines[0].endswith(
+            'cannot remove: [Errno 2] No such file'), lines[0])
+        # Without it in the message, oslo.log's addition tells the cause.
+        self.assertTrue(lines[1].endswith(
+            'cannot remove: FileNotFoundError: [Errno 2] No such file'),
+            lines[1])
 
     def test_installing_twice_wraps_once(self):
         handler = logging.StreamHandler(io.StringIO())
@@ -107,3 +129,69 @@ class ScrubbingTestCase(base.BaseTestCase):
         self.assertIn("KeyError: '***'", result.stderr)
         self.assertIn('RuntimeError: ***', result.stderr)
         self.assertClean(result.stderr)
+
+
+class ToolLoggingTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        root = logging.getLogger()
+        saved = list(root.handlers), root.level
+        self.addCleanup(setattr, root, 'handlers', saved[0])
+        self.addCleanup(root.setLevel, saved[1])
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def setup(self, *argv):
+        conf = cfg.ConfigOpts()
+        conf.register_cli_opts(common.tool_logging_opts)
+        conf(list(argv))
+        stream = io.StringIO()
+        common.setup_tool_logging(conf, 'tool', stream=stream)
+        return stream
+
+    def log_some(self):
+        logging.getLogger('cinder.x').info('an info line')
+        logging.getLogger('kazoo.client').warning('Connection dropped')
+        try:
+            raise ValueError('the error in flight')
+        except ValueError as e:
+            logging.getLogger('cinder.x').warning('warned: %s', e)
+
+    def test_own_warnings_once_on_stderr(self):
+        stream = self.setup()
+        self.log_some()
+        self.assertEqual('tool: WARNING: warned: the error in flight\n',
+                         stream.getvalue())
+
+    def test_debug_shows_everything_with_the_logger(self):
+        stream = self.setup('--debug')
+        self.log_some()
+        self.assertEqual('tool: INFO cinder.x: an info line\n'
+                         'tool: WARNING kazoo.client: Connection dropped\n'
+                         'tool: WARNING cinder.x: warned: the error in '
+                         'flight\n', stream.getvalue())
+
+    def test_log_file_named_on_the_command_line(self):
+        path = os.path.join(self.dir, 'tool.log')
+        stream = self.setup('--log-file', path)
+        self.log_some()
+        self.assertEqual('', stream.getvalue())
+        with open(path) as f:
+            self.assertIn('WARNING cinder.x: warned: the error in flight',
+                          f.read())
+
+    def test_log_file_that_cannot_be_opened(self):
+        path = os.path.join(self.dir, 'no', 'such', 'dir.log')
+        e = self.assertRaises(cfg.Error, self.setup, '--log-file', path)
+        self.assertIn('--log-file %s cannot be opened' % path, str(e))
+
+    def test_the_service_options_do_not_apply(self):
+        config_file = os.path.join(self.dir, 'cinder.conf')
+        with open(config_file, 'w') as f:
+            f.write('[DEFAULT]\ndebug = true\nlog_file = %s/svc.log\n' %
+                    self.dir)
+        stream = self.setup('--config-file', config_file)
+        self.log_some()
+        self.assertEqual('tool: WARNING: warned: the error in flight\n',
+                         stream.getvalue())
+        self.assertFalse(os.path.exists(os.path.join(self.dir, 'svc.log')))
