@@ -148,6 +148,25 @@ def scrubbed_output():
         sys.stdout, sys.stderr = saved
 
 
+def load_config(conf, argv, prog, error_status, **kwargs):
+    """Parse the command line and the configuration files of a command.
+
+    :returns: None, or *error_status* after printing one line,
+        ``<prog>: <error>``, on standard error when a configuration file
+        is missing, unreadable or malformed, or an option is invalid
+        (oslo.config's errors name the file or the option).
+
+    Every command handles these the same way, with the exit status its
+    documentation gives. argparse itself exits 2 on an unknown argument.
+    """
+    try:
+        conf(argv, project='cinder', prog=prog, **kwargs)
+    except cfg.Error as e:
+        print('%s: %s' % (prog, e), file=sys.stderr)
+        return error_status
+    return None
+
+
 class _OwnLines(logging.Filter):
     """Only this project's records: the libraries' show with --debug."""
 

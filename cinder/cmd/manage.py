@@ -187,9 +187,11 @@ def _main(argv):
     CONF.register_opts(config.global_opts)
     CONF.register_opts(config.volume_service_opts)
     CONF.register_opts(coordination.coordination_opts, group='coordination')
+    error_status = common.load_config(CONF, argv, 'cinder-manage', 2,
+                                      version=version.version_string())
+    if error_status is not None:
+        return error_status
     try:
-        CONF(argv, project='cinder', prog='cinder-manage',
-             version=version.version_string())
         setup_logging(CONF)
     except cfg.Error as e:
         print('cinder-manage: %s' % e, file=sys.stderr)

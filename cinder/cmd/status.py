@@ -17,7 +17,8 @@ Usage: ``cinder-status [--config-file FILE] upgrade check [--json]``.
 Run it on each volume service host, with that host's configuration,
 before starting services of this release. Exit status (the
 oslo.upgradecheck convention): 0 when every check succeeded, 1 when one
-warns, 2 when one failed, 255 when a check itself crashed. The secrets
+warns, 2 when one failed, 255 when a check itself crashed or none could
+run (a configuration file missing or malformed). The secrets
 of ``[coordination] backend_url`` never appear in the output. The log
 goes to standard error (``--log-file`` to change it, ``--debug`` for
 every library's lines), never to the service's ``log_file``.
@@ -140,8 +141,16 @@ def _main(argv):
     checks = Checks()
     upgradecheck.register_cli_options(CONF, checks)
     CONF.register_cli_opts(common.tool_logging_opts)
-    CONF(argv, project='cinder', prog='cinder-status')
-    common.setup_tool_logging(CONF, 'cinder-status')
+    # 255, oslo.upgradecheck's status for "the checks could not run":
+    # 0, 1 and 2 would report checks that never ran.
+    error_status = common.load_config(CONF, argv, 'cinder-status', 255)
+    if error_status is not None:
+        return error_status
+    try:
+        common.setup_tool_logging(CONF, 'cinder-status')
+    except cfg.Error as e:
+        print('cinder-status: %s' % e, file=sys.stderr)
+        return 255
     common.protect_secrets(CONF.coordination.backend_url)
     upgradecheck.CONF = CONF  # where check() reads --json, as main() sets
     return upgradecheck.run(CONF)

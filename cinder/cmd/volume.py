@@ -15,7 +15,9 @@
 Usage: ``cinder-volume --config-file /etc/cinder/cinder.conf``.
 
 Exit status: 0 after a clean stop, 1 when the service cannot start (the
-reason is logged and printed on stderr), 2 for bad command-line arguments.
+reason is logged and printed on stderr), 2 for bad command-line arguments
+or a configuration file that is missing or cannot be parsed (one line on
+stderr, no traceback).
 The secrets of ``[coordination] backend_url`` are scrubbed from the log,
 tracebacks and standard output and error.
 """
@@ -66,8 +68,10 @@ def main(argv=None):
 def _main(argv):
     logging.register_options(CONF)
     CONF.register_opts(coordination.coordination_opts, group='coordination')
-    CONF(argv, project='cinder', prog='cinder-volume',
-         version=version.version_string())
+    error_status = common.load_config(CONF, argv, 'cinder-volume', 2,
+                                      version=version.version_string())
+    if error_status is not None:
+        return error_status
     logging.setup(CONF, 'cinder')
     common.protect_secrets(CONF.coordination.backend_url)
 

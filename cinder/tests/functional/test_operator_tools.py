@@ -706,3 +706,35 @@ class ToolLoggingTest(ToolTestCase):
                  if 'cinder-volume cannot start' in line]
         self.assertEqual(1, len(lines), svc.log())
         self.assertEqual(1, lines[0].count('unknown lock backend'), lines[0])
+
+
+class ConfigFileTest(ToolTestCase):
+    """A configuration file that cannot be read: one line, the status.
+
+    As documented: cinder-volume and cinder-manage exit 2 (bad command
+    line), cinder-status 255 (no check could run).
+    """
+
+    COMMANDS = (('cinder.cmd.volume', (), 2),
+                ('cinder.cmd.manage', ('coordination', 'check'), 2),
+                ('cinder.cmd.status', ('upgrade', 'check'), 255))
+
+    def assertCleanFailure(self, config_file, expected):
+        for module, args, status in self.COMMANDS:
+            rc, out, err = run_tool(module, config_file, *args)
+            self.assertEqual(status, rc, '%s: %s%s' % (module, out, err))
+            self.assertNotIn('Traceback', out + err)
+            self.assertEqual(1, len(err.splitlines()), err)
+            prog = 'cinder-' + module.rsplit('.', 1)[1]
+            self.assertTrue(err.startswith(prog + ': '), err)
+            self.assertIn(expected, err)
+
+    def test_missing_config_file(self):
+        missing = os.path.join(self.dir, 'no-such.conf')
+        self.assertCleanFailure(missing, missing)
+
+    def test_config_file_that_does_not_parse(self):
+        broken = os.path.join(self.dir, 'broken.conf')
+        with open(broken, 'w') as f:
+            f.write('[DEFAULT\nstate_path = %s\n' % self.dir)
+        self.assertCleanFailure(broken, broken)

@@ -195,3 +195,20 @@ class ToolLoggingTestCase(base.BaseTestCase):
         self.assertEqual('tool: WARNING: warned: the error in flight\n',
                          stream.getvalue())
         self.assertFalse(os.path.exists(os.path.join(self.dir, 'svc.log')))
+
+
+class LoadConfigTestCase(base.BaseTestCase):
+
+    def test_unreadable_config_file_is_one_line_and_the_status(self):
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        status = common.load_config(cfg.ConfigOpts(),
+                                    ['--config-file', '/no/such.conf'],
+                                    'cinder-x', 42)
+        self.assertEqual(42, status)
+        self.assertEqual('cinder-x: Failed to find some config files: '
+                         '/no/such.conf\n', stderr.getvalue())
+
+    def test_good_command_line(self):
+        conf = cfg.ConfigOpts()
+        self.assertIsNone(common.load_config(conf, [], 'cinder-x', 42))
