@@ -34,6 +34,7 @@ import tempfile
 import time
 
 from cinder.cmd import common
+from cinder.cmd import url_args
 from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
@@ -61,10 +62,9 @@ def _parse(argv):
     parser.add_argument('--seed', type=int, default=1,
                         help='seed of the workload and fault choices (1)')
     backend = parser.add_mutually_exclusive_group()
-    backend.add_argument('--backend-url',
-                         help='[coordination] backend_url of every service '
-                              '(default: file:// in the work directory, '
-                              'shared by the services of this host)')
+    url_args.add_arguments(
+        backend, 'file:// in the work directory, shared by the services '
+        'of this host')
     backend.add_argument('--lock-server',
                          choices=sorted(lockservers.SERVER_CLASSES),
                          help='start a private lock server of this kind on '
@@ -97,6 +97,7 @@ def _parse(argv):
             parser.error('--%s must be at least 1' % name)
     if args.fault_interval <= 0:
         parser.error('--fault-interval must be positive')
+    url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
     return args
 
 

@@ -47,6 +47,7 @@ import threading
 import time
 
 from cinder.cmd import common
+from cinder.cmd import url_args
 from cinder import local_service
 from cinder import objects
 from cinder import rpc
@@ -273,13 +274,14 @@ def _parse(argv):
                              'afterwards unless --keep)')
     parser.add_argument('--keep', action='store_true',
                         help='keep the work directory')
-    parser.add_argument('--backend-url',
-                        help='[coordination] backend_url (default: the '
-                             'built-in file://$state_path)')
+    backend = parser.add_mutually_exclusive_group()
+    url_args.add_arguments(backend, 'the built-in file://$state_path')
     parser.add_argument('--debug', action='store_true',
                         help='DEBUG logging in the service log (shows '
                              'every lock taken)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    url_args.resolve(args, parser)
+    return args
 
 
 def main(argv=None):
