@@ -88,9 +88,12 @@ The package holds one concept per module: :mod:`~.options`,
 :mod:`~.exceptions`, :mod:`~.urls` (secrets in the backend URL),
 :mod:`~.lock` (a lock and the locks each thread holds),
 :mod:`~.coordinator`, :mod:`~.decorator`, :mod:`~.heartbeat`,
-:mod:`~.bounded` (calls a dead server cannot hang), :mod:`~.hooks` (code
-told of every critical section, for validation tools) and
-:mod:`~.backends`, one module per Tooz driver family. Import the names
+:mod:`~.loss` (how a lost lock is found out), :mod:`~.orphans` (locks
+whose release failed), :mod:`~.bounded` (calls a dead server cannot
+hang), :mod:`~.hooks` (code told of every critical section, for
+validation tools), :mod:`~.internals` (the private attributes of
+libraries it reads) and :mod:`~.backends`, one module per Tooz driver
+family. Import the names
 below from ``cinder.coordination`` itself; the modules are not an API.
 """
 

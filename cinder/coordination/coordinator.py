@@ -30,6 +30,7 @@ from cinder.coordination import exceptions
 from cinder.coordination import heartbeat
 from cinder.coordination import hooks as hooks_mod
 from cinder.coordination import lock as lock_mod
+from cinder.coordination import loss
 from cinder.coordination import options
 from cinder.coordination import orphans
 
@@ -38,7 +39,7 @@ LOG = logging.getLogger('cinder.coordination')
 CONF = cfg.CONF
 
 
-class Coordinator(object):
+class Coordinator(loss.LossDetection):
     """The process's connection to the lock backend.
 
     :param member_id: this member's id at the backend (ASCII); by default
@@ -309,7 +310,9 @@ class Coordinator(object):
                 error = backend.translate('Releasing lock %s' % lock.name, e)
                 if hooks:
                     hooks_mod.notify(hooks, 'released', lock, None)
-                raise self._orphaned(lock, backend, error) from None
+                raise orphans.give_up(
+                    lock, backend, error, self._reaper, self._clock,
+                    self.conf.coordination.heartbeat) from None
             if not released:
                 lost = 'the backend no longer had it at release'
                 self._log_lost(lock.name, held, lost)
@@ -323,37 +326,6 @@ class Coordinator(object):
                     lock.name, held, lost))
         LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
                   _by(lock), held)
-
-    def _orphaned(self, lock, backend, error):
-        """The error of a failed release, once the lock is given up.
-
-        The critical section ran under the lock; what is left is a lock
-        that the backend may still have. It must not stay taken until
-        this service restarts: the backend stops renewing it, and the
-        release is tried again in the background where it can be.
-        """
-        retry = backend.forget(lock._tooz_lock)
-        lease = backend.lease() if backend.needs_heartbeat else None
-        give_up_at = None
-        if lease:
-            fate = ('it is no longer renewed, so the backend frees it when '
-                    'its %s s lease ends' % lease)
-            if retry:
-                fate += (', or sooner if the release, retried in the '
-                         'background, gets through')
-            give_up_at = (self._clock() + lease +
-                          self.conf.coordination.heartbeat)
-        else:
-            fate = ('the release is retried in the background; other '
-                    'services wait for the lock until it gets through')
-        if retry:
-            self._reaper.add(orphans.Orphan(lock.name, lock._tooz_lock,
-                                            give_up_at))
-        message = backend.scrub(
-            '%s. This service no longer holds lock %s: %s' % (
-                error, lock.name, fate))
-        LOG.error('%s', message)
-        return exceptions.BackendUnavailable(message)
 
     def _check(self, lock):
         if lock._lost is None:
@@ -379,58 +351,6 @@ class Coordinator(object):
         with self._held_lock:
             held = list(self._held)
         lock_mod.ensure_locks_held(held)
-
-    # Loss detection.
-
-    def _mark_lost(self, lock, reason):
-        if lock._lost is None and lock._held_since is not None:
-            lock._lost = reason
-            self._log_lost(lock.name, self._clock() - lock._held_since,
-                           reason)
-
-    @staticmethod
-    def _log_lost(name, held, reason):
-        LOG.error('Lock "%s" was LOST after being held for %.3fs: %s. '
-                  'Another service may be running the same critical '
-                  'section.', name, held, reason)
-
-    def _on_session_lost(self, reason):
-        with self._held_lock:
-            held = list(self._held)
-        for lock in held:
-            self._mark_lost(lock, reason)
-
-    def _check_lease(self, last_ok):
-        """Mark held locks lost once the last good beat is a lease ago."""
-        backend = self._backend
-        lease = backend.lease() if backend is not None else None
-        if lease and last_ok is not None:
-            silent = self._clock() - last_ok
-            if silent > lease:
-                self._on_session_lost(
-                    'no heartbeat reached the backend for %.1fs, longer '
-                    'than the %s s lock lease' % (silent, lease))
-
-    def _beat(self):
-        """One heartbeat: refresh leases, then check each held lock."""
-        backend = self._backend
-        if backend is None:
-            return
-        try:
-            backend.driver.heartbeat()
-        except Exception as e:
-            raise backend.translate('Heartbeat', e) from None
-        with self._held_lock:
-            held = list(self._held)
-        for lock in held:
-            if lock._lost is not None:
-                continue
-            try:
-                owner = backend.is_still_owner(lock._tooz_lock)
-            except Exception as e:
-                raise backend.translate('Heartbeat', e) from None
-            if not owner:
-                self._mark_lost(lock, 'another member may hold it')
 
 
 def _default_member_id(conf):

@@ -23,6 +23,8 @@ background, so the lock is free as soon as the backend answers again.
 import logging
 import threading
 
+from cinder.coordination import exceptions
+
 LOG = logging.getLogger('cinder.coordination')
 
 
@@ -129,3 +131,33 @@ class Reaper(object):
         LOG.info('Lock "%s", whose release had failed, is released',
                  orphan.name)
         return True
+
+
+def give_up(lock, backend, error, reaper, clock, heartbeat):
+    """The error to raise for a failed release, once *lock* is given up.
+
+    The critical section ran under the lock; what is left is a lock
+    that the backend may still have. It must not stay taken until
+    this service restarts: the backend stops renewing it, and the
+    release is tried again in the background where it can be.
+    """
+    retry = backend.forget(lock._tooz_lock)
+    lease = backend.lease() if backend.needs_heartbeat else None
+    give_up_at = None
+    if lease:
+        fate = ('it is no longer renewed, so the backend frees it when '
+                'its %s s lease ends' % lease)
+        if retry:
+            fate += (', or sooner if the release, retried in the '
+                     'background, gets through')
+        give_up_at = clock() + lease + heartbeat
+    else:
+        fate = ('the release is retried in the background; other '
+                'services wait for the lock until it gets through')
+    if retry:
+        reaper.add(Orphan(lock.name, lock._tooz_lock, give_up_at))
+    message = backend.scrub(
+        '%s. This service no longer holds lock %s: %s' % (
+            error, lock.name, fate))
+    LOG.error('%s', message)
+    return exceptions.BackendUnavailable(message)
