@@ -318,14 +318,17 @@ class Coordinator(loss.LossDetection):
                 self._log_lost(lock.name, held, lost)
         if hooks:
             hooks_mod.notify(hooks, 'released', lock, lost)
+        debug = LOG.isEnabledFor(logging.DEBUG)
         if lost is not None:
-            LOG.debug('Lock "%s" "lost"%s :: held %.3fs', lock.name,
-                      _by(lock), held)
+            if debug:
+                LOG.debug('Lock "%s" "lost"%s :: held %.3fs', lock.name,
+                          _by(lock), held)
             raise exceptions.LockLost(
                 'lock %s was lost while held for %.3fs: %s' % (
                     lock.name, held, lost))
-        LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
-                  _by(lock), held)
+        if debug:
+            LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
+                      _by(lock), held)
 
     def _check(self, lock):
         if lock._lost is None:

@@ -48,6 +48,14 @@ INTERNALS = (
     Internal('file', 'fasteners', 'fasteners.InterProcessLock', 'lockfile',
              'the open file of a held lock (its descriptor)',
              '(reached through tooz; see above)'),
+    Internal('file', 'tooz', 'tooz.drivers.file.FileLock', '_barrier',
+             'the barrier the locks of one path share in a process (its '
+             'condition and owner): housekeeping opens a lock file only '
+             'under it, and only while no thread of this process holds or '
+             'is acquiring the lock, because closing any descriptor of a '
+             'file drops the process\'s fcntl locks on it',
+             'a FileDriver method that removes a lock file only while no '
+             'lock of the process uses it'),
     Internal('redis', 'tooz', 'tooz.drivers.redis.RedisDriver', '_client',
              'the redis-py client, whose own retries are turned off so '
              'that a dead server is reported within backend_timeout',
@@ -120,6 +128,14 @@ def check_file(probe_lock):
     """:raises ConfigurationError: the file lock's internals moved."""
     process_lock = _reach(probe_lock, _internal('file', '_lock'))
     _reach(process_lock, _internal('file', 'lockfile'))
+    barrier = _reach(probe_lock, _internal('file', '_barrier'))
+    missing = [name for name in ('cond', 'owner')
+               if not hasattr(barrier, name)]
+    if missing:
+        raise exceptions.ConfigurationError(
+            'tooz %s cannot be used with the file lock backend: the barrier '
+            'of its FileLock has no %s' % (_version('tooz'),
+                                           ', '.join(missing)))
 
 
 def check_redis(driver):
@@ -158,6 +174,11 @@ def check_zookeeper(driver, probe_lock):
 def locked_file(tooz_lock):
     """The open file of a held tooz file lock (None if not open)."""
     return tooz_lock._lock.lockfile
+
+
+def file_barrier(tooz_lock):
+    """The barrier (``cond``, ``owner``) of a tooz file lock's path."""
+    return tooz_lock._barrier
 
 
 def redis_client(driver):

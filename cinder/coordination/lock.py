@@ -38,6 +38,10 @@ class Lock(object):
     critical section ran partly unprotected.
     """
 
+    # One is made per acquire: slots make that and each access cheaper.
+    __slots__ = ('name', 'by', '_coordinator', '_tooz_lock', '_held_since',
+                 '_lost')
+
     def __init__(self, coordinator, name, tooz_lock):
         self.name = name
         self._coordinator = coordinator

@@ -18,7 +18,6 @@ import glob
 import logging
 import os
 import stat
-import threading
 import time
 import urllib.parse
 
@@ -36,14 +35,6 @@ class FileBackend(base.Backend):
     distributed = False
     needs_heartbeat = False
 
-    #: Paths of the lock files this process holds or is acquiring,
-    #: through any coordinator, with how many holders each. fcntl cannot
-    #: tell us about our own process's locks, and merely closing a
-    #: descriptor of a held lock file drops the lock, so remove_locks()
-    #: must not even open these.
-    _held_paths = {}
-    _held_paths_lock = threading.Lock()
-
     @property
     def directory(self):
         return urllib.parse.urlsplit(self.url).path
@@ -55,19 +46,9 @@ class FileBackend(base.Backend):
         unlocked again before the error is raised: a failed acquire never
         leaves the lock taken.
         """
-        # Counted before the file is touched: remove_locks() in another
-        # thread of this process must not open it meanwhile, because
-        # closing any descriptor of a file drops the fcntl locks this
-        # process holds on it. Tooz names the lock by its absolute,
-        # normalized path (os.path.abspath), as remove_locks() does.
-        path = tooz_lock.name
-        held = self._held_paths
-        with self._held_paths_lock:
-            held[path] = held.get(path, 0) + 1
         deadline = None
         if blocking is not True and blocking is not False:
             deadline = time.monotonic() + float(blocking)
-        got = False
         try:
             got = tooz_lock.acquire(blocking=blocking)
             if got and not self._still_linked(tooz_lock):
@@ -77,13 +58,9 @@ class FileBackend(base.Backend):
             # gets the error and never releases, so let go here, or the
             # name stays taken in this process (and on this host) until
             # the process ends.
-            got = False
             if tooz_lock.acquired:
                 bounded.quietly(tooz_lock.release)
             raise
-        finally:
-            if not got:
-                self._forget_path(path)
         return got
 
     def _relock(self, tooz_lock, blocking, deadline):
@@ -102,15 +79,6 @@ class FileBackend(base.Backend):
             if self._still_linked(tooz_lock):
                 return True
 
-    def _forget_path(self, path):
-        held = self._held_paths
-        with self._held_paths_lock:
-            count = held.get(path, 0) - 1
-            if count > 0:
-                held[path] = count
-            else:
-                held.pop(path, None)
-
     def after_start(self, coordinator):
         internals.check_file(self.probe_lock())
 
@@ -126,9 +94,7 @@ class FileBackend(base.Backend):
         return os.fstat(internals.locked_file(tooz_lock).fileno()).st_nlink > 0
 
     def release(self, tooz_lock):
-        released = tooz_lock.release()
-        self._forget_path(tooz_lock.name)
-        return released
+        return tooz_lock.release()
 
     def is_still_owner(self, tooz_lock):
         return bool(tooz_lock.acquired)
@@ -161,10 +127,25 @@ class FileBackend(base.Backend):
         return os.path.lexists(os.path.join(self.directory, name))
 
     def remove_locks(self, pattern):
+        """Unlink the idle lock files matching *pattern*.
+
+        A file is only ever opened here (to lock it while it is unlinked)
+        under tooz's per-path barrier of this process, and only if no
+        thread of this process holds or is acquiring its lock: fcntl
+        cannot tell a process about its own locks, and closing any
+        descriptor of a file drops every fcntl lock the process holds on
+        it. A thread that starts to acquire meanwhile waits at the
+        barrier.
+        """
         removed = 0
         for path in glob.glob(os.path.join(self.directory, pattern)):
-            with self._held_paths_lock:
-                if os.path.abspath(path) in self._held_paths:
+            name = os.path.relpath(path, self.directory)
+            # Keeps the path's barrier alive (tooz holds them weakly), so
+            # that every lock of this path made meanwhile shares it.
+            probe = self.driver.get_lock(name.encode('utf-8'))
+            barrier = internals.file_barrier(probe)
+            with barrier.cond:
+                if barrier.owner is not None:
                     LOG.debug('Not removing lock file %s: this process '
                               'holds it', path)
                     continue
@@ -178,7 +159,8 @@ def _remove_idle_lock_file(path):
 
     The file is locked (without waiting) while it is unlinked, so a holder
     in another process never loses its lock to the removal; the caller
-    skips the files this process holds. A process that opened the file
+    skips the files this process holds or is acquiring. A process that
+    opened the file
     before the unlink and locks it afterwards would hold a lock on a
     removed file that nobody else sees; :meth:`FileBackend.acquire`
     notices (the inode at the path differs) and locks the new file.

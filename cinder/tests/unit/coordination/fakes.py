@@ -63,6 +63,8 @@ class FakeToozLock(object):
         self._lock = types.SimpleNamespace(path=name, node=None, data=b'',
                                            is_acquired=False,
                                            lockfile=_ALWAYS_LINKED)
+        self._barrier = types.SimpleNamespace(cond=threading.Condition(),
+                                              owner=None)
         self._key_b64 = 'a2V5'
         self._uuid = 'token'
 
