@@ -63,6 +63,8 @@ def result(kind, backend, scenario, replies, window):
         'p50': summary['p50'], 'p99': summary['p99'], 'max': summary['max'],
         'wait_max': max(waits) if waits else None,
         'fairness': stats.fairness(per_process),
+        'threads_started': sum(data.get('threads_started', 0)
+                               for data in replies),
     }
     if scenario == ONE_NAME:
         gaps, same = stats.handoffs(holds)
@@ -75,6 +77,8 @@ def result(kind, backend, scenario, replies, window):
 def _merge(into, data):
     for field in ('before', 'inside', 'after'):
         into.setdefault(field, []).extend(data[field])
+    into['threads_started'] = (into.get('threads_started', 0) +
+                               data.get('threads_started', 0))
 
 
 def run_single(pool, keys, duration, rounds, progress=None):

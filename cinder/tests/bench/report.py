@@ -40,7 +40,11 @@ SUBJECT_ORDER = ('oslo', 'tooz', 'cinder')
 OVERHEAD_LIMIT = 0.10
 FAIR_SHARE_LIMIT = 0.5
 FAIRNESS_BACKENDS = ('zookeeper', 'redis')
-OVERHEAD_BACKENDS = ('file', 'redis')
+OVERHEAD_BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
+#: Backends whose calls run in helper threads: none may start per cycle.
+THREAD_BACKENDS = ('zookeeper',)
+#: Threads started per cycle of a single client, at most.
+THREADS_PER_CYCLE_LIMIT = 0.01
 SPEEDUP_LIMIT = 2.5
 HEARTBEAT_LIMIT = 0.5  # percent of one core
 
@@ -242,6 +246,19 @@ def evaluate(results):
             overhead, OVERHEAD_LIMIT,
             overhead is not None and overhead <= OVERHEAD_LIMIT,
             _versus(ours, raw)))
+    for backend in THREAD_BACKENDS:
+        row = find(cycles, 'cinder', backend, lockcycle.SINGLE)
+        per_cycle = None
+        detail = ''
+        if row and row.get('cycles') and 'threads_started' in row:
+            per_cycle = row['threads_started'] / float(row['cycles'])
+            detail = '%d thread(s) started in %d cycles' % (
+                row['threads_started'], row['cycles'])
+        targets.append(_target(
+            'no thread started per acquire (%s)' % backend, per_cycle,
+            THREADS_PER_CYCLE_LIMIT,
+            per_cycle is not None and per_cycle <= THREADS_PER_CYCLE_LIMIT,
+            detail))
     oslo = _p50(cycles, 'oslo', 'file')
     ours = _p50(cycles, 'cinder', 'file')
     ratio = ours / oslo if oslo and ours else None
@@ -290,6 +307,8 @@ def fmt_target_value(target):
         return fmt_ratio(measured, percent=True)
     if name.startswith('heartbeat'):
         return '%.3f%%' % measured
+    if name.startswith('no thread started'):
+        return '%.3f' % measured
     return '%.2f' % measured
 
 

@@ -30,6 +30,7 @@ same window.
 import array
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 
@@ -94,7 +95,8 @@ def _run(subject, name, start_at, end_at, max_cycles):
     """Cycle on ``name`` from ``start_at`` until ``end_at``.
 
     Returns three arrays of ``time.monotonic()`` values (as bytes): before
-    each cycle, inside it, after it; and how late the first cycle started.
+    each cycle, inside it, after it; how late the first cycle started; and
+    how many threads the process started while it cycled.
     """
     before = array.array('d')
     inside = array.array('d')
@@ -106,15 +108,27 @@ def _run(subject, name, start_at, end_at, max_cycles):
         time.sleep(delay)
     late = clock() - start_at
     count = 0
-    now = clock()
-    while now < end_at and count != max_cycles:
-        before.append(now)
-        inside.append(cycle(name))
+    started = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return real_start(thread)
+
+    threading.Thread.start = counting_start
+    try:
         now = clock()
-        after.append(now)
-        count += 1
+        while now < end_at and count != max_cycles:
+            before.append(now)
+            inside.append(cycle(name))
+            now = clock()
+            after.append(now)
+            count += 1
+    finally:
+        threading.Thread.start = real_start
     return {'before': before.tobytes(), 'inside': inside.tobytes(),
-            'after': after.tobytes(), 'late': late, 'pid': os.getpid()}
+            'after': after.tobytes(), 'late': late, 'pid': os.getpid(),
+            'threads_started': len(started)}
 
 
 def decode(data):
@@ -124,6 +138,7 @@ def decode(data):
         values = array.array('d')
         values.frombytes(data[field])
         out[field] = values.tolist()
+    out['threads_started'] = data.get('threads_started', 0)
     return out
 
 

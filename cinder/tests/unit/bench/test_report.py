@@ -53,6 +53,11 @@ def results():
                       (100, 100, 40, 160)),
             cycle_row('cinder', 'zookeeper', lockcycle.ONE_NAME, 3e-3,
                       (25, 25, 25, 25)),
+            cycle_row('tooz', 'zookeeper', single, 3.0e-3),
+            dict(cycle_row('cinder', 'zookeeper', single, 3.2e-3),
+                 threads_started=500),
+            cycle_row('tooz', 'etcd', single, 5.0e-3),
+            cycle_row('cinder', 'etcd', single, 5.1e-3),
         ],
         'heartbeat': {
             'file': {'threads': [], 'heartbeat': False,
@@ -138,6 +143,14 @@ class TargetsTestCase(base.BaseTestCase):
         redis_overhead = targets[
             'synchronized adds <= 10% to raw tooz at p50 (redis)']
         self.assertEqual(report.MISSED, redis_overhead['status'])
+        self.assertEqual(report.MET, targets[
+            'synchronized adds <= 10% to raw tooz at p50 (zookeeper)'][
+                'status'])
+        self.assertEqual(report.MET, targets[
+            'synchronized adds <= 10% to raw tooz at p50 (etcd)']['status'])
+        threads = targets['no thread started per acquire (zookeeper)']
+        self.assertEqual(report.MISSED, threads['status'])
+        self.assertIn('500 thread(s) started in', threads['detail'])
         oslo = targets['file:// synchronized no slower than oslo external '
                        'lock at p50']
         self.assertAlmostEqual(0.8, oslo['measured'])
@@ -158,7 +171,8 @@ class TargetsTestCase(base.BaseTestCase):
 
     def test_missing_measurements_are_reported_as_such(self):
         targets = report.evaluate({})
-        self.assertEqual(5, len(targets))
+        # Four overheads, threads per acquire, oslo, two fairness.
+        self.assertEqual(8, len(targets))
         self.assertEqual({report.NOT_MEASURED},
                          {t['status'] for t in targets})
         _title, _headers, rows = report.targets_table(targets)
@@ -203,9 +217,11 @@ class PlotSeriesTestCase(base.BaseTestCase):
 
     def test_series(self):
         data = plot.series(results())
-        self.assertEqual(['file', 'redis', 'zookeeper'], data['backends'])
-        self.assertEqual([40e-6, None, None], data['p50']['oslo'])
-        self.assertEqual([32e-6, 300e-6, None], data['p50']['cinder'])
+        self.assertEqual(['file', 'redis', 'zookeeper', 'etcd'],
+                         data['backends'])
+        self.assertEqual([40e-6, None, None, None], data['p50']['oslo'])
+        self.assertEqual([32e-6, 300e-6, 3.2e-3, 5.1e-3],
+                         data['p50']['cinder'])
         self.assertEqual([1.0, 1.0, 0.4, 1.6], data['shares']['redis'])
         self.assertEqual((0.001, 0.1, 0.015),
                          data['handoff']['zookeeper'])

@@ -71,6 +71,7 @@ class WorkerTestCase(base.BaseTestCase):
             self.assertLessEqual(before, inside)
             self.assertLessEqual(inside, after)
         self.assertEqual(os.getpid(), reply['pid'])
+        self.assertEqual(0, data['threads_started'])
         self.assertEqual(('ok', None), self.ask('close'))
 
     def test_an_error_is_reported_not_fatal(self):
@@ -79,6 +80,25 @@ class WorkerTestCase(base.BaseTestCase):
         self.assertIn('KeyError', message)
         self.assertEqual('error', self.ask('bogus')[0])
         self.assertEqual(('ok', None), self.ask('open', [self.key]))
+
+
+class ThreadCountTestCase(base.BaseTestCase):
+
+    def test_threads_started_while_cycling_are_counted(self):
+        class Spawning(object):
+            def cycle(self, name):
+                thread = threading.Thread(target=lambda: None)
+                thread.start()
+                thread.join()
+                return time.monotonic()
+
+        real_start = threading.Thread.start
+        now = time.monotonic()
+        data = workers.decode(workers._run(Spawning(), 'n', now, now + 30,
+                                           4))
+        self.assertEqual(4, data['threads_started'])
+        # The count stops with the run.
+        self.assertIs(real_start, threading.Thread.start)
 
 
 class SubjectTestCase(base.BaseTestCase):
