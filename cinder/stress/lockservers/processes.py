@@ -64,6 +64,23 @@ def _pid_state(pid):
     return '?'
 
 
+def threads_stopped(pid):
+    """Whether every thread of ``pid`` is stopped (or gone).
+
+    A SIGSTOP is delivered to each thread of a process on its own: a
+    thread running on another CPU may answer one more request before it
+    stops. Without ``/proc``, True.
+    """
+    try:
+        tasks = os.listdir('/proc/%d/task' % pid)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True
+    return all(_pid_state(int(task)) in (None, 'T', 't', 'Z', 'X')
+               for task in tasks)
+
+
 def pid_alive(pid):
     """Whether ``pid`` runs (a zombie does not)."""
     return _pid_state(pid) not in (None, 'Z', 'X')

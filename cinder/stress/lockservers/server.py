@@ -334,12 +334,27 @@ class LockServer(object):
             return self.start()
 
     def pause(self):
-        """SIGSTOP the server: it keeps its sockets but answers nothing."""
+        """SIGSTOP the server: it keeps its sockets but answers nothing.
+
+        Returns once every thread of the server has stopped, so that no
+        request sent after it is answered.
+
+        :raises LockServerError: the server is not running, or did not
+            stop within ``KILL_TIMEOUT`` seconds.
+        """
         with self._lock:
             if not self._signal(signal.SIGSTOP):
                 raise common.LockServerError(
                     '%s server is not running' % self.kind)
             self._paused = True
+            pid = self._process.pid
+            deadline = time.monotonic() + common.KILL_TIMEOUT
+            while not processes.threads_stopped(pid):
+                if time.monotonic() > deadline:
+                    raise common.LockServerError(
+                        '%s server (pid %d) did not stop within %s s of '
+                        'SIGSTOP' % (self.kind, pid, common.KILL_TIMEOUT))
+                time.sleep(common.POLL_INTERVAL)
 
     def resume(self):
         """SIGCONT a paused server."""
