@@ -14,6 +14,7 @@
 
 import collections
 
+from cinder.stress import share
 from cinder.stress import verdict
 from cinder.stress import workload as workload_mod
 
@@ -127,25 +128,25 @@ def assess(cluster, load, faults=()):
     return report
 
 
-def _check_volume(share, record, uncertain, report):
+def _check_volume(share_dir, record, uncertain, report):
     if not record.exists:
         if not uncertain:
-            report.violations.extend(verdict.audit_volume(
-                share, record.id, exists=False))
+            report.violations.extend(share.audit_volume(
+                share_dir, record.id, exists=False))
         return
     report.checked_volumes += 1
     expected = None if uncertain else {s.id for s in record.snapshots
                                        if s.exists}
-    problems = verdict.audit_volume(share, record.id,
-                                    expected_snapshots=expected)
+    problems = share.audit_volume(share_dir, record.id,
+                                  expected_snapshots=expected)
     if uncertain:
         problems = [p for p in problems if p.kind not in CRASH_LEFTOVERS]
     report.violations.extend(problems)
     if problems or uncertain:
         return
-    image = verdict.active_image(share, record.id)
-    found = verdict.read_bytes(image[0], image[1],
-                               workload_mod.SLOT_OFFSETS)
+    image = share.active_image(share_dir, record.id)
+    found = share.read_bytes(image[0], image[1],
+                             workload_mod.SLOT_OFFSETS)
     if list(found) != list(record.content):
         report.violations.append(Violation(
             'data-mismatch', 'volume %s holds %s, expected %s' % (
@@ -154,9 +155,9 @@ def _check_volume(share, record, uncertain, report):
         if not snap.exists:
             continue
         report.checked_snapshots += 1
-        image = verdict.snapshot_image(share, record.id, snap.id)
-        found = verdict.read_bytes(image[0], image[1],
-                                   workload_mod.SLOT_OFFSETS) \
+        image = share.snapshot_image(share_dir, record.id, snap.id)
+        found = share.read_bytes(image[0], image[1],
+                                 workload_mod.SLOT_OFFSETS) \
             if image else None
         if found is None or list(found) != list(snap.content):
             report.violations.append(Violation(

@@ -48,7 +48,7 @@ import time
 
 from cinder import objects
 from cinder import rpc
-from cinder.stress import verdict
+from cinder.stress import share
 
 MiB = 1024 * 1024
 SLOTS = 8
@@ -545,7 +545,7 @@ class Workload(object):
             slot = rng.randrange(SLOTS)
             pattern = rng.randrange(1, 256)
             outcome = Outcome('write_data', 'tool', [record.id])
-            image = verdict.active_image(self.cluster.share, record.id)
+            image = share.active_image(self.cluster.share, record.id)
             try:
                 if image is None:
                     raise OSError('volume %s has no active image' %

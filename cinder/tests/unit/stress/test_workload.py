@@ -20,6 +20,7 @@ from oslotest import base
 from cinder import objects
 from cinder.stress import assess
 from cinder.stress import faults
+from cinder.stress import share
 from cinder.stress import verdict
 from cinder.stress import workload
 
@@ -178,10 +179,10 @@ class AssessTestCase(base.BaseTestCase):
         vol = record()
         vol.content[3] = 0x5a
         self.load.model.volumes[vol.id] = vol
-        with mock.patch.object(verdict, 'audit_volume', return_value=[]), \
-                mock.patch.object(verdict, 'active_image',
+        with mock.patch.object(share, 'audit_volume', return_value=[]), \
+                mock.patch.object(share, 'active_image',
                                   return_value=('/p', 'raw')), \
-                mock.patch.object(verdict, 'read_bytes',
+                mock.patch.object(share, 'read_bytes',
                                   return_value=[0] * workload.SLOTS):
             report = assess.assess(self.cluster, self.load)
         self.assertEqual(['data-mismatch'], self.kinds(report))
@@ -198,7 +199,7 @@ class AssessTestCase(base.BaseTestCase):
         kill.start, kill.end = 0, time.time() + 5
         problems = [verdict.Violation('stray-file', 'x'),
                     verdict.Violation('chain-broken', 'y')]
-        with mock.patch.object(verdict, 'audit_volume',
+        with mock.patch.object(share, 'audit_volume',
                                return_value=problems) as audit:
             report = assess.assess(self.cluster, self.load, [kill])
         self.assertEqual(['chain-broken'], self.kinds(report))

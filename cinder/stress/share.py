@@ -1,0 +1,290 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What cinder-aa-stress finds in the volumes' files on a RemoteFS share.
+
+:func:`audit_volume` compares a volume's info file, its ``qemu-img``
+backing chain and the files present on the share; :func:`read_bytes`
+reads the data patterns the workload wrote. See the docstring of
+:mod:`cinder.volume.drivers.remotefs` for the layout.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+from cinder.stress import verdict
+from cinder.volume.drivers import remotefs
+
+Violation = verdict.Violation
+
+#: Seconds one qemu-img or qemu-io run may take before it counts as failed.
+QEMU_TIMEOUT = 600
+
+#: One line of ``qemu-io``'s ``read -v`` hex dump: offset, first byte.
+_DUMP_LINE = re.compile(r'^([0-9a-fA-F]+):\s+([0-9a-fA-F]{2})(?:\s|$)')
+
+#: Exit codes of ``qemu-img check``.
+_CHECK_EXIT_CODES = {
+    1: 'the check could not be completed',
+    2: 'the image is corrupted',
+    3: 'the image has leaked clusters',
+    63: 'the format does not support checks',
+}
+
+
+def _volume_name(volume_id):
+    return 'volume-%s' % volume_id
+
+
+def _files_of(share_dir, name):
+    """Names of every file of volume *name* in *share_dir*, sorted."""
+    return sorted(entry for entry in os.listdir(share_dir)
+                  if entry == name or entry.startswith(name + '.'))
+
+
+def _is_info_or_temp(name, entry):
+    """Whether *entry* is the info file of *name* or a temporary copy."""
+    info = name + '.info'
+    return entry == info or entry.startswith(info + '.tmp-')
+
+
+def _format_of(name, info, entry):
+    return info.base_format if entry == name else 'qcow2'
+
+
+def _load_info(share_dir, name):
+    """(VolumeInfo, None) or (None, why it cannot be used)."""
+    path = os.path.join(share_dir, name + '.info')
+    try:
+        with open(path) as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        return None, 'info file %s cannot be read: %s' % (path, e)
+    try:
+        return remotefs.VolumeInfo.from_json(text, path, name, None), None
+    except Exception as e:
+        return None, str(e)
+
+
+def active_image(share_dir, volume_id):
+    """(path, format) of the volume's active image, or None.
+
+    None when the info file cannot be read or is invalid.
+    """
+    name = _volume_name(volume_id)
+    info, _why = _load_info(share_dir, name)
+    if info is None:
+        return None
+    return (os.path.join(share_dir, info.active),
+            _format_of(name, info, info.active))
+
+
+def snapshot_image(share_dir, volume_id, snapshot_id):
+    """(path, format) of the file holding a snapshot's image, or None.
+
+    None when the info file cannot be read or does not list the snapshot.
+    """
+    name = _volume_name(volume_id)
+    info, _why = _load_info(share_dir, name)
+    if info is None or snapshot_id not in info.snapshots:
+        return None
+    entry = info.snapshots[snapshot_id]
+    return os.path.join(share_dir, entry), _format_of(name, info, entry)
+
+
+def _run(cmd):
+    """Run *cmd*; return (exit code, stdout, stderr), or raise OSError."""
+    env = dict(os.environ)
+    env['LC_ALL'] = 'C'
+    try:
+        done = subprocess.run(cmd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env,
+                              timeout=QEMU_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return None, '', 'timed out after %d s' % QEMU_TIMEOUT
+    return (done.returncode, done.stdout.decode('utf-8', 'replace'),
+            done.stderr.decode('utf-8', 'replace'))
+
+
+def _read_chain(share_dir, name, info):
+    """The volume's chain as (file names, None) or (None, problem)."""
+    active = os.path.join(share_dir, info.active)
+    cmd = ['qemu-img', 'info', '--force-share', '--backing-chain',
+           '--output=json', '-f', _format_of(name, info, info.active),
+           active]
+    try:
+        code, out, err = _run(cmd)
+    except OSError as e:
+        return None, 'cannot run qemu-img: %s' % e
+    if code != 0:
+        return None, '%s failed (exit %s): %s' % (
+            ' '.join(cmd), code, (err or out).strip())
+    try:
+        chain = json.loads(out)
+    except ValueError as e:
+        return None, 'qemu-img info printed no valid JSON (%s): %r' % (
+            e, out[:200])
+    if not isinstance(chain, list) or not chain:
+        return None, 'qemu-img info printed no chain: %r' % out[:200]
+    share = os.path.abspath(share_dir)
+    names = []
+    for depth, image in enumerate(chain):
+        filename = image.get('filename') if isinstance(image, dict) \
+            else None
+        if not isinstance(filename, str):
+            return None, 'qemu-img info gave no file name at depth %d' % (
+                depth)
+        where = os.path.abspath(os.path.join(share_dir, filename))
+        entry = os.path.basename(where)
+        if (os.path.dirname(where) != share or
+                not remotefs.is_volume_file_name(name, entry)):
+            return None, 'chain of %s reaches %s, not a file of the volume ' \
+                'on the share' % (info.active, filename)
+        expected = _format_of(name, info, entry)
+        if image.get('format') != expected:
+            return None, '%s is opened as %s, not %s' % (
+                entry, image.get('format'), expected)
+        names.append(entry)
+    for depth, image in enumerate(chain):
+        entry = names[depth]
+        backing = image.get('backing-filename')
+        if depth == len(chain) - 1:
+            if backing is not None:
+                return None, 'backing file %s of %s is missing from the ' \
+                    'chain' % (backing, entry)
+            continue
+        if backing is None:
+            return None, '%s has no backing file but the chain goes on' % (
+                entry)
+        if '/' in backing:
+            return None, '%s names its backing file by a path (%s), not ' \
+                'a bare file name' % (entry, backing)
+        expected = _format_of(name, info, names[depth + 1])
+        recorded = image.get('backing-filename-format')
+        if recorded != expected:
+            return None, '%s records backing format %s for %s, not %s' % (
+                entry, recorded, backing, expected)
+    return names, None
+
+
+def _check_image(path):
+    """(None, None) if ``qemu-img check`` passes on qcow2 *path*.
+
+    Otherwise (kind, why): ``qemu-img-leaks`` for leaked clusters only
+    (exit 3: space lost, no data harmed; what a killed ``qemu-img`` may
+    leave), ``qemu-img-check`` for anything else.
+    """
+    cmd = ['qemu-img', 'check', '--force-share', '-f', 'qcow2', path]
+    try:
+        code, out, err = _run(cmd)
+    except OSError as e:
+        return 'qemu-img-check', 'cannot run qemu-img: %s' % e
+    if code == 0:
+        return None, None
+    kind = 'qemu-img-leaks' if code == 3 else 'qemu-img-check'
+    return kind, '%s: exit %s (%s): %s' % (
+        ' '.join(cmd), code, _CHECK_EXIT_CODES.get(code, 'failed'),
+        ' '.join((out + err).split())[:500])
+
+
+def audit_volume(share_dir, volume_id, expected_snapshots=None,
+                 exists=True):
+    """Check the files of volume *volume_id* in *share_dir*.
+
+    :param expected_snapshots: ids of the snapshots the volume must have,
+        or None not to compare.
+    :param exists: False if the volume was deleted: then the only check is
+        that none of its files is left.
+    :returns: a list of :class:`Violation`, empty when all is consistent.
+    """
+    name = _volume_name(volume_id)
+    files = _files_of(share_dir, name)
+    if not exists:
+        if files:
+            return [Violation('leftover-files', 'deleted volume %s left %s '
+                              'in %s' % (volume_id, ', '.join(files),
+                                         share_dir))]
+        return []
+    info, why = _load_info(share_dir, name)
+    if info is None:
+        return [Violation('info-unreadable', 'volume %s: %s' % (volume_id,
+                                                                why))]
+    problems = []
+    if expected_snapshots is not None:
+        expected = set(expected_snapshots)
+        recorded = set(info.snapshots)
+        for snapshot_id in sorted(expected - recorded):
+            problems.append(Violation(
+                'snapshot-missing', 'volume %s: snapshot %s is not in the '
+                'info file' % (volume_id, snapshot_id)))
+        for snapshot_id in sorted(recorded - expected):
+            problems.append(Violation(
+                'snapshot-unexpected', 'volume %s: info file lists '
+                'snapshot %s (file %s), which should not exist' % (
+                    volume_id, snapshot_id, info.snapshots[snapshot_id])))
+    chain, why = _read_chain(share_dir, name, info)
+    if chain is None:
+        problems.append(Violation('chain-broken', 'volume %s: %s' % (
+            volume_id, why)))
+        return problems
+    for entry in chain:
+        if _format_of(name, info, entry) != 'qcow2':
+            continue
+        kind, why = _check_image(os.path.join(share_dir, entry))
+        if why is not None:
+            problems.append(Violation(kind, 'volume %s: %s' % (
+                volume_id, why)))
+    for snapshot_id, entry in sorted(info.snapshots.items()):
+        if entry not in chain:
+            problems.append(Violation(
+                'snapshot-off-chain', 'volume %s: file %s of snapshot %s is '
+                'not in the chain %s' % (volume_id, entry, snapshot_id,
+                                         ' <- '.join(reversed(chain)))))
+    images = set(entry for entry in files
+                 if not _is_info_or_temp(name, entry))
+    for entry in sorted(images - set(chain)):
+        problems.append(Violation(
+            'stray-file', 'volume %s: %s is on the share but not in the '
+            'chain %s' % (volume_id, entry, ' <- '.join(reversed(chain)))))
+    for entry in sorted(set(chain) - images):
+        problems.append(Violation(
+            'chain-file-missing', 'volume %s: chain file %s is not on the '
+            'share' % (volume_id, entry)))
+    return problems
+
+
+def read_bytes(path, fmt, offsets):
+    """The byte at each of *offsets* of the image at *path*, or None.
+
+    The image is read as *fmt* through its backing chain, by one
+    ``qemu-io`` run. An offset that cannot be read (past the end, I/O
+    error, the image cannot be opened) gives None.
+    """
+    offsets = [int(offset) for offset in offsets]
+    if not offsets:
+        return []
+    cmd = ['qemu-io', '-r', '-U', '-f', fmt]
+    for offset in sorted(set(offsets)):
+        cmd += ['-c', 'read -v %d 1' % offset]
+    cmd.append(path)
+    try:
+        _code, out, _err = _run(cmd)
+    except OSError:
+        return [None] * len(offsets)
+    found = {}
+    for line in out.splitlines():
+        match = _DUMP_LINE.match(line)
+        if match:
+            found[int(match.group(1), 16)] = int(match.group(2), 16)
+    return [found.get(offset) for offset in offsets]
