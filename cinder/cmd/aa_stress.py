@@ -20,6 +20,10 @@ lost: every image passes ``qemu-img check``, every info file matches its
 chain, every volume and snapshot holds what it should, no two critical
 sections under one lock name overlapped, every failure has a reason.
 
+Every run saves its model (``run-model.json``, see
+:mod:`cinder.stress.runmodel`) in its work directory; ``--verify DIR``
+judges a kept run again from it, without starting anything.
+
 Exit status: 0 for a clean verdict, 1 for violations, 2 for bad usage.
 The secrets of ``--backend-url`` appear in no output; the services'
 configuration files, which hold it, are private to the user (0600).
@@ -39,6 +43,7 @@ from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
 from cinder.stress import lockservers
+from cinder.stress import runmodel
 from cinder.stress import workload as workload_mod
 
 
@@ -91,7 +96,15 @@ def _parse(argv):
                         help='print the report as JSON')
     parser.add_argument('--debug', action='store_true',
                         help='DEBUG logs in the services\' log files')
+    parser.add_argument('--verify', metavar='DIR',
+                        help='run no services: judge again the run kept '
+                             'in DIR (--keep or --work-dir) from the model '
+                             'it saved there, and print the same verdict')
     args = parser.parse_args(argv)
+    if args.verify is not None:
+        if not os.path.isdir(args.verify):
+            parser.error('--verify: %s is not a directory' % args.verify)
+        return args
     for name in ('services', 'operations', 'volumes', 'workers'):
         if getattr(args, name) < 1:
             parser.error('--%s must be at least 1' % name)
@@ -126,11 +139,10 @@ class Progress(object):
             self.stream.flush()
 
 
-def _print_report(report, cluster, args, elapsed, out):
+def _print_report(report, model, elapsed, out):
     w = out.write
     w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
-        len(cluster.services), cluster.describe_backend(), args.seed,
-        elapsed))
+        len(model['services']), model['backend'], model['seed'], elapsed))
     w('%-22s %6s %7s  %s\n' % ('operation', 'done', 'failed', 'why'))
     w('%s\n' % ('-' * 70))
     for kind, counts in report.ops.items():
@@ -148,14 +160,24 @@ def _print_report(report, cluster, args, elapsed, out):
       'unterminated (killed): %d\n' % (
           ledger.sections, len(ledger.overlaps_after_loss),
           len(ledger.unterminated)))
-    w('checked: %d volumes, %d snapshots\n' % (
-        report.checked_volumes, report.checked_snapshots))
+    checked = report.checked
+    w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
+      'as expected; %d with more than one possible state; %d leftovers '
+      'of interrupted requests; %d unchecked\n' % (
+          checked['volumes'], checked['snapshots'], checked['slots'],
+          checked['absent'], checked['multi_state'], checked['leftovers'],
+          checked['unchecked']))
+    for sentence in report.leftovers[:10]:
+        w('  leftover: %s\n' % sentence)
+    if len(report.leftovers) > 10:
+        w('  ... %d more leftovers (--json lists all)\n' % (
+            len(report.leftovers) - 10))
     if report.faults:
         w('\nfaults injected:\n')
         for fault in report.faults:
             w('  %-20s %-8s %5.1f s  %s\n' % (
-                fault.kind, fault.target or 'all', fault.end - fault.start,
-                fault.note))
+                fault['kind'], fault['target'] or 'all',
+                fault['end'] - fault['start'], fault['note']))
         w('requests hit by a fault: %s\n' % (', '.join(
             '%s %d' % kv for kv in sorted(report.fault_hits.items()))
             or 'none'))
@@ -178,9 +200,46 @@ def _ms(seconds):
 
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.verify is not None:
+        return _verify(args)
     common.protect_secrets(args.backend_url)
     with common.scrubbed_output():
         return _run(args)
+
+
+def _output(report, model, elapsed, args, extra=None):
+    out = sys.stdout
+    if args.json:
+        data = report.to_dict()
+        data.update(services=len(model['services']), seed=model['seed'],
+                    backend=model['backend'], seconds=round(elapsed, 1))
+        data.update(extra or {})
+        json.dump(data, out, indent=2, sort_keys=True)
+        out.write('\n')
+    else:
+        _print_report(report, model, elapsed, out)
+
+
+def _verify(args):
+    """Judge a kept run again from its saved model."""
+    started = time.monotonic()
+    try:
+        model = runmodel.load(args.verify)
+    except runmodel.ModelError as e:
+        print('cinder-aa-stress: --verify: %s' % e, file=sys.stderr)
+        return 2
+    report, replayed = assess.assess(args.verify, model)
+    if replayed != model['states']:
+        changed = sorted(set(replayed) ^ set(model['states']) | {
+            v for v in set(replayed) & set(model['states'])
+            if replayed[v] != model['states'][v]})
+        report.violations.append(assess.Violation(
+            'model-mismatch', 'the saved possible states differ from those '
+            'replayed from the saved requests for volume(s) %s' % (
+                ', '.join(changed))))
+    _output(report, model, time.monotonic() - started, args,
+            {'work_dir': args.verify, 'verified': True})
+    return 0 if report.ok else 1
 
 
 def _run(args):
@@ -198,7 +257,6 @@ def _run(args):
     out = sys.stdout
     progress = Progress(sys.stderr)
     injector = None
-    report = None
     started = time.monotonic()
     try:
         try:
@@ -230,20 +288,17 @@ def _run(args):
                 injector.stop()
             progress.finish()
         load.recover()
-        report = assess.assess(cluster, load,
-                               injector.faults if injector else ())
     finally:
         cluster.stop()
+    model = runmodel.build(
+        args.seed, cluster.describe_backend(),
+        [s.host for s in cluster.services], workload_mod.SLOT_OFFSETS,
+        workload_mod.SLOT_LENGTH, injector.faults if injector else (),
+        cluster.killed, load.outcomes)
+    report, model['states'] = assess.assess(work_dir, model)
+    runmodel.save(work_dir, model)
     elapsed = time.monotonic() - started
-    if args.json:
-        data = report.to_dict()
-        data.update(services=args.services, seed=args.seed,
-                    backend=cluster.describe_backend(),
-                    work_dir=work_dir, seconds=round(elapsed, 1))
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write('\n')
-    else:
-        _print_report(report, cluster, args, elapsed, out)
+    _output(report, model, elapsed, args, {'work_dir': work_dir})
     if report.ok and not (args.keep or args.work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
     elif not args.json:

@@ -10,24 +10,40 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The verdict of cinder-aa-stress: what was done, and what went wrong."""
+"""The verdict of cinder-aa-stress, from a saved run model.
+
+:func:`assess` judges a run directory and its model
+(:mod:`cinder.stress.runmodel`): the same function serves the run itself
+and ``--verify``. It judges
+
+* every request: a failure needs a reason, and one that is not a lost race
+  must be excused by a fault (:mod:`cinder.stress.states`);
+* the ledger: no two protected critical sections of one lock overlapped
+  (:mod:`cinder.stress.verdict`);
+* everything on the share: each file belongs to a volume of the model;
+  each volume is in one of its possible states (snapshots listed, size,
+  the data of every slot of the volume and of every snapshot), or is an
+  allowed leftover of an interrupted request, named with the request.
+"""
 
 import collections
+import os
 
 from cinder.stress import share
+from cinder.stress import states as states_mod
 from cinder.stress import verdict
-from cinder.stress import workload as workload_mod
 
 Violation = verdict.Violation
 
-#: What a crash may leave beside a consistent chain: files the driver
-#: deletes with the volume (see cinder/volume/drivers/remotefs.py), and
-#: clusters leaked by a killed qemu-img (space, not data).
-CRASH_LEFTOVERS = frozenset(['stray-file', 'qemu-img-leaks'])
+GiB = 1024 ** 3
+
+#: Problems of the files that an interrupted request may leave.
+_LEFTOVER_KINDS = frozenset(['stray-file', 'stray-temp-file',
+                             'qemu-img-leaks'])
 
 
 class Report(object):
-    """The verdict: counts, waits, faults and violations."""
+    """The verdict: counts, waits, faults, leftovers and violations."""
 
     def __init__(self):
         self.ops = collections.OrderedDict()   # kind -> Counter
@@ -36,8 +52,10 @@ class Report(object):
         self.ledger = None
         self.faults = []
         self.fault_hits = collections.Counter()
-        self.checked_volumes = 0
-        self.checked_snapshots = 0
+        self.checked = collections.OrderedDict(
+            (key, 0) for key in ('volumes', 'snapshots', 'slots', 'absent',
+                                 'leftovers', 'multi_state', 'unchecked'))
+        self.leftovers = []
         self.notes = []
 
     @property
@@ -53,120 +71,268 @@ class Report(object):
             'operations': {kind: dict(counts)
                            for kind, counts in self.ops.items()},
             'lock_waits': self.waits,
-            'faults': [{'kind': f.kind, 'host': f.target, 'note': f.note,
-                        'duration': round(f.end - f.start, 3)}
+            'faults': [{'kind': f['kind'], 'host': f['target'],
+                        'note': f['note'],
+                        'duration': round(f['end'] - f['start'], 3)}
                        for f in self.faults],
             'fault_hits': dict(self.fault_hits),
             'violations': {kind: n for kind, n in
                            self.violations_by_kind().items()},
             'violation_details': [{'kind': v.kind, 'detail': v.detail}
                                   for v in self.violations],
-            'checked': {'volumes': self.checked_volumes,
-                        'snapshots': self.checked_snapshots},
+            'checked': dict(self.checked),
+            'leftovers': self.leftovers,
             'notes': self.notes,
         }
 
 
-def assess(cluster, load, faults=()):
-    """Check everything the tool can check; return a :class:`Report`."""
+def assess(run_dir, model):
+    """Judge the run in *run_dir* described by *model*.
+
+    :returns: (:class:`Report`, the replayed states as saved in a model:
+        volume id to a list of state dicts).
+    """
     report = Report()
-    report.faults = list(faults)
-    model = load.model
-    # Which requests ran into a fault; their resources become uncertain.
-    # A killed or frozen service may have left a volume half changed (a
-    # frozen one even finishes its work after it wakes up), so a later
-    # request on that volume may fail on what it left: that failure is
-    # the fault's too, labelled "after <fault>".
-    uncertain = {}
-    for outcome in load.outcomes:
-        for fault in report.faults:
-            if outcome.end is not None and fault.hits(outcome):
-                outcome.fault = fault.kind
-                for volume_id in outcome.volume_ids:
-                    since, _kind = uncertain.get(volume_id, (outcome.start,
-                                                             None))
-                    uncertain[volume_id] = (min(since, outcome.start),
-                                            fault.kind)
-                break
-    for outcome in load.outcomes:
-        if outcome.fault or outcome.ok:
-            continue
-        for volume_id in outcome.volume_ids:
-            if (volume_id in uncertain and
-                    uncertain[volume_id][0] <= outcome.start):
-                outcome.fault = 'after %s' % uncertain[volume_id][1]
-                break
-    for outcome in load.outcomes:
-        counts = report.ops.setdefault(outcome.op, collections.Counter())
-        if outcome.ok:
-            counts['done'] += 1
-            continue
-        counts['failed'] += 1
-        why = outcome.error_type
-        if outcome.fault:
-            why = '%s (%s)' % (why, outcome.fault)
-            report.fault_hits[outcome.fault] += 1
-        counts['failed: ' + why] += 1
-        if not outcome.error:
-            report.violations.append(Violation(
-                'failure-without-reason', '%s on %s failed with %s and no '
-                'message' % (outcome.op, outcome.host, outcome.error_type)))
-        elif (outcome.error_type not in workload_mod.CONFLICT_ERRORS and
-              not outcome.fault):
-            report.violations.append(Violation(
-                'unexpected-failure', '%s on %s: %s: %s' % (
-                    outcome.op, outcome.host, outcome.error_type,
-                    outcome.error)))
-    # Critical sections.
-    ledger = verdict.analyze_ledger(cluster.ledger, ended=cluster.killed)
+    report.faults = list(model['faults'])
+    offsets = model['slots']['offsets']
+    volumes, judgments, unexplained = states_mod.replay(
+        model['requests'], len(offsets), report.faults)
+    _judge_requests(model['requests'], judgments, report)
+    for sentence in unexplained:
+        report.violations.append(Violation('unexplained-success', sentence))
+    ledger = verdict.analyze_ledger(
+        os.path.join(run_dir, model['ledger']),
+        ended={int(pid): t for pid, t in model['killed'].items()})
     report.ledger = ledger
     report.violations.extend(ledger.violations)
     report.waits = verdict.percentiles(ledger.waits)
-    # What is on the share.
-    for record in list(model.volumes.values()):
-        _check_volume(cluster.share, record, record.id in uncertain, report)
-    return report
+    requests = {r['n']: r for r in model['requests']}
+    _account(os.path.join(run_dir, model['share']), volumes, requests,
+             model['slots'], report)
+    saved = {volume_id: sorted((s.to_dict() for s in volume.states),
+                               key=_state_key)
+             for volume_id, volume in volumes.items()}
+    return report, saved
 
 
-def _check_volume(share_dir, record, uncertain, report):
-    if not record.exists:
-        if not uncertain:
-            report.violations.extend(share.audit_volume(
-                share_dir, record.id, exists=False))
-        return
-    report.checked_volumes += 1
-    expected = None if uncertain else {s.id for s in record.snapshots
-                                       if s.exists}
-    problems = share.audit_volume(share_dir, record.id,
-                                  expected_snapshots=expected)
-    if uncertain:
-        problems = [p for p in problems if p.kind not in CRASH_LEFTOVERS]
-    report.violations.extend(problems)
-    if problems or uncertain:
-        return
-    image = share.active_image(share_dir, record.id)
-    found = share.read_bytes(image[0], image[1],
-                             workload_mod.SLOT_OFFSETS)
-    if list(found) != list(record.content):
-        report.violations.append(Violation(
-            'data-mismatch', 'volume %s holds %s, expected %s' % (
-                record.id, _hex(found), _hex(record.content))))
-    for snap in record.snapshots:
-        if not snap.exists:
+def _state_key(state):
+    return repr(sorted(state.items()))
+
+
+def _judge_requests(requests, judgments, report):
+    for request in sorted(requests, key=lambda r: r['n']):
+        counts = report.ops.setdefault(request['op'], collections.Counter())
+        if request['ok']:
+            counts['done'] += 1
             continue
-        report.checked_snapshots += 1
-        image = share.snapshot_image(share_dir, record.id, snap.id)
-        found = share.read_bytes(image[0], image[1],
-                                 workload_mod.SLOT_OFFSETS) \
-            if image else None
-        if found is None or list(found) != list(snap.content):
+        counts['failed'] += 1
+        why = request['error_type']
+        cause = judgments[request['n']].cause
+        if cause:
+            why = '%s (%s)' % (why, cause)
+            report.fault_hits[cause.split(' (')[0]] += 1
+        counts['failed: ' + why] += 1
+        if not request['error']:
             report.violations.append(Violation(
-                'snapshot-data-mismatch', 'snapshot %s of volume %s holds '
-                '%s, expected %s' % (snap.id, record.id, _hex(found),
-                                     _hex(snap.content))))
+                'failure-without-reason', 'request %d: %s on %s failed with '
+                '%s and no message' % (request['n'], request['op'],
+                                       request['host'],
+                                       request['error_type'])))
+        elif (request['error_type'] not in states_mod.CONFLICT_ERRORS and
+              not cause):
+            report.violations.append(Violation(
+                'unexpected-failure', 'request %d: %s on %s: %s: %s' % (
+                    request['n'], request['op'], request['host'],
+                    request['error_type'], request['error'])))
+
+
+def _account(share_dir, volumes, requests, slots, report):
+    """Check that everything on the share is expected or allowed."""
+    on_share, others = share.list_share(share_dir)
+    for entry in others:
+        report.violations.append(Violation(
+            'stray-file', '%s is on the share but is no file of a '
+            'volume' % entry))
+    for volume_id in sorted(set(on_share) - set(volumes)):
+        report.violations.append(Violation(
+            'stray-volume', 'files of volume %s, which no request made, are '
+            'on the share: %s' % (volume_id,
+                                  ', '.join(on_share[volume_id]))))
+    for volume_id, volume in volumes.items():
+        _check_volume(share_dir, volume_id, volume, requests, slots, report)
+
+
+def _left_by(volume, requests):
+    return ', '.join('%s request %d' % (requests[n]['op'], n)
+                     for n in sorted(volume.leftovers))
+
+
+def _leftover(report, volume_id, what, volume, requests):
+    report.checked['leftovers'] += 1
+    report.leftovers.append('volume %s: %s (left by interrupted %s)' % (
+        volume_id, what, _left_by(volume, requests) or 'request'))
+
+
+def _check_volume(share_dir, volume_id, volume, requests, slots, report):
+    if volume.overflow:
+        report.checked['unchecked'] += 1
+        report.notes.append('volume %s had more than %d possible states; '
+                            'not checked' % (volume_id,
+                                             states_mod.MAX_STATES))
+        return
+    possible = volume.states
+    if len(possible) > 1:
+        report.checked['multi_state'] += 1
+    exists = {s.exists for s in possible}
+    found = share.examine_volume(share_dir, volume_id)
+    if not found.files:
+        if exists & {states_mod.NO, states_mod.PARTIAL}:
+            report.checked['absent'] += 1
+            return
+        report.violations.append(Violation(
+            'volume-missing', 'volume %s has no files on the share' %
+            volume_id))
+        return
+    if states_mod.YES not in exists or not found.usable:
+        if states_mod.PARTIAL in exists:
+            _leftover(report, volume_id, 'files %s' % ', '.join(found.files),
+                      volume, requests)
+        elif states_mod.YES not in exists:
+            report.violations.append(Violation(
+                'leftover-files', 'deleted volume %s left %s' % (
+                    volume_id, ', '.join(found.files))))
+        else:
+            report.violations.extend(found.problems)
+        return
+    report.checked['volumes'] += 1
+    off_chain = {sid for sid, entry in found.info.snapshots.items()
+                 if entry not in found.chain}
+    for problem in found.problems:
+        if problem.kind in _LEFTOVER_KINDS and volume.leftovers:
+            _leftover(report, volume_id, problem.detail, volume, requests)
+        elif (problem.kind == 'snapshot-off-chain' and
+              off_chain <= volume.off_chain and volume.leftovers):
+            _leftover(report, volume_id, problem.detail, volume, requests)
+        else:
+            report.violations.append(problem)
+    data = _read_data(share_dir, volume_id, found, slots)
+    report.checked['snapshots'] += len(data) - 1
+    report.checked['slots'] += sum(len(v) for v in data.values())
+    known = _known_patterns(volume_id, possible, requests)
+    candidates = [s for s in possible if s.exists == states_mod.YES]
+    best = None
+    for state in candidates:
+        mismatches = _compare(volume_id, found, data, state, known)
+        if not mismatches:
+            return
+        if best is None or len(mismatches) < len(best):
+            best = mismatches
+    if len(candidates) > 1:
+        best = _torn_across_states(volume_id, data, candidates, best)
+    report.violations.extend(best)
+
+
+def _read_data(share_dir, volume_id, found, slots):
+    """Slot values of the volume (key None) and of each snapshot."""
+    data = {}
+    name = 'volume-%s' % volume_id
+    info = found.info
+
+    def fmt(entry):
+        return info.base_format if entry == name else 'qcow2'
+
+    data[None] = share.read_slots(os.path.join(share_dir, info.active),
+                                  fmt(info.active), slots['offsets'],
+                                  slots['length'])
+    for sid, entry in sorted(info.snapshots.items()):
+        if entry in found.files:
+            data[sid] = share.read_slots(os.path.join(share_dir, entry),
+                                         fmt(entry), slots['offsets'],
+                                         slots['length'])
+    return data
+
+
+def _known_patterns(volume_id, possible, requests):
+    """Every pattern this volume's slots may ever have held."""
+    known = {0}
+    for state in possible:
+        for slot in state.content:
+            known |= slot
+        for _sid, content in state.snapshots:
+            for slot in content:
+                known |= slot
+    for request in requests.values():
+        args = request.get('args') or {}
+        if request['op'] == 'write_data' and args.get('volume') == volume_id:
+            known.add(args['pattern'])
+    return known
 
 
 def _hex(values):
-    if values is None:
-        return 'nothing'
-    return ' '.join('--' if v is None else '%02x' % v for v in values)
+    return ' '.join('--' if v is None else
+                    '/'.join('--' if x is None else '%02x' % x for x in v)
+                    if isinstance(v, tuple) else '%02x' % v for v in values)
+
+
+def _allowed(content):
+    return ' '.join('|'.join('%02x' % v for v in sorted(s)) for s in content)
+
+
+def _compare_slots(values, content, known):
+    """None if *values* fit *content*; else the kind of misfit."""
+    kind = None
+    for value, allowed in zip(values, content):
+        if isinstance(value, tuple):
+            if set(value) <= known:
+                return 'torn'
+            kind = 'mismatch'
+        elif value not in allowed:
+            kind = 'mismatch'
+    return kind
+
+
+def _compare(volume_id, found, data, state, known):
+    """Violations of *state* by what was found; empty if it fits."""
+    problems = share.compare_snapshots(volume_id, found.info,
+                                       [sid for sid, _ in state.snapshots])
+    if found.size is not None and found.size != state.size * GiB:
+        problems.append(Violation(
+            'size-mismatch', 'volume %s is %d bytes, expected %d GiB' % (
+                volume_id, found.size, state.size)))
+    misfit = _compare_slots(data[None], state.content, known)
+    if misfit:
+        problems.append(Violation(
+            'torn-operation' if misfit == 'torn' else 'data-mismatch',
+            'volume %s holds %s, expected %s' % (
+                volume_id, _hex(data[None]), _allowed(state.content))))
+    for sid, content in sorted(state.snapshots):
+        if sid not in data:
+            continue
+        misfit = _compare_slots(data[sid], content, known)
+        if misfit:
+            problems.append(Violation(
+                'torn-operation' if misfit == 'torn' else
+                'snapshot-data-mismatch',
+                'snapshot %s of volume %s holds %s, expected %s' % (
+                    sid, volume_id, _hex(data[sid]), _allowed(content))))
+    return problems
+
+
+def _torn_across_states(volume_id, data, candidates, best):
+    """Name a torn operation when each slot fits a state but none fits all.
+
+    Such a volume is in a mix that no order of its requests produces.
+    """
+    values = data[None]
+    if any(isinstance(v, tuple) for v in values):
+        return best
+    if all(any(v in s.content[i] for s in candidates)
+           for i, v in enumerate(values)):
+        if not any(_compare_slots(values, s.content, set()) is None
+                   for s in candidates):
+            return [Violation(
+                'torn-operation', 'volume %s holds %s: each slot fits one '
+                'of its %d possible states, but no state fits all' % (
+                    volume_id, _hex(values), len(candidates)))] + [
+                p for p in best if p.kind != 'data-mismatch']
+    return best

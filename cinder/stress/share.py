@@ -34,6 +34,12 @@ QEMU_TIMEOUT = 600
 #: One line of ``qemu-io``'s ``read -v`` hex dump: offset, first byte.
 _DUMP_LINE = re.compile(r'^([0-9a-fA-F]+):\s+([0-9a-fA-F]{2})(?:\s|$)')
 
+#: What ``qemu-io read -P`` prints when the data differs from the pattern.
+_PATTERN_FAILED = re.compile(r'^Pattern verification failed at offset (\d+)')
+
+#: A file of a volume: ``volume-<id>`` and what follows it.
+_VOLUME_FILE = re.compile(r'^volume-([0-9a-f-]{36})(?:\.|$)')
+
 #: Exit codes of ``qemu-img check``.
 _CHECK_EXIT_CODES = {
     1: 'the check could not be completed',
@@ -118,7 +124,7 @@ def _run(cmd):
 
 
 def _read_chain(share_dir, name, info):
-    """The volume's chain as (file names, None) or (None, problem)."""
+    """((file names, virtual size of the top), None) or (None, problem)."""
     active = os.path.join(share_dir, info.active)
     cmd = ['qemu-img', 'info', '--force-share', '--backing-chain',
            '--output=json', '-f', _format_of(name, info, info.active),
@@ -137,6 +143,8 @@ def _read_chain(share_dir, name, info):
             e, out[:200])
     if not isinstance(chain, list) or not chain:
         return None, 'qemu-img info printed no chain: %r' % out[:200]
+    size = chain[0].get('virtual-size') if isinstance(chain[0], dict) \
+        else None
     share = os.path.abspath(share_dir)
     names = []
     for depth, image in enumerate(chain):
@@ -175,7 +183,7 @@ def _read_chain(share_dir, name, info):
         if recorded != expected:
             return None, '%s records backing format %s for %s, not %s' % (
                 entry, recorded, backing, expected)
-    return names, None
+    return (names, size), None
 
 
 def _check_image(path):
@@ -198,6 +206,96 @@ def _check_image(path):
         ' '.join((out + err).split())[:500])
 
 
+class Examination(object):
+    """What :func:`examine_volume` found of one volume on the share.
+
+    :ivar files: names of every file of the volume, sorted.
+    :ivar info: the :class:`~cinder.volume.drivers.remotefs.VolumeInfo`,
+        or None when the info file is missing or cannot be used.
+    :ivar chain: file names from the active file down to the base, or
+        None when the chain cannot be followed.
+    :ivar size: virtual size in bytes of the active image, or None.
+    :ivar problems: list of :class:`Violation` of the files themselves:
+        ``info-unreadable``, ``chain-broken``, ``qemu-img-check``,
+        ``qemu-img-leaks``, ``snapshot-off-chain``, ``missing-image``,
+        ``stray-file``, ``stray-temp-file``, ``chain-file-missing``.
+    """
+
+    def __init__(self, files):
+        self.files = files
+        self.info = None
+        self.chain = None
+        self.size = None
+        self.problems = []
+
+    @property
+    def usable(self):
+        """Whether the volume can be read: an info file and a chain."""
+        return self.chain is not None
+
+
+def examine_volume(share_dir, volume_id):
+    """Check the files of volume *volume_id* in *share_dir*.
+
+    Nothing is compared with what the volume should hold; see
+    :func:`audit_volume` and :mod:`cinder.stress.assess` for that.
+
+    :returns: an :class:`Examination`.
+    """
+    name = _volume_name(volume_id)
+    found = Examination(_files_of(share_dir, name))
+    if not found.files:
+        return found
+    problems = found.problems
+    info, why = _load_info(share_dir, name)
+    if info is None:
+        problems.append(Violation('info-unreadable', 'volume %s: %s' % (
+            volume_id, why)))
+        return found
+    found.info = info
+    read, why = _read_chain(share_dir, name, info)
+    if read is None:
+        problems.append(Violation('chain-broken', 'volume %s: %s' % (
+            volume_id, why)))
+        return found
+    found.chain, found.size = read
+    chain = found.chain
+    for entry in chain:
+        if _format_of(name, info, entry) != 'qcow2':
+            continue
+        kind, why = _check_image(os.path.join(share_dir, entry))
+        if why is not None:
+            problems.append(Violation(kind, 'volume %s: %s' % (
+                volume_id, why)))
+    for snapshot_id, entry in sorted(info.snapshots.items()):
+        if entry not in found.files:
+            problems.append(Violation(
+                'missing-image', 'volume %s: the info file names %s for '
+                'snapshot %s, which is not on the share' % (
+                    volume_id, entry, snapshot_id)))
+        elif entry not in chain:
+            problems.append(Violation(
+                'snapshot-off-chain', 'volume %s: file %s of snapshot %s is '
+                'not in the chain %s' % (volume_id, entry, snapshot_id,
+                                         ' <- '.join(reversed(chain)))))
+    images = set(entry for entry in found.files
+                 if not _is_info_or_temp(name, entry))
+    for entry in sorted(images - set(chain)):
+        problems.append(Violation(
+            'stray-file', 'volume %s: %s is on the share but not in the '
+            'chain %s' % (volume_id, entry, ' <- '.join(reversed(chain)))))
+    for entry in found.files:
+        if _is_info_or_temp(name, entry) and entry != name + '.info':
+            problems.append(Violation(
+                'stray-temp-file', 'volume %s: %s is an info file never '
+                'renamed into place' % (volume_id, entry)))
+    for entry in sorted(set(chain) - images):
+        problems.append(Violation(
+            'chain-file-missing', 'volume %s: chain file %s is not on the '
+            'share' % (volume_id, entry)))
+    return found
+
+
 def audit_volume(share_dir, volume_id, expected_snapshots=None,
                  exists=True):
     """Check the files of volume *volume_id* in *share_dir*.
@@ -208,60 +306,104 @@ def audit_volume(share_dir, volume_id, expected_snapshots=None,
         that none of its files is left.
     :returns: a list of :class:`Violation`, empty when all is consistent.
     """
-    name = _volume_name(volume_id)
-    files = _files_of(share_dir, name)
+    found = examine_volume(share_dir, volume_id)
     if not exists:
-        if files:
+        if found.files:
             return [Violation('leftover-files', 'deleted volume %s left %s '
-                              'in %s' % (volume_id, ', '.join(files),
+                              'in %s' % (volume_id, ', '.join(found.files),
                                          share_dir))]
         return []
-    info, why = _load_info(share_dir, name)
-    if info is None:
-        return [Violation('info-unreadable', 'volume %s: %s' % (volume_id,
-                                                                why))]
+    if not found.files:
+        return [Violation('info-unreadable', 'volume %s: no files on the '
+                          'share' % volume_id)]
     problems = []
-    if expected_snapshots is not None:
-        expected = set(expected_snapshots)
-        recorded = set(info.snapshots)
-        for snapshot_id in sorted(expected - recorded):
-            problems.append(Violation(
-                'snapshot-missing', 'volume %s: snapshot %s is not in the '
-                'info file' % (volume_id, snapshot_id)))
-        for snapshot_id in sorted(recorded - expected):
-            problems.append(Violation(
-                'snapshot-unexpected', 'volume %s: info file lists '
-                'snapshot %s (file %s), which should not exist' % (
-                    volume_id, snapshot_id, info.snapshots[snapshot_id])))
-    chain, why = _read_chain(share_dir, name, info)
-    if chain is None:
-        problems.append(Violation('chain-broken', 'volume %s: %s' % (
-            volume_id, why)))
-        return problems
-    for entry in chain:
-        if _format_of(name, info, entry) != 'qcow2':
-            continue
-        kind, why = _check_image(os.path.join(share_dir, entry))
-        if why is not None:
-            problems.append(Violation(kind, 'volume %s: %s' % (
-                volume_id, why)))
-    for snapshot_id, entry in sorted(info.snapshots.items()):
-        if entry not in chain:
-            problems.append(Violation(
-                'snapshot-off-chain', 'volume %s: file %s of snapshot %s is '
-                'not in the chain %s' % (volume_id, entry, snapshot_id,
-                                         ' <- '.join(reversed(chain)))))
-    images = set(entry for entry in files
-                 if not _is_info_or_temp(name, entry))
-    for entry in sorted(images - set(chain)):
+    if expected_snapshots is not None and found.info is not None:
+        problems.extend(compare_snapshots(volume_id, found.info,
+                                          expected_snapshots))
+    return problems + found.problems
+
+
+def compare_snapshots(volume_id, info, expected):
+    """Violations where *info* lists other snapshots than *expected*."""
+    problems = []
+    expected = set(expected)
+    recorded = set(info.snapshots)
+    for snapshot_id in sorted(expected - recorded):
         problems.append(Violation(
-            'stray-file', 'volume %s: %s is on the share but not in the '
-            'chain %s' % (volume_id, entry, ' <- '.join(reversed(chain)))))
-    for entry in sorted(set(chain) - images):
+            'snapshot-missing', 'volume %s: snapshot %s is not in the '
+            'info file' % (volume_id, snapshot_id)))
+    for snapshot_id in sorted(recorded - expected):
         problems.append(Violation(
-            'chain-file-missing', 'volume %s: chain file %s is not on the '
-            'share' % (volume_id, entry)))
+            'snapshot-unexpected', 'volume %s: info file lists '
+            'snapshot %s (file %s), which should not exist' % (
+                volume_id, snapshot_id, info.snapshots[snapshot_id])))
     return problems
+
+
+def list_share(share_dir):
+    """(dict of volume id to its file names, other file names) on a share."""
+    volumes = {}
+    others = []
+    for entry in sorted(os.listdir(share_dir)):
+        match = _VOLUME_FILE.match(entry)
+        if match:
+            volumes.setdefault(match.group(1), []).append(entry)
+        else:
+            others.append(entry)
+    return volumes, others
+
+
+def read_slots(path, fmt, offsets, length):
+    """What each data slot of the image at *path* holds.
+
+    A slot is *length* bytes at each of *offsets*. Every byte of it is
+    compared with its first byte (``qemu-io read -P``), so one changed
+    byte anywhere in a slot is seen. Returns one entry per slot: the byte
+    value when the whole slot holds it, a sorted tuple of the distinct
+    values it holds when it holds several, None when it cannot be read.
+    """
+    offsets = [int(offset) for offset in offsets]
+    firsts = read_bytes(path, fmt, offsets)
+    cmd = ['qemu-io', '-r', '-U', '-f', fmt]
+    for offset, first in zip(offsets, firsts):
+        if first is not None:
+            cmd += ['-c', 'read -P %d %d %d' % (first, offset, length)]
+    cmd.append(path)
+    mixed = set()
+    if len(cmd) > 6:
+        try:
+            _code, out, _err = _run(cmd)
+        except OSError:
+            return [None] * len(offsets)
+        for line in out.splitlines():
+            match = _PATTERN_FAILED.match(line)
+            if match:
+                mixed.add(int(match.group(1)))
+    found = []
+    for offset, first in zip(offsets, firsts):
+        if offset in mixed:
+            found.append(_distinct_bytes(path, fmt, offset, length))
+        else:
+            found.append(first)
+    return found
+
+
+def _distinct_bytes(path, fmt, offset, length):
+    """The sorted tuple of distinct byte values in a range, or None."""
+    try:
+        _code, out, _err = _run(['qemu-io', '-r', '-U', '-f', fmt, '-c',
+                                 'read -v %d %d' % (offset, length), path])
+    except OSError:
+        return None
+    values = set()
+    for line in out.splitlines():
+        if not _DUMP_LINE.match(line):
+            continue
+        # "<offset>:  b0 b1 ... b15  <ascii>": the bytes are the 2-digit
+        # fields between the offset and the text column.
+        fields = line.split(':', 1)[1][:3 * 16 + 2].split()
+        values.update(int(v, 16) for v in fields if len(v) == 2)
+    return tuple(sorted(values)) or None
 
 
 def read_bytes(path, fmt, offsets):

@@ -14,7 +14,9 @@
 
 The tool plays the API and the scheduler: it owns the records (a
 :class:`Model` of volumes and snapshots), hands each request to a service
-chosen at random, and keeps what every volume and snapshot should hold.
+chosen at random, and records every request and its outcome; what each
+volume and snapshot may hold afterwards is replayed from those
+(:mod:`cinder.stress.states`).
 
 Content is tracked in eight slots of each volume (one byte repeated over
 64 KiB at every 128 MiB); 0 is "never written". The tool writes slots
@@ -41,6 +43,7 @@ clean failure, not a violation.
 """
 
 import collections
+import itertools
 import random
 import subprocess
 import threading
@@ -49,6 +52,7 @@ import time
 from cinder import objects
 from cinder import rpc
 from cinder.stress import share
+from cinder.stress import states
 
 MiB = 1024 * 1024
 SLOTS = 8
@@ -58,8 +62,7 @@ SLOT_OFFSETS = tuple(i * SLOT_SPACING for i in range(SLOTS))
 REQUEST_TIMEOUT = 300
 
 #: Failures that only mean a request lost a race against another one.
-CONFLICT_ERRORS = frozenset(['VolumeNotFound', 'SnapshotNotFound',
-                             'InvalidVolume', 'InvalidSnapshot'])
+CONFLICT_ERRORS = states.CONFLICT_ERRORS
 
 #: Operations and their weights in the default mix.
 OPERATIONS = collections.OrderedDict([
@@ -81,12 +84,16 @@ _CONFLICTS = {WRITE: {WRITE, REVERT, READ, OTHER},
 
 
 class VolumeRecord(object):
-    def __init__(self, volume, content):
+    """A volume as the workload knows it, to choose requests.
+
+    What it may hold is not kept here but replayed from the requests
+    (:mod:`cinder.stress.states`).
+    """
+
+    def __init__(self, volume):
         self.volume = volume
-        self.content = list(content)
         self.snapshots = []          # SnapshotRecords, oldest first
         self.exists = True
-        self.uncertain = False       # a fault hit a request on it
         self.attachment = None
         self.modes = collections.Counter()
 
@@ -96,11 +103,9 @@ class VolumeRecord(object):
 
 
 class SnapshotRecord(object):
-    def __init__(self, snapshot, content):
+    def __init__(self, snapshot):
         self.snapshot = snapshot
-        self.content = tuple(content)
         self.exists = True
-        self.uncertain = False
 
     @property
     def id(self):
@@ -110,13 +115,18 @@ class SnapshotRecord(object):
 class Outcome(object):
     """What happened to one request."""
 
-    __slots__ = ('op', 'host', 'start', 'end', 'error_type', 'error',
-                 'fault', 'volume_ids')
+    __slots__ = ('n', 'op', 'host', 'start', 'end', 'error_type', 'error',
+                 'fault', 'volume_ids', 'args')
 
-    def __init__(self, op, host, volume_ids):
+    _numbers = itertools.count(1)
+
+    def __init__(self, op, host, volume_ids, args=None):
+        self.n = next(self._numbers)
         self.op = op
         self.host = host
         self.volume_ids = volume_ids
+        #: What the replay of :mod:`cinder.stress.states` needs to know.
+        self.args = args or {}
         self.start = time.monotonic()
         self.end = None
         self.error_type = None
@@ -126,6 +136,13 @@ class Outcome(object):
     @property
     def ok(self):
         return self.error_type is None
+
+    def to_dict(self):
+        """The request as the saved model holds it."""
+        return {'n': self.n, 'op': self.op, 'host': self.host,
+                'volumes': list(self.volume_ids), 'args': dict(self.args),
+                'start': self.start, 'end': self.end, 'ok': self.ok,
+                'error_type': self.error_type, 'error': self.error}
 
 
 class Model(object):
@@ -232,16 +249,18 @@ class Workload(object):
         rng = random.Random('recover-%s' % self.seed)
         for kind, record, snap in self.to_retry:
             if kind == 'delete_snapshot':
-                outcome, _ = self._call('retry_delete_snapshot', rng,
-                                        [record.id], 'delete_snapshot',
-                                        snapshot=_copy(snap.snapshot))
+                outcome, _ = self._call(
+                    'retry_delete_snapshot', rng, [record.id],
+                    'delete_snapshot',
+                    {'volume': record.id, 'snapshot': snap.id},
+                    snapshot=_copy(snap.snapshot))
                 if outcome.ok:
                     with self.model.lock:
                         snap.exists = False
             else:
-                outcome, _ = self._call('retry_delete_volume', rng,
-                                        [record.id], 'delete_volume',
-                                        volume=_copy(record.volume))
+                outcome, _ = self._call(
+                    'retry_delete_volume', rng, [record.id], 'delete_volume',
+                    {'volume': record.id}, volume=_copy(record.volume))
                 if outcome.ok:
                     with self.model.lock:
                         record.exists = False
@@ -289,10 +308,14 @@ class Workload(object):
         index = rng.randrange(len(self.cluster.services))
         return index, self.cluster.services[index]
 
-    def _call(self, op, rng, volume_ids, method, **args):
-        """Send one request; return (outcome, result, updated args)."""
+    def _call(self, op, rng, volume_ids, method, model_args, **args):
+        """Send one request; return (outcome, result).
+
+        *model_args* is what the replay needs (ids, sizes); *args* go to
+        the service.
+        """
         _index, service = self._service(rng)
-        outcome = Outcome(op, service.host, volume_ids)
+        outcome = Outcome(op, service.host, volume_ids, model_args)
         with self._outcomes_lock:
             self.in_flight[service.host].add(outcome)
         result = None
@@ -327,9 +350,11 @@ class Workload(object):
     def _create_volume(self, rng, initial=False):
         volume = objects.Volume(size=1)
         outcome, _ = self._call('create_volume', rng, [volume.id],
-                                'create_volume', volume=volume)
+                                'create_volume',
+                                {'volume': volume.id, 'size': volume.size},
+                                volume=volume)
         if outcome.ok:
-            record = VolumeRecord(volume, [0] * SLOTS)
+            record = VolumeRecord(volume)
             with self.model.lock:
                 self.model.volumes[volume.id] = record
             if initial:
@@ -342,20 +367,20 @@ class Workload(object):
             if source is None or not self.model.try_enter(
                     [(source, READ)]):
                 return False
-            content = list(source.content)
             source_copy = _copy(source.volume)
         try:
             volume = objects.Volume(size=source_copy.size)
             outcome, _ = self._call('clone_volume', rng,
                                     [volume.id, source.id], 'create_volume',
+                                    {'volume': volume.id, 'size': volume.size,
+                                     'source': source.id},
                                     volume=volume,
                                     source_volume=source_copy)
         finally:
             self._leave([(source, READ)])
         if outcome.ok:
             with self.model.lock:
-                self.model.volumes[volume.id] = VolumeRecord(volume,
-                                                             content)
+                self.model.volumes[volume.id] = VolumeRecord(volume)
         return True
 
     def _enter_live_snapshot(self, rng):
@@ -382,13 +407,15 @@ class Workload(object):
             volume = objects.Volume(size=snapshot_copy.volume_size)
             outcome, _ = self._call('volume_from_snapshot', rng,
                                     [volume.id, parent.id], 'create_volume',
+                                    {'volume': volume.id, 'size': volume.size,
+                                     'source': parent.id,
+                                     'snapshot': snap.id},
                                     volume=volume, snapshot=snapshot_copy)
         finally:
             self._leave([(parent, OTHER)])
         if outcome.ok:
             with self.model.lock:
-                self.model.volumes[volume.id] = VolumeRecord(
-                    volume, snap.content)
+                self.model.volumes[volume.id] = VolumeRecord(volume)
         return True
 
     def _delete_volume(self, rng):
@@ -404,7 +431,8 @@ class Workload(object):
             volume = _copy(record.volume)
         try:
             outcome, _ = self._call('delete_volume', rng, [record.id],
-                                    'delete_volume', volume=volume)
+                                    'delete_volume', {'volume': record.id},
+                                    volume=volume)
         finally:
             self._leave([(record, OTHER)])
         if outcome.ok:
@@ -421,16 +449,18 @@ class Workload(object):
             if record is None or not self.model.try_enter(
                     [(record, READ)]):
                 return False
-            content = tuple(record.content)
             snapshot = objects.Snapshot(volume=_copy(record.volume))
         try:
             outcome, _ = self._call('create_snapshot', rng, [record.id],
-                                    'create_snapshot', snapshot=snapshot)
+                                    'create_snapshot',
+                                    {'volume': record.id,
+                                     'snapshot': snapshot.id},
+                                    snapshot=snapshot)
         finally:
             self._leave([(record, READ)])
         if outcome.ok:
             with self.model.lock:
-                record.snapshots.append(SnapshotRecord(snapshot, content))
+                record.snapshots.append(SnapshotRecord(snapshot))
         return True
 
     def _delete_snapshot(self, rng):
@@ -441,6 +471,8 @@ class Workload(object):
         try:
             outcome, _ = self._call('delete_snapshot', rng,
                                     [parent.id], 'delete_snapshot',
+                                    {'volume': parent.id,
+                                     'snapshot': snap.id},
                                     snapshot=snapshot)
         finally:
             self._leave([(parent, OTHER)])
@@ -459,7 +491,10 @@ class Workload(object):
             volume = _copy(record.volume)
         try:
             outcome, _ = self._call('extend_volume', rng, [record.id],
-                                    'extend_volume', volume=volume,
+                                    'extend_volume',
+                                    {'volume': record.id,
+                                     'size': volume.size + 1},
+                                    volume=volume,
                                     new_size=volume.size + 1)
         finally:
             self._leave([(record, OTHER)])
@@ -479,12 +514,10 @@ class Workload(object):
             snap = [s for s in record.snapshots if s.exists][-1]
             volume, snapshot = _copy(record.volume), _copy(snap.snapshot)
         try:
-            outcome, _ = self._call('revert_to_snapshot', rng, [record.id],
-                                    'revert_to_snapshot', volume=volume,
-                                    snapshot=snapshot)
-            if outcome.ok:
-                with self.model.lock:
-                    record.content = list(snap.content)
+            self._call('revert_to_snapshot', rng, [record.id],
+                       'revert_to_snapshot',
+                       {'volume': record.id, 'snapshot': snap.id},
+                       volume=volume, snapshot=snapshot)
         finally:
             self._leave([(record, REVERT)])
         return True
@@ -503,7 +536,7 @@ class Workload(object):
             connector = {'host': 'compute-%d' % rng.randrange(3)}
             outcome, attachment = self._call(
                 'attach_volume', rng, [record.id], 'attach_volume',
-                volume=volume, connector=connector)
+                {'volume': record.id}, volume=volume, connector=connector)
         finally:
             with self.model.lock:
                 record.attachment = attachment if outcome.ok else None
@@ -524,7 +557,8 @@ class Workload(object):
             attachment, record.attachment = record.attachment, 'pending'
         try:
             outcome, _ = self._call('detach_volume', rng, [record.id],
-                                    'detach_volume', volume=volume,
+                                    'detach_volume', {'volume': record.id},
+                                    volume=volume,
                                     attachment_id=attachment.id)
         finally:
             with self.model.lock:
@@ -544,7 +578,9 @@ class Workload(object):
         try:
             slot = rng.randrange(SLOTS)
             pattern = rng.randrange(1, 256)
-            outcome = Outcome('write_data', 'tool', [record.id])
+            outcome = Outcome('write_data', 'tool', [record.id],
+                              {'volume': record.id, 'slot': slot,
+                               'pattern': pattern})
             image = share.active_image(self.cluster.share, record.id)
             try:
                 if image is None:
@@ -552,8 +588,6 @@ class Workload(object):
                                   record.id)
                 write_pattern(image[0], image[1], SLOT_OFFSETS[slot],
                               SLOT_LENGTH, pattern)
-                with self.model.lock:
-                    record.content[slot] = pattern
             except Exception as e:
                 outcome.error_type, outcome.error = type(e).__name__, str(e)
             outcome.end = time.monotonic()

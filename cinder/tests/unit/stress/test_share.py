@@ -93,9 +93,7 @@ class AuditTestCase(_ImageTestCase):
 
     def test_good_chain(self):
         info = self.make_volume()
-        # A temporary info file and another volume's files are not strays.
-        with open(self.path(self.name + '.info.tmp-0123abcd'), 'w') as f:
-            f.write('{}')
+        # Another volume's files are not strays.
         self.create('volume-%s0' % self.volume_id, 'raw')
         self.create(self.name + 'x', 'raw')
         self.assertEqual([], self.audit(
@@ -111,6 +109,35 @@ class AuditTestCase(_ImageTestCase):
                                               'snap-2'))
         self.assertIsNone(share.snapshot_image(self.share, self.volume_id,
                                                'snap-3'))
+
+    def test_temporary_info_file_is_reported(self):
+        self.make_volume()
+        with open(self.path(self.name + '.info.tmp-0123abcd'), 'w') as f:
+            f.write('{}')
+        self.assertEqual(['stray-temp-file'], self.kinds(self.audit()))
+
+    def test_info_naming_a_missing_image(self):
+        info = self.make_volume()
+        info['snap-1'] = self.name + '.00000000deadbeef'
+        with open(self.path(self.name + '.info'), 'w') as f:
+            json.dump(info, f)
+        self.assertEqual(['missing-image'], self.kinds(self.audit()))
+
+    def test_examine_reads_the_size_and_the_chain(self):
+        info = self.make_volume()
+        found = share.examine_volume(self.share, self.volume_id)
+        self.assertEqual(4 * MiB, found.size)
+        self.assertEqual(info['active'], found.chain[0])
+        self.assertEqual(self.name, found.chain[-1])
+        self.assertTrue(found.usable)
+
+    def test_list_share(self):
+        self.make_volume()
+        self.create('stray', 'raw')
+        volumes, others = share.list_share(self.share)
+        self.assertEqual([self.volume_id], list(volumes))
+        self.assertIn(self.name + '.info', volumes[self.volume_id])
+        self.assertEqual(['stray'], others)
 
     def test_good_chain_on_a_qcow2_base_without_snapshots(self):
         self.make_volume(base_format='qcow2', snapshots=())
@@ -269,6 +296,16 @@ class AuditTestCase(_ImageTestCase):
 
 
 class ReadBytesTestCase(_ImageTestCase):
+
+    def test_slots_whole_and_mixed_by_one_byte(self):
+        self.create('raw', 'raw')
+        self.write('raw', 'raw', 0x5a, 0, 64 * 1024)
+        self.write('raw', 'raw', 0x5a, MiB, 64 * 1024)
+        self.write('raw', 'raw', 0x77, MiB + 1000, 1)
+        self.assertEqual(
+            [0x5a, (0x5a, 0x77), 0],
+            share.read_slots(self.path('raw'), 'raw', [0, MiB, 2 * MiB],
+                             64 * 1024))
 
     def test_raw(self):
         self.create('raw', 'raw')
