@@ -34,8 +34,9 @@ locks keep those apart. The tool itself only keeps apart what would make
 
 * a data write excludes every request on that volume (a guest writes
   while nothing rewrites its chain);
-* a revert excludes requests that read the volume's content (clone,
-  snapshot), so that what each of them should hold is known.
+* a revert or an extend excludes requests that read the volume (clone,
+  snapshot), so that what each of them copies, content and size, is
+  known.
 
 A request that loses a race fails with a stated reason (the volume was
 already deleted, the snapshot is no longer the newest ...): that is a
@@ -76,10 +77,10 @@ _CREATES = frozenset(['create_volume', 'clone_volume',
                       'volume_from_snapshot'])
 
 # Access modes the tool takes on a volume around a request (see above).
-WRITE, REVERT, READ, OTHER = 'write', 'revert', 'read', 'other'
-_CONFLICTS = {WRITE: {WRITE, REVERT, READ, OTHER},
-              REVERT: {WRITE, REVERT, READ},
-              READ: {WRITE, REVERT},
+WRITE, REWRITE, READ, OTHER = 'write', 'rewrite', 'read', 'other'
+_CONFLICTS = {WRITE: {WRITE, REWRITE, READ, OTHER},
+              REWRITE: {WRITE, REWRITE, READ},
+              READ: {WRITE, REWRITE},
               OTHER: {WRITE}}
 
 
@@ -486,7 +487,7 @@ class Workload(object):
         with self.model.lock:
             record = self._pick(rng, self.model.live_volumes())
             if record is None or record.volume.size >= 3 or \
-                    not self.model.try_enter([(record, OTHER)]):
+                    not self.model.try_enter([(record, REWRITE)]):
                 return False
             volume = _copy(record.volume)
         try:
@@ -497,7 +498,7 @@ class Workload(object):
                                     volume=volume,
                                     new_size=volume.size + 1)
         finally:
-            self._leave([(record, OTHER)])
+            self._leave([(record, REWRITE)])
         if outcome.ok:
             with self.model.lock:
                 record.volume.size = max(record.volume.size, volume.size)
@@ -509,7 +510,7 @@ class Workload(object):
                           if any(s.exists for s in v.snapshots)]
             record = self._pick(rng, candidates)
             if record is None or not self.model.try_enter(
-                    [(record, REVERT)]):
+                    [(record, REWRITE)]):
                 return False
             snap = [s for s in record.snapshots if s.exists][-1]
             volume, snapshot = _copy(record.volume), _copy(snap.snapshot)
@@ -519,7 +520,7 @@ class Workload(object):
                        {'volume': record.id, 'snapshot': snap.id},
                        volume=volume, snapshot=snapshot)
         finally:
-            self._leave([(record, REVERT)])
+            self._leave([(record, REWRITE)])
         return True
 
     def _attach_volume(self, rng):

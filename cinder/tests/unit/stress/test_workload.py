@@ -12,6 +12,7 @@
 
 """Unit tests of cinder-aa-stress's workload: access modes, retries."""
 
+import random
 from unittest import mock
 
 from oslotest import base
@@ -26,18 +27,29 @@ def record():
 
 class ModesTestCase(base.BaseTestCase):
 
-    def test_writes_exclude_everything_and_reverts_exclude_readers(self):
+    def test_writes_exclude_everything_and_rewrites_exclude_readers(self):
         model = workload.Model()
         vol = record()
         self.assertTrue(model.try_enter([(vol, workload.READ)]))
         self.assertTrue(model.try_enter([(vol, workload.OTHER)]))
         self.assertFalse(model.try_enter([(vol, workload.WRITE)]))
-        self.assertFalse(model.try_enter([(vol, workload.REVERT)]))
+        self.assertFalse(model.try_enter([(vol, workload.REWRITE)]))
         with model.lock:
             model.leave([(vol, workload.READ)])
-        self.assertTrue(model.try_enter([(vol, workload.REVERT)]))
+        self.assertTrue(model.try_enter([(vol, workload.REWRITE)]))
         self.assertFalse(model.try_enter([(vol, workload.READ)]))
         self.assertTrue(model.try_enter([(vol, workload.OTHER)]))
+
+    def test_an_extend_waits_for_the_volume_s_readers(self):
+        # A clone or snapshot running meanwhile would copy a size the tool
+        # cannot know; a later extend to that size would then fail.
+        load = workload.Workload(mock.Mock(), seed=3)
+        vol = record()
+        vol.volume.size = 1
+        load.model.volumes[vol.id] = vol
+        load.model.try_enter([(vol, workload.READ)])
+        self.assertFalse(load._extend_volume(random.Random(1)))
+        self.assertEqual([], load.outcomes)
 
     def test_a_refused_entry_takes_nothing(self):
         model = workload.Model()
