@@ -349,11 +349,16 @@ class Coordinator(loss.LossDetection):
             raise exceptions.LockLost('lock %s was lost after %.3fs: %s' % (
                 lock.name, self._clock() - lock._held_since, lock._lost))
 
-    def ensure_locks_held(self):
+    def _stepped(self, lock, step):
+        """Tell the hooks that *step* follows under *lock*."""
+        if self._hooks:
+            hooks_mod.notify(self._hooks, 'checked', lock, step)
+
+    def ensure_locks_held(self, step=None):
         """Check every lock this coordinator holds (any thread)."""
         with self._held_lock:
             held = list(self._held)
-        lock_mod.ensure_locks_held(held)
+        lock_mod.ensure_locks_held(held, step)
 
 
 def _default_member_id(conf):

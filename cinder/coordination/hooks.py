@@ -52,6 +52,15 @@ class LockHook(object):
         Runs inside the critical section, before its body.
         """
 
+    def checked(self, lock, step):
+        """*lock* was confirmed held right before *step* of its section.
+
+        *step* is the caller's words for what it does next (see
+        :func:`cinder.coordination.ensure_locks_held`), for example
+        ``"delete volume-1.0000000000000002"``. Not called when the check
+        fails: the step does not run then.
+        """
+
     def leaving(self, lock):
         """*lock* is about to be released.
 

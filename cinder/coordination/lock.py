@@ -100,9 +100,11 @@ class Lock(object):
                                          self.name)
         self._coordinator._release(self)
 
-    def check(self):
+    def check(self, step=None):
         """Ask the backend whether this lock is still ours.
 
+        :param step: what the caller is about to do if it is (see
+            :func:`ensure_locks_held`), told to the lock hooks once it is.
         :raises LockLost: it was lost, or ownership cannot be confirmed.
         :raises LockNotHeld: it was never acquired or was released.
         """
@@ -110,6 +112,8 @@ class Lock(object):
             raise exceptions.LockNotHeld('lock %s is not held' %
                                          self.name)
         self._coordinator._check(self)
+        if step is not None:
+            self._coordinator._stepped(self, step)
 
     def __enter__(self):
         self.acquire()
@@ -119,7 +123,7 @@ class Lock(object):
         self.release()
 
 
-def ensure_locks_held(locks=None):
+def ensure_locks_held(locks=None, step=None):
     """Fail unless this thread still owns each lock it holds.
 
     Call it right before a destructive or committing step of a critical
@@ -129,11 +133,22 @@ def ensure_locks_held(locks=None):
 
     :param locks: the :class:`Lock` objects to check; by default every lock
         the calling thread acquired through this module and holds.
-    :raises LockLost: a lock was lost or its ownership cannot be confirmed.
+    :param step: optional words for the step that follows, such as
+        ``"rewrite volume-1.info"``: a verb (``create``, ``rewrite``,
+        ``commit``, ``delete``) and what it changes. Lock hooks are told
+        (:meth:`~cinder.coordination.hooks.LockHook.checked`, once per
+        lock) when every lock is confirmed; nothing else uses it.
+    :raises LockLost: a lock was lost or its ownership cannot be confirmed;
+        hooks are not told of the step then.
     """
     if locks is None:
         mine = thread_locks()
         mine[:] = [lock for lock in mine if lock.held]
         locks = mine
-    for lock in list(locks):
+    locks = list(locks)
+    for lock in locks:
         lock.check()
+    if step is not None:
+        # Only once every lock is confirmed: the step runs only then.
+        for lock in locks:
+            lock._coordinator._stepped(lock, step)

@@ -30,6 +30,9 @@ class Recorder(hooks.LockHook):
         self.events.append(('entered', lock.name, waited,
                             self._held(lock.name)))
 
+    def checked(self, lock, step):
+        self.events.append(('checked', lock.name, step))
+
     def leaving(self, lock):
         self.events.append(('leaving', lock.name, lock.lost,
                             self._held(lock.name)))
@@ -79,6 +82,37 @@ class HooksTestCase(fakes.CoordinationTestCase):
             ('entered', 'cinder-v2', 0.0, True),
             # Stopped: the hooks are closed, then told nothing more.
             ('close',)], recorder.events)
+
+    def test_a_step_is_told_once_its_lock_is_confirmed(self):
+        coordinator = self.start()
+        recorder = Recorder()
+        coordinator.add_hook(recorder)
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        coordination.ensure_locks_held([lock], step='rewrite volume-1')
+        coordination.ensure_locks_held([lock])
+        self.assertEqual([('checked', 'cinder-v1', 'rewrite volume-1')],
+                         recorder.events[1:])
+        # A step whose check fails does not run: the hook is not told.
+        self.driver.locks[b'cinder-v1'].acquired = False
+        self.assertRaises(coordination.LockLost,
+                          coordination.ensure_locks_held, [lock],
+                          step='delete volume-1')
+        self.assertEqual(2, len(recorder.events))
+
+    def test_a_step_is_not_told_unless_every_lock_is_confirmed(self):
+        coordinator = self.start()
+        recorder = Recorder()
+        coordinator.add_hook(recorder)
+        first, second = coordinator.get_lock('a'), coordinator.get_lock('b')
+        first.acquire()
+        second.acquire()
+        self.driver.locks[b'cinder-b'].acquired = False
+        self.assertRaises(coordination.LockLost,
+                          coordination.ensure_locks_held, [first, second],
+                          step='commit volume-1.info')
+        self.assertEqual([], [e for e in recorder.events
+                              if e[0] == 'checked'])
 
     def test_a_loss_found_at_release_reaches_released(self):
         coordinator = self.start()
