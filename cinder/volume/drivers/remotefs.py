@@ -534,7 +534,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(
+                step='commit %s' % os.path.basename(path))
             os.replace(tmp, path)
         except BaseException:
             if fd is not None:
@@ -574,7 +575,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             left as they are.
         """
         for name in names:
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(step='delete %s' % name)
             path = os.path.join(directory, name)
             try:
                 os.unlink(path)
@@ -594,7 +595,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         """
         for index, path in enumerate(paths):
             try:
-                coordination.ensure_locks_held()
+                coordination.ensure_locks_held(
+                    step='delete %s' % os.path.basename(path))
             except coordination.LockLost:
                 LOG.error('Lock lost after an operation failed; leaving '
                           '%s on the share', ', '.join(paths[index:]))
@@ -718,7 +720,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def create_volume(self, volume):
         """Create an empty image of ``volume.size`` GiB on a share."""
         def make(path, fmt):
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(
+                step='create %s' % os.path.basename(path))
             qemu_img.create(path, fmt, volume.size * GiB,
                             preallocation=self._preallocation())
         return self._create_new_volume(volume, make)
@@ -769,18 +772,20 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'bytes' % (volume.id, new_size, current))
         if size == current:
             return
-        coordination.ensure_locks_held()
+        coordination.ensure_locks_held(step='rewrite %s' % info.active)
         qemu_img.resize(os.path.join(directory, info.active), size, fmt,
                         preallocation=self._preallocation())
         LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
 
     def _copy_to_new_volume(self, volume, src_path, src_fmt, src_size):
         def make(path, fmt):
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(
+                step='create %s' % os.path.basename(path))
             qemu_img.convert(src_path, path, fmt, src_fmt=src_fmt,
                              preallocation=self._preallocation())
             if volume.size * GiB > src_size:
-                coordination.ensure_locks_held()
+                coordination.ensure_locks_held(
+                    step='rewrite %s' % os.path.basename(path))
                 qemu_img.resize(path, volume.size * GiB, fmt,
                                 preallocation=self._preallocation())
         return self._create_new_volume(volume, make)
@@ -824,7 +829,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         active = info.active
         overlay = self._new_overlay_name(directory, volume)
         overlay_path = os.path.join(directory, overlay)
-        coordination.ensure_locks_held()
+        coordination.ensure_locks_held(step='create %s' % overlay)
         qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
                         backing_file=active,
                         backing_fmt=self._format_of(volume, info, active))
@@ -887,7 +892,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         if child == info.active:
             # Newest snapshot: fold the active overlay into its file,
             # which changes the snapshot's image for good.
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(step='rewrite %s' % name)
             qemu_img.commit(child_path, fmt='qcow2')
             info.active = name
             del info.snapshots[snapshot.id]
@@ -895,7 +900,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             self._delete_files(directory, [child])
         else:
             parent = names[index + 1] if index + 1 < len(names) else None
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(step='rewrite %s' % child)
             qemu_img.rebase(
                 child_path, parent,
                 self._format_of(volume, info, parent) if parent else None,
@@ -963,7 +968,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         old_active = info.active
         overlay = self._new_overlay_name(directory, volume)
         overlay_path = os.path.join(directory, overlay)
-        coordination.ensure_locks_held()
+        coordination.ensure_locks_held(step='create %s' % overlay)
         qemu_img.create(overlay_path, 'qcow2', chain[0][1].virtual_size,
                         backing_file=name,
                         backing_fmt=self._format_of(volume, info, name))

@@ -66,7 +66,8 @@ def data_digest(path):
     return digest.hexdigest()
 
 
-class LockLossTestCase(test_remotefs.DriverTestCase):
+class ShareFilesTestCase(test_remotefs.DriverTestCase):
+    """A driver test that can tell what changed on its shares."""
 
     def share_files(self):
         """Every file of the test's shares: path -> what it holds.
@@ -97,6 +98,9 @@ class LockLossTestCase(test_remotefs.DriverTestCase):
             if paths:
                 diff[what] = sorted(os.path.basename(p) for p in paths)
         self.assertEqual({}, diff, 'files of the share changed')
+
+
+class LockLossTestCase(ShareFilesTestCase):
 
     # Lost from the start -------------------------------------------------
 
@@ -364,3 +368,53 @@ class LockLossTestCase(test_remotefs.DriverTestCase):
                               lambda: self.driver.delete_volume(volume))
         # the info file, deleted last, still lists what is left
         self.assertIn(s2.id, self.info(volume))
+
+
+class StepsTestCase(ShareFilesTestCase):
+    """Each check before a step names the file the step changes.
+
+    Validation tools (the ledger hook of cinder-aa-stress) rely on those
+    words to say what a holder did after its lock was lost.
+    """
+
+    def assertStepsNameChanges(self, operation):
+        before = self.share_files()
+        with mock.patch.object(coordination, 'ensure_locks_held',
+                               wraps=coordination.ensure_locks_held) as check:
+            operation()
+        after = self.share_files()
+        steps = [c[1].get('step') for c in check.call_args_list]
+        self.assertNotIn(None, steps)
+        named = set(word for step in steps for word in step.split()[1:])
+        changed = set(p for p in set(before) | set(after)
+                      if before.get(p) != after.get(p))
+        unnamed = sorted(os.path.basename(p) for p in changed
+                         if os.path.basename(p) not in named)
+        self.assertEqual([], unnamed, steps)
+        return steps
+
+    def test_create_and_delete_volume(self):
+        volume = objects.Volume(size=1)
+        self.assertStepsNameChanges(
+            lambda: volume.update(self.driver.create_volume(volume)))
+        self.assertStepsNameChanges(lambda: self.driver.delete_volume(volume))
+
+    def test_snapshots_revert_extend_and_copies(self):
+        volume = self.create_volume()
+        s1 = objects.Snapshot(volume=volume)
+        s2 = objects.Snapshot(volume=volume)
+        self.assertStepsNameChanges(lambda: self.driver.create_snapshot(s1))
+        self.driver.create_snapshot(s2)
+        steps = self.assertStepsNameChanges(
+            lambda: self.driver.delete_snapshot(s1))
+        self.assertTrue(steps[0].startswith('rewrite '), steps)
+        self.assertStepsNameChanges(
+            lambda: self.driver.revert_to_snapshot(volume, s2))
+        self.assertStepsNameChanges(
+            lambda: self.driver.extend_volume(volume, 2))
+        clone = objects.Volume(size=3)
+        self.assertStepsNameChanges(lambda: clone.update(
+            self.driver.create_cloned_volume(clone, volume)))
+        steps = self.assertStepsNameChanges(
+            lambda: self.driver.delete_snapshot(s2))
+        self.assertTrue(steps[0].startswith('rewrite '), steps)
