@@ -156,10 +156,16 @@ def _print_report(report, model, elapsed, out):
         waits.get('count', 0), _ms(waits.get('p50')), _ms(waits.get('p99')),
         _ms(waits.get('max'))))
     ledger = report.ledger
-    w('critical sections: %d; overlaps after a lost lock: %d; '
-      'unterminated (killed): %d\n' % (
+    w('critical sections: %d; overlaps after a lost lock: %d (stale '
+      'writes: %d); unterminated (killed): %d\n' % (
           ledger.sections, len(ledger.overlaps_after_loss),
+          report.violations_by_kind().get('stale-write', 0),
           len(ledger.unterminated)))
+    for sentence in ledger.overlaps_after_loss[:5]:
+        w('  after a lost lock: %s\n' % sentence)
+    if len(ledger.overlaps_after_loss) > 5:
+        w('  ... %d more (--json lists all)\n' % (
+            len(ledger.overlaps_after_loss) - 5))
     checked = report.checked
     w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
       'as expected; %d with more than one possible state; %d leftovers '

@@ -82,6 +82,8 @@ class Report(object):
                                   for v in self.violations],
             'checked': dict(self.checked),
             'leftovers': self.leftovers,
+            'overlaps_after_loss': (self.ledger.overlaps_after_loss
+                                    if self.ledger else []),
             'notes': self.notes,
         }
 

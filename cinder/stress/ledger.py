@@ -60,10 +60,13 @@ class Ledger(object):
     acquire, ``exit`` right before the release, both inside the critical
     section), ``lock``, ``member``, ``pid``, ``thread``, on ``enter``
     ``waited`` (seconds the acquire took) and, on ``exit``,
-    ``lost`` (the reason the lock was lost, or null). A loss found after
-    the ``exit`` line was written (by the release itself, or by the
-    heartbeat just before it) adds a third line, ``lost``: the section
-    before it was not protected to its end. One ``os.write`` of
+    ``lost`` (the reason the lock was lost, or null). A ``step`` line,
+    with ``step`` (the words of the step, such as ``"delete
+    volume-1.0000000000000002"``), says that the section confirmed its
+    lock right before that step, so the step ran after ``t``. A loss
+    found after the ``exit`` line was written (by the release itself, or
+    by the heartbeat just before it) adds another line, ``lost``: the
+    section before it was not protected to its end. One ``os.write`` of
     one line on a file opened with ``O_APPEND``, so lines of several
     processes never interleave.
     """
@@ -75,12 +78,14 @@ class Ledger(object):
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                            0o600)
 
-    def record(self, event, lock_name, lost=None, waited=None):
+    def record(self, event, lock_name, lost=None, waited=None, step=None):
         entry = {'t': self._clock(), 'event': event, 'lock': lock_name,
                  'member': self.member_id, 'pid': os.getpid(),
                  'thread': threading.get_ident()}
         if event == 'enter':
             entry['waited'] = waited
+        elif event == 'step':
+            entry['step'] = step
         else:
             entry['lost'] = lost
         os.write(self._fd, (json.dumps(entry) + '\n').encode('utf-8'))
@@ -116,9 +121,9 @@ class LedgerHook(hooks.LockHook):
         #: must still be written.
         self._clean = set()
 
-    def _record(self, event, lock_name, lost=None, waited=None):
+    def _record(self, event, lock_name, lost=None, waited=None, step=None):
         try:
-            self.ledger.record(event, lock_name, lost, waited)
+            self.ledger.record(event, lock_name, lost, waited, step)
         except OSError as e:
             LOG.warning('Cannot append to [coordination] ledger_file %s: %s',
                         self.ledger.path, e)
@@ -127,6 +132,12 @@ class LedgerHook(hooks.LockHook):
         with self._guard:
             self._open.add(lock)
         self._record('enter', lock.name, waited=waited)
+
+    def checked(self, lock, step):
+        with self._guard:
+            if lock not in self._open:
+                return
+        self._record('step', lock.name, step=step)
 
     def leaving(self, lock):
         # Still inside the critical section: the next holder's "enter" is

@@ -41,7 +41,8 @@ _INFINITY = float('inf')
 class _Section(object):
     """One critical section of one holder."""
 
-    __slots__ = ('lock', 'holder', 'enter', 'exit', 'lost', 'killed')
+    __slots__ = ('lock', 'holder', 'enter', 'exit', 'lost', 'killed',
+                 'steps')
 
     def __init__(self, lock, holder, enter):
         self.lock = lock
@@ -50,6 +51,8 @@ class _Section(object):
         self.exit = None
         self.lost = None
         self.killed = False
+        #: (time, words) of each step the section confirmed its lock for.
+        self.steps = []
 
     @property
     def protected(self):
@@ -75,11 +78,16 @@ class LedgerReport(object):
 
     :ivar sections: number of critical sections, complete or unterminated.
     :ivar waits: the ``waited`` value of every ``enter``, in file order.
-    :ivar violations: list of :class:`Violation` of kind ``lock-overlap``:
-        two protected sections of different holders of one lock overlapped.
+    :ivar violations: list of :class:`Violation` of kind ``lock-overlap``
+        (two protected sections of different holders of one lock
+        overlapped) or ``stale-write`` (see below).
     :ivar overlaps_after_loss: sentences, one per overlap where at least
         one section was not protected (its lock was lost, or its process
-        was killed while inside). Not violations.
+        was killed while inside), each saying what the unprotected holder
+        did after the other entered. Not violations in themselves; a
+        holder that took a step after the other entered, or was still
+        rewriting an image in place then, adds a violation of kind
+        ``stale-write``.
     :ivar unterminated: sentences, one per ``enter`` without ``exit``.
     :ivar malformed: number of lines that are not JSON objects with the
         fields of a ledger line (a killed process may leave a partial
@@ -116,11 +124,13 @@ def _parse_line(line):
     if not isinstance(entry, dict):
         return None
     t = entry.get('t')
-    if (entry.get('event') not in ('enter', 'exit', 'lost') or
+    if (entry.get('event') not in ('enter', 'exit', 'lost', 'step') or
             not isinstance(entry.get('lock'), str) or
             isinstance(t, bool) or not isinstance(t, (int, float))):
         return None
     if not isinstance(entry.get('member'), str):
+        return None
+    if entry['event'] == 'step' and not isinstance(entry.get('step'), str):
         return None
     for key in ('pid', 'thread'):
         if isinstance(entry.get(key), bool) or not isinstance(entry.get(key),
@@ -165,6 +175,16 @@ def _read_sections(path, ended, report):
                 if (isinstance(waited, (int, float)) and
                         not isinstance(waited, bool)):
                     report.waits.append(float(waited))
+            elif event == 'step':
+                stack = open_sections.get(key)
+                if not stack:
+                    report.unmatched.append(
+                        'line %d: %s (pid %s, thread %s) took step %r under '
+                        'lock %s at %.6f outside a section' % (
+                            number, holder[0], holder[1], holder[2],
+                            entry['step'], lock, entry['t']))
+                    continue
+                stack[-1].steps.append((float(entry['t']), entry['step']))
             elif event == 'exit':
                 section = _pop_open(open_sections, key)
                 if section is None:
@@ -260,11 +280,50 @@ def _sweep(lock, sections, report):
                 lock, other, current, len(protected) - 1)))
         if unprotected:
             other = min(unprotected, key=lambda s: s.enter)
-            report.overlaps_after_loss.append(_overlap(
-                lock, other, current, len(unprotected) - 1))
+            text = _overlap(lock, other, current, len(unprotected) - 1)
+            stale = []
+            for partner in unprotected:
+                for section, entered in ((partner, current),
+                                         (current, partner)):
+                    if not section.protected:
+                        stale.extend(_stale_steps(section, entered))
+            stale = sorted(set(stale))
+            if stale:
+                report.violations.append(Violation(
+                    'stale-write', '%s; after the other entered, the holder '
+                    'whose lock was lost went on: %s' % (
+                        text, '; '.join(stale))))
+                text += '; stale holder: %s' % '; '.join(stale)
+            else:
+                text += '; the holder whose lock was lost changed nothing ' \
+                    'after the other entered'
+            report.overlaps_after_loss.append(text)
         if current.exit > current.enter:
             heapq.heappush(heap, (current.exit, next(counter), current))
             inside[current.holder].add(current)
+
+
+def _stale_steps(section, other):
+    """What *section* did after *other* entered, as sentences.
+
+    A step line is written right after the section's check passed and
+    before the step, so a step recorded after the other's ``enter`` ran
+    after it (the check itself may have passed before, in a process
+    frozen in between: the check-then-act window only fencing closes).
+    An in-place ``rewrite`` recorded before but still running then (until
+    the section's next step or its end) changed shared state after it
+    too.
+    """
+    found = []
+    ends = [t for t, _words in section.steps[1:]] + [section.exit]
+    who = '%s (pid %s) ' % (section.holder[0], section.holder[1])
+    for (t, words), end in zip(section.steps, ends):
+        if t >= other.enter:
+            found.append('%s%s at %.6f' % (who, words, t))
+        elif words.startswith('rewrite ') and end > other.enter:
+            found.append('%s%s from %.6f, still running at %.6f' % (
+                who, words, t, other.enter))
+    return found
 
 
 def _overlap(lock, first, second, more):

@@ -74,6 +74,19 @@ class LedgerTestCase(fakes.CoordinationTestCase):
         lock.release()
         self.assertEqual([['enter', 'exit']], seen)
 
+    def test_steps_are_recorded_inside_their_section(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        self.clock.now += 1.0
+        coordination.ensure_locks_held([lock], step='delete volume-1.info')
+        lock.release()
+        [enter, step, exit_] = self.entries()
+        self.assertEqual(('step', 'cinder-v1', 'delete volume-1.info'),
+                         (step['event'], step['lock'], step['step']))
+        self.assertLess(enter['t'], step['t'])
+        self.assertEqual('exit', exit_['event'])
+
     def test_lost_lock_and_stop_are_recorded(self):
         coordinator = self.start()
         lost = coordinator.get_lock('v1')

@@ -49,6 +49,9 @@ class _Ledger(object):
              lost='the backend no longer had it at release'):
         self._add(t, 'lost', lock, holder, lost=lost)
 
+    def step(self, t, holder, words, lock='vol-1'):
+        self._add(t, 'step', lock, holder, step=words)
+
     def raw(self, text):
         self.lines.append(text)
 
@@ -138,6 +141,53 @@ class LedgerTestCase(base.BaseTestCase):
         self.assertEqual(1, len(report.overlaps_after_loss))
         self.assertIn('session expired', report.overlaps_after_loss[0])
         self.assertIn('host-b', report.overlaps_after_loss[0])
+
+    def test_a_stale_holder_that_changed_nothing_is_said_so(self):
+        self.ledger.enter(1.0, A)
+        self.ledger.step(1.1, A, 'create volume-1.0001')
+        self.ledger.step(1.2, A, 'rewrite volume-1')
+        self.ledger.step(1.3, A, 'commit volume-1.info')
+        self.ledger.enter(1.5, B)
+        self.ledger.exit(2.0, A, lost='session expired')
+        self.ledger.exit(3.0, B)
+        report = self.analyze()
+        self.assertEqual([], report.violations)
+        self.assertIn('changed nothing after the other entered',
+                      report.overlaps_after_loss[0])
+
+    def test_a_step_after_the_other_entered_is_a_stale_write(self):
+        self.ledger.enter(1.0, A)
+        self.ledger.enter(1.5, B)
+        self.ledger.step(1.7, A, 'delete volume-1.0001')
+        self.ledger.exit(2.0, A, lost='lease expired')
+        self.ledger.exit(3.0, B)
+        report = self.analyze()
+        [violation] = report.violations
+        self.assertEqual('stale-write', violation.kind)
+        self.assertIn('delete volume-1.0001 at 1.700000', violation.detail)
+
+    def test_an_in_place_rewrite_running_when_the_other_entered(self):
+        self.ledger.enter(1.0, A)
+        self.ledger.step(1.2, A, 'rewrite volume-1.0001')
+        self.ledger.step(1.4, A, 'create volume-1.0002')
+        self.ledger.enter(1.5, B)
+        self.ledger.exit(2.0, A, lost='lease expired')
+        self.ledger.exit(3.0, B)
+        self.assertEqual([], self.analyze().violations)
+        # The same rewrite, still running when B entered.
+        del self.ledger.lines[2]
+        report = self.analyze()
+        [violation] = report.violations
+        self.assertEqual('stale-write', violation.kind)
+        self.assertIn('rewrite volume-1.0001 from 1.200000, still running '
+                      'at 1.500000', violation.detail)
+        self.assertIn('stale holder', report.overlaps_after_loss[0])
+
+    def test_a_step_outside_a_section_is_unmatched(self):
+        self.ledger.step(1.0, A, 'delete volume-1')
+        report = self.analyze()
+        self.assertEqual(1, len(report.unmatched))
+        self.assertIn("'delete volume-1'", report.unmatched[0])
 
     def test_lost_line_after_exit_unprotects_the_section(self):
         self.ledger.enter(1.0, A)
