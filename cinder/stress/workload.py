@@ -44,22 +44,18 @@ clean failure, not a violation.
 """
 
 import collections
-import itertools
 import random
-import subprocess
 import threading
 import time
 
-from cinder import objects
 from cinder import rpc
-from cinder.stress import share
+from cinder.stress import operations
+from cinder.stress import records
 from cinder.stress import states
 
-MiB = 1024 * 1024
-SLOTS = 8
-SLOT_SPACING = 128 * MiB
-SLOT_LENGTH = 64 * 1024
-SLOT_OFFSETS = tuple(i * SLOT_SPACING for i in range(SLOTS))
+SLOTS = operations.SLOTS
+SLOT_LENGTH = operations.SLOT_LENGTH
+SLOT_OFFSETS = operations.SLOT_OFFSETS
 REQUEST_TIMEOUT = 300
 
 #: Failures that only mean a request lost a race against another one.
@@ -76,122 +72,8 @@ OPERATIONS = collections.OrderedDict([
 _CREATES = frozenset(['create_volume', 'clone_volume',
                       'volume_from_snapshot'])
 
-# Access modes the tool takes on a volume around a request (see above).
-WRITE, REWRITE, READ, OTHER = 'write', 'rewrite', 'read', 'other'
-_CONFLICTS = {WRITE: {WRITE, REWRITE, READ, OTHER},
-              REWRITE: {WRITE, REWRITE, READ},
-              READ: {WRITE, REWRITE},
-              OTHER: {WRITE}}
 
-
-class VolumeRecord(object):
-    """A volume as the workload knows it, to choose requests.
-
-    What it may hold is not kept here but replayed from the requests
-    (:mod:`cinder.stress.states`).
-    """
-
-    def __init__(self, volume):
-        self.volume = volume
-        self.snapshots = []          # SnapshotRecords, oldest first
-        self.exists = True
-        self.attachment = None
-        self.modes = collections.Counter()
-
-    @property
-    def id(self):
-        return self.volume.id
-
-
-class SnapshotRecord(object):
-    def __init__(self, snapshot):
-        self.snapshot = snapshot
-        self.exists = True
-
-    @property
-    def id(self):
-        return self.snapshot.id
-
-
-class Outcome(object):
-    """What happened to one request."""
-
-    __slots__ = ('n', 'op', 'host', 'start', 'end', 'error_type', 'error',
-                 'fault', 'volume_ids', 'args')
-
-    _numbers = itertools.count(1)
-
-    def __init__(self, op, host, volume_ids, args=None):
-        self.n = next(self._numbers)
-        self.op = op
-        self.host = host
-        self.volume_ids = volume_ids
-        #: What the replay of :mod:`cinder.stress.states` needs to know.
-        self.args = args or {}
-        self.start = time.monotonic()
-        self.end = None
-        self.error_type = None
-        self.error = None
-        self.fault = None
-
-    @property
-    def ok(self):
-        return self.error_type is None
-
-    def to_dict(self):
-        """The request as the saved model holds it."""
-        return {'n': self.n, 'op': self.op, 'host': self.host,
-                'volumes': list(self.volume_ids), 'args': dict(self.args),
-                'start': self.start, 'end': self.end, 'ok': self.ok,
-                'error_type': self.error_type, 'error': self.error}
-
-
-class Model(object):
-    """The tool's records, guarded by one lock."""
-
-    def __init__(self):
-        self.lock = threading.Condition()
-        self.volumes = collections.OrderedDict()
-
-    def live_volumes(self):
-        return [v for v in self.volumes.values() if v.exists]
-
-    def live_snapshots(self):
-        return [(v, s) for v in self.volumes.values() for s in v.snapshots
-                if v.exists and s.exists]
-
-    def try_enter(self, records_modes):
-        """Take the access modes, or return False if one conflicts."""
-        for record, mode in records_modes:
-            busy = {m for m, n in record.modes.items() if n}
-            if busy & _CONFLICTS[mode]:
-                return False
-        for record, mode in records_modes:
-            record.modes[mode] += 1
-        return True
-
-    def leave(self, records_modes):
-        for record, mode in records_modes:
-            record.modes[mode] -= 1
-        self.lock.notify_all()
-
-
-def write_pattern(path, fmt, offset, length, pattern):
-    """Write ``length`` bytes of ``pattern`` at ``offset``, as a guest."""
-    result = subprocess.run(
-        ['qemu-io', '-f', fmt, '-c',
-         'write -P %d %d %d' % (pattern, offset, length), path],
-        capture_output=True, text=True)
-    if result.returncode or 'error' in result.stdout.lower():
-        raise OSError('qemu-io write to %s failed: %s' % (
-            path, (result.stderr or result.stdout).strip()))
-
-
-def _copy(obj):
-    return type(obj).from_dict(obj.to_dict())
-
-
-class Workload(object):
+class Workload(operations.Operations):
     """Drive ``operations`` requests through ``cluster`` with ``workers``.
 
     :param volumes: how many volumes to create first; the workload keeps
@@ -210,7 +92,7 @@ class Workload(object):
         #: Callable: once ``operations`` are sent, keep sending until it
         #: returns True (the fault injector's full round, for example).
         self.done = done
-        self.model = Model()
+        self.model = records.Model()
         self.outcomes = []
         self._outcomes_lock = threading.Lock()
         self._issued = 0
@@ -254,14 +136,15 @@ class Workload(object):
                     'retry_delete_snapshot', rng, [record.id],
                     'delete_snapshot',
                     {'volume': record.id, 'snapshot': snap.id},
-                    snapshot=_copy(snap.snapshot))
+                    snapshot=operations.copy(snap.snapshot))
                 if outcome.ok:
                     with self.model.lock:
                         snap.exists = False
             else:
                 outcome, _ = self._call(
                     'retry_delete_volume', rng, [record.id], 'delete_volume',
-                    {'volume': record.id}, volume=_copy(record.volume))
+                    {'volume': record.id},
+                    volume=operations.copy(record.volume))
                 if outcome.ok:
                     with self.model.lock:
                         record.exists = False
@@ -316,7 +199,7 @@ class Workload(object):
         the service.
         """
         _index, service = self._service(rng)
-        outcome = Outcome(op, service.host, volume_ids, model_args)
+        outcome = records.Outcome(op, service.host, volume_ids, model_args)
         with self._outcomes_lock:
             self.in_flight[service.host].add(outcome)
         result = None
@@ -345,255 +228,3 @@ class Workload(object):
 
     def _pick(self, rng, items):
         return rng.choice(items) if items else None
-
-    # Operations: each returns False when nothing fits right now. ---------
-
-    def _create_volume(self, rng, initial=False):
-        volume = objects.Volume(size=1)
-        outcome, _ = self._call('create_volume', rng, [volume.id],
-                                'create_volume',
-                                {'volume': volume.id, 'size': volume.size},
-                                volume=volume)
-        if outcome.ok:
-            record = VolumeRecord(volume)
-            with self.model.lock:
-                self.model.volumes[volume.id] = record
-            if initial:
-                self._write_data(rng, record=record)
-        return True
-
-    def _clone_volume(self, rng):
-        with self.model.lock:
-            source = self._pick(rng, self.model.live_volumes())
-            if source is None or not self.model.try_enter(
-                    [(source, READ)]):
-                return False
-            source_copy = _copy(source.volume)
-        try:
-            volume = objects.Volume(size=source_copy.size)
-            outcome, _ = self._call('clone_volume', rng,
-                                    [volume.id, source.id], 'create_volume',
-                                    {'volume': volume.id, 'size': volume.size,
-                                     'source': source.id},
-                                    volume=volume,
-                                    source_volume=source_copy)
-        finally:
-            self._leave([(source, READ)])
-        if outcome.ok:
-            with self.model.lock:
-                self.model.volumes[volume.id] = VolumeRecord(volume)
-        return True
-
-    def _enter_live_snapshot(self, rng):
-        """Pick a live snapshot and enter its volume (mode OTHER).
-
-        Returns ``(volume record, snapshot record, copy of the snapshot)``
-        or None when there is none or its volume is busy.
-        """
-        with self.model.lock:
-            pair = self._pick(rng, self.model.live_snapshots())
-            if pair is None:
-                return None
-            parent, snap = pair
-            if not self.model.try_enter([(parent, OTHER)]):
-                return None
-            return parent, snap, _copy(snap.snapshot)
-
-    def _volume_from_snapshot(self, rng):
-        entered = self._enter_live_snapshot(rng)
-        if entered is None:
-            return False
-        parent, snap, snapshot_copy = entered
-        try:
-            volume = objects.Volume(size=snapshot_copy.volume_size)
-            outcome, _ = self._call('volume_from_snapshot', rng,
-                                    [volume.id, parent.id], 'create_volume',
-                                    {'volume': volume.id, 'size': volume.size,
-                                     'source': parent.id,
-                                     'snapshot': snap.id},
-                                    volume=volume, snapshot=snapshot_copy)
-        finally:
-            self._leave([(parent, OTHER)])
-        if outcome.ok:
-            with self.model.lock:
-                self.model.volumes[volume.id] = VolumeRecord(volume)
-        return True
-
-    def _delete_volume(self, rng):
-        with self.model.lock:
-            live = self.model.live_volumes()
-            if len(live) <= 1:
-                return False
-            record = self._pick(rng, [v for v in live
-                                      if v.attachment is None])
-            if record is None or not self.model.try_enter(
-                    [(record, OTHER)]):
-                return False
-            volume = _copy(record.volume)
-        try:
-            outcome, _ = self._call('delete_volume', rng, [record.id],
-                                    'delete_volume', {'volume': record.id},
-                                    volume=volume)
-        finally:
-            self._leave([(record, OTHER)])
-        if outcome.ok:
-            with self.model.lock:
-                record.exists = False
-                for snap in record.snapshots:
-                    snap.exists = False
-        self._retry_later(outcome, 'delete_volume', record)
-        return True
-
-    def _create_snapshot(self, rng):
-        with self.model.lock:
-            record = self._pick(rng, self.model.live_volumes())
-            if record is None or not self.model.try_enter(
-                    [(record, READ)]):
-                return False
-            snapshot = objects.Snapshot(volume=_copy(record.volume))
-        try:
-            outcome, _ = self._call('create_snapshot', rng, [record.id],
-                                    'create_snapshot',
-                                    {'volume': record.id,
-                                     'snapshot': snapshot.id},
-                                    snapshot=snapshot)
-        finally:
-            self._leave([(record, READ)])
-        if outcome.ok:
-            with self.model.lock:
-                record.snapshots.append(SnapshotRecord(snapshot))
-        return True
-
-    def _delete_snapshot(self, rng):
-        entered = self._enter_live_snapshot(rng)
-        if entered is None:
-            return False
-        parent, snap, snapshot = entered
-        try:
-            outcome, _ = self._call('delete_snapshot', rng,
-                                    [parent.id], 'delete_snapshot',
-                                    {'volume': parent.id,
-                                     'snapshot': snap.id},
-                                    snapshot=snapshot)
-        finally:
-            self._leave([(parent, OTHER)])
-        if outcome.ok:
-            with self.model.lock:
-                snap.exists = False
-        self._retry_later(outcome, 'delete_snapshot', parent, snap)
-        return True
-
-    def _extend_volume(self, rng):
-        with self.model.lock:
-            record = self._pick(rng, self.model.live_volumes())
-            if record is None or record.volume.size >= 3 or \
-                    not self.model.try_enter([(record, REWRITE)]):
-                return False
-            volume = _copy(record.volume)
-        try:
-            outcome, _ = self._call('extend_volume', rng, [record.id],
-                                    'extend_volume',
-                                    {'volume': record.id,
-                                     'size': volume.size + 1},
-                                    volume=volume,
-                                    new_size=volume.size + 1)
-        finally:
-            self._leave([(record, REWRITE)])
-        if outcome.ok:
-            with self.model.lock:
-                record.volume.size = max(record.volume.size, volume.size)
-        return True
-
-    def _revert_to_snapshot(self, rng):
-        with self.model.lock:
-            candidates = [v for v in self.model.live_volumes()
-                          if any(s.exists for s in v.snapshots)]
-            record = self._pick(rng, candidates)
-            if record is None or not self.model.try_enter(
-                    [(record, REWRITE)]):
-                return False
-            snap = [s for s in record.snapshots if s.exists][-1]
-            volume, snapshot = _copy(record.volume), _copy(snap.snapshot)
-        try:
-            self._call('revert_to_snapshot', rng, [record.id],
-                       'revert_to_snapshot',
-                       {'volume': record.id, 'snapshot': snap.id},
-                       volume=volume, snapshot=snapshot)
-        finally:
-            self._leave([(record, REWRITE)])
-        return True
-
-    def _attach_volume(self, rng):
-        with self.model.lock:
-            record = self._pick(rng, [v for v in self.model.live_volumes()
-                                      if v.attachment is None])
-            if record is None or not self.model.try_enter(
-                    [(record, OTHER)]):
-                return False
-            volume = _copy(record.volume)
-            record.attachment = 'pending'
-        attachment = None
-        try:
-            connector = {'host': 'compute-%d' % rng.randrange(3)}
-            outcome, attachment = self._call(
-                'attach_volume', rng, [record.id], 'attach_volume',
-                {'volume': record.id}, volume=volume, connector=connector)
-        finally:
-            with self.model.lock:
-                record.attachment = attachment if outcome.ok else None
-                record.volume.attachments = list(volume.attachments)
-                record.volume.status = volume.status
-                self.model.leave([(record, OTHER)])
-        return True
-
-    def _detach_volume(self, rng):
-        with self.model.lock:
-            record = self._pick(rng, [
-                v for v in self.model.live_volumes()
-                if isinstance(v.attachment, objects.Attachment)])
-            if record is None or not self.model.try_enter(
-                    [(record, OTHER)]):
-                return False
-            volume = _copy(record.volume)
-            attachment, record.attachment = record.attachment, 'pending'
-        try:
-            outcome, _ = self._call('detach_volume', rng, [record.id],
-                                    'detach_volume', {'volume': record.id},
-                                    volume=volume,
-                                    attachment_id=attachment.id)
-        finally:
-            with self.model.lock:
-                record.attachment = None if outcome.ok else attachment
-                record.volume.attachments = list(volume.attachments)
-                record.volume.status = volume.status
-                self.model.leave([(record, OTHER)])
-        return True
-
-    def _write_data(self, rng, record=None):
-        with self.model.lock:
-            if record is None:
-                record = self._pick(rng, self.model.live_volumes())
-            if record is None or not self.model.try_enter(
-                    [(record, WRITE)]):
-                return False
-        try:
-            slot = rng.randrange(SLOTS)
-            pattern = rng.randrange(1, 256)
-            outcome = Outcome('write_data', 'tool', [record.id],
-                              {'volume': record.id, 'slot': slot,
-                               'pattern': pattern})
-            image = share.active_image(self.cluster.share, record.id)
-            try:
-                if image is None:
-                    raise OSError('volume %s has no active image' %
-                                  record.id)
-                write_pattern(image[0], image[1], SLOT_OFFSETS[slot],
-                              SLOT_LENGTH, pattern)
-            except Exception as e:
-                outcome.error_type, outcome.error = type(e).__name__, str(e)
-            outcome.end = time.monotonic()
-            with self._outcomes_lock:
-                self.outcomes.append(outcome)
-        finally:
-            self._leave([(record, WRITE)])
-        return True

@@ -18,27 +18,28 @@ from unittest import mock
 from oslotest import base
 
 from cinder import objects
+from cinder.stress import records
 from cinder.stress import workload
 
 
 def record():
-    return workload.VolumeRecord(objects.Volume())
+    return records.VolumeRecord(objects.Volume())
 
 
 class ModesTestCase(base.BaseTestCase):
 
     def test_writes_exclude_everything_and_rewrites_exclude_readers(self):
-        model = workload.Model()
+        model = records.Model()
         vol = record()
-        self.assertTrue(model.try_enter([(vol, workload.READ)]))
-        self.assertTrue(model.try_enter([(vol, workload.OTHER)]))
-        self.assertFalse(model.try_enter([(vol, workload.WRITE)]))
-        self.assertFalse(model.try_enter([(vol, workload.REWRITE)]))
+        self.assertTrue(model.try_enter([(vol, records.READ)]))
+        self.assertTrue(model.try_enter([(vol, records.OTHER)]))
+        self.assertFalse(model.try_enter([(vol, records.WRITE)]))
+        self.assertFalse(model.try_enter([(vol, records.REWRITE)]))
         with model.lock:
-            model.leave([(vol, workload.READ)])
-        self.assertTrue(model.try_enter([(vol, workload.REWRITE)]))
-        self.assertFalse(model.try_enter([(vol, workload.READ)]))
-        self.assertTrue(model.try_enter([(vol, workload.OTHER)]))
+            model.leave([(vol, records.READ)])
+        self.assertTrue(model.try_enter([(vol, records.REWRITE)]))
+        self.assertFalse(model.try_enter([(vol, records.READ)]))
+        self.assertTrue(model.try_enter([(vol, records.OTHER)]))
 
     def test_an_extend_waits_for_the_volume_s_readers(self):
         # A clone or snapshot running meanwhile would copy a size the tool
@@ -47,16 +48,16 @@ class ModesTestCase(base.BaseTestCase):
         vol = record()
         vol.volume.size = 1
         load.model.volumes[vol.id] = vol
-        load.model.try_enter([(vol, workload.READ)])
+        load.model.try_enter([(vol, records.READ)])
         self.assertFalse(load._extend_volume(random.Random(1)))
         self.assertEqual([], load.outcomes)
 
     def test_a_refused_entry_takes_nothing(self):
-        model = workload.Model()
+        model = records.Model()
         free, busy = record(), record()
-        model.try_enter([(busy, workload.WRITE)])
-        self.assertFalse(model.try_enter([(free, workload.READ),
-                                          (busy, workload.READ)]))
+        model.try_enter([(busy, records.WRITE)])
+        self.assertFalse(model.try_enter([(free, records.READ),
+                                          (busy, records.READ)]))
         self.assertEqual(0, sum(free.modes.values()))
 
 
@@ -94,7 +95,7 @@ class RetryTestCase(base.BaseTestCase):
         cluster = mock.Mock(services=[service])
         load = workload.Workload(cluster, seed=3)
         vol = record()
-        snap = workload.SnapshotRecord(objects.Snapshot(volume=vol.volume))
+        snap = records.SnapshotRecord(objects.Snapshot(volume=vol.volume))
         vol.snapshots.append(snap)
         load.to_retry = [('delete_snapshot', vol, snap),
                          ('delete_volume', vol, None)]
@@ -113,7 +114,7 @@ class RetryTestCase(base.BaseTestCase):
 
 
 def outcome(op, host, error_type=None, error='why', start=10.0, end=11.0):
-    result = workload.Outcome(op, host, ['v'])
+    result = records.Outcome(op, host, ['v'])
     result.start, result.end = start, end
     result.error_type = error_type
     result.error = error if error_type else None
