@@ -84,6 +84,12 @@ def _parse(argv):
                              'past their lease, restart the lock server; '
                              'the workload goes on until each fault was '
                              'injected once')
+    parser.add_argument('--collide', action='store_true',
+                        help='send the requests in pairs that race for '
+                             'one volume (a snapshot taken while another '
+                             'is deleted, a clone while its source is '
+                             'deleted, ...), released at the same moment '
+                             'to two services, so that they meet for sure')
     parser.add_argument('--fault-interval', type=float, default=8.0,
                         help='seconds between two faults (8)')
     parser.add_argument('--work-dir',
@@ -284,7 +290,8 @@ def _run(args):
             cluster, seed=args.seed, operations=args.operations,
             volumes=args.volumes, workers=args.workers,
             duration=args.duration, progress=progress,
-            done=injector.round_done if injector else None)
+            done=injector.round_done if injector else None,
+            collide=args.collide)
         if injector is not None:
             injector.start()
         try:

@@ -72,6 +72,14 @@ OPERATIONS = collections.OrderedDict([
 _CREATES = frozenset(['create_volume', 'clone_volume',
                       'volume_from_snapshot'])
 
+#: Pairs of requests that ``collide`` sends at once on one volume, to two
+#: services: each pair races for the same files under the same lock.
+COLLISIONS = (('create_snapshot', 'delete_snapshot'),
+              ('delete_snapshot', 'delete_snapshot'),
+              ('clone_volume', 'delete_volume'),
+              ('volume_from_snapshot', 'delete_snapshot'),
+              ('create_snapshot', 'create_snapshot'))
+
 
 class Workload(operations.Operations):
     """Drive ``operations`` requests through ``cluster`` with ``workers``.
@@ -81,7 +89,8 @@ class Workload(operations.Operations):
     """
 
     def __init__(self, cluster, seed=0, operations=300, volumes=4,
-                 workers=6, duration=None, progress=None, done=None):
+                 workers=6, duration=None, progress=None, done=None,
+                 collide=False):
         self.cluster = cluster
         self.seed = seed
         self.operations = operations
@@ -101,6 +110,10 @@ class Workload(operations.Operations):
         #: Deletes that failed for another reason than a lost race: an
         #: operator retries them, and so does :meth:`recover`.
         self.to_retry = []
+        #: Send :data:`COLLISIONS` pairs instead of single requests.
+        self.collide = collide
+        # The volume and service a request of a pair must use.
+        self._forced = threading.local()
 
     # Running -------------------------------------------------------------
 
@@ -177,6 +190,10 @@ class Workload(operations.Operations):
                 return
             if not self._next_ticket():
                 return
+            if self.collide:
+                self._next_ticket()     # a pair is two requests
+                self._collide(rng)
+                continue
             for _attempt in range(20):
                 op = rng.choices(names, weights)[0]
                 if op in _CREATES and self._crowded():
@@ -186,10 +203,58 @@ class Workload(operations.Operations):
             else:
                 self._create_volume(rng)
 
+    def _collide(self, rng):
+        """Send one pair of :data:`COLLISIONS` at the same moment.
+
+        Both requests name one volume and go to two services (when there
+        are two); each side picks what it works on, then waits for the
+        other at a barrier right before sending, so that both run at the
+        same time: only the services' locks can keep them apart.
+        """
+        with self.model.lock:
+            live = self.model.live_volumes()
+            record = rng.choice(live) if live else None
+            has_snapshot = record is not None and any(
+                s.exists for s in record.snapshots)
+        if record is None or len(live) < self.target_volumes:
+            self._create_volume(rng)
+            return
+        pairs = COLLISIONS if has_snapshot else (
+            ('create_snapshot', 'create_snapshot'),)
+        ops = rng.choice(pairs)
+        count = len(self.cluster.services)
+        first = rng.randrange(count)
+        second = (first + 1 + rng.randrange(count - 1)) % count \
+            if count > 1 else first
+        barrier = threading.Barrier(2)
+        seeds = [rng.random(), rng.random()]
+
+        def side(op, index, seed):
+            forced = self._forced
+            forced.volume_id, forced.service = record.id, index
+            forced.barrier = barrier
+            try:
+                getattr(self, '_' + op)(random.Random(seed))
+            finally:
+                forced.volume_id = forced.service = forced.barrier = None
+                # A side that found nothing to send must not hold the
+                # other one back; once both sent this changes nothing.
+                barrier.abort()
+
+        threads = [threading.Thread(target=side, args=(op, index, seed),
+                                    name='stress-pair-%s' % op)
+                   for op, index, seed in zip(ops, (first, second), seeds)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
     # Requests --------------------------------------------------------------
 
     def _service(self, rng):
-        index = rng.randrange(len(self.cluster.services))
+        index = getattr(self._forced, 'service', None)
+        if index is None:
+            index = rng.randrange(len(self.cluster.services))
         return index, self.cluster.services[index]
 
     def _call(self, op, rng, volume_ids, method, model_args, **args):
@@ -199,6 +264,12 @@ class Workload(operations.Operations):
         the service.
         """
         _index, service = self._service(rng)
+        barrier = getattr(self._forced, 'barrier', None)
+        if barrier is not None:
+            try:
+                barrier.wait(REQUEST_TIMEOUT)
+            except threading.BrokenBarrierError:
+                pass    # the other side of the pair sends nothing
         outcome = records.Outcome(op, service.host, volume_ids, model_args)
         with self._outcomes_lock:
             self.in_flight[service.host].add(outcome)
@@ -227,4 +298,12 @@ class Workload(operations.Operations):
             self.model.leave(records_modes)
 
     def _pick(self, rng, items):
+        """A random one of *items* (records, or (record, snapshot) pairs).
+
+        In a :meth:`_collide` pair, only those of the pair's volume.
+        """
+        volume_id = getattr(self._forced, 'volume_id', None)
+        if volume_id is not None:
+            items = [i for i in items
+                     if (i[0] if isinstance(i, tuple) else i).id == volume_id]
         return rng.choice(items) if items else None

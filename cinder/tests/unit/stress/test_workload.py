@@ -61,6 +61,44 @@ class ModesTestCase(base.BaseTestCase):
         self.assertEqual(0, sum(free.modes.values()))
 
 
+class CollideTestCase(base.BaseTestCase):
+
+    def test_a_pair_goes_to_two_services_on_one_volume_at_once(self):
+        services = [mock.Mock(host='h%d' % i) for i in range(3)]
+        cluster = mock.Mock(services=services, share='/nonexistent')
+        load = workload.Workload(cluster, seed=5, volumes=2, collide=True)
+        entered = []
+
+        def call(method, **args):
+            # When the first of a pair is sent, the other side has picked
+            # and entered its volume too (the second may find the first
+            # done and gone).
+            entered.append(sum(sum(v.modes.values())
+                               for v in load.model.volumes.values()))
+
+        for service in services:
+            service.client.return_value.call.side_effect = call
+        vols = [record(), record()]
+        for vol in vols:
+            vol.snapshots.append(records.SnapshotRecord(
+                objects.Snapshot(volume=vol.volume)))
+            load.model.volumes[vol.id] = vol
+        for _ in range(10):
+            before = len(load.outcomes)
+            load._collide(random.Random(len(load.outcomes)))
+            pair = load.outcomes[before:]
+            self.assertEqual(2, len(pair), [o.op for o in pair])
+            # The volume the pair raced for is the first each names.
+            targets = {o.volume_ids[-1] if o.op in (
+                'clone_volume', 'volume_from_snapshot') else o.volume_ids[0]
+                for o in pair}
+            self.assertEqual(1, len(targets), [o.to_dict() for o in pair])
+            self.assertNotEqual(pair[0].host, pair[1].host)
+        self.assertEqual([2] * 10, entered[0::2])
+        # Forcing ends with the pair.
+        self.assertIsNone(getattr(load._forced, 'volume_id', None))
+
+
 class TicketTestCase(base.BaseTestCase):
 
     def test_keeps_going_until_done_says_so(self):
