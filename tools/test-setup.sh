@@ -13,8 +13,9 @@
 # under the License.
 
 # Prepare a Debian machine for the test suite: the lock servers that the
-# functional tests start (redis, ZooKeeper, etcd), tgt (the tgtd "array" of
-# the tgt volume driver's tests), qemu-img, a JRE for ZooKeeper, and tox.
+# functional tests start (redis, ZooKeeper, etcd), the RabbitMQ broker,
+# tgt (the tgtd "array" of the tgt volume driver's tests), qemu-img, a JRE
+# for ZooKeeper, and tox.
 # Safe to run again: it only installs what is missing.
 #
 # Installing the Debian packages must not leave system services listening:
@@ -37,12 +38,12 @@ else
 fi
 
 PACKAGES=(redis-server zookeeper etcd-server qemu-utils default-jre-headless
-          tgt)
-SERVICES=(redis-server etcd zookeeper tgt)
+          tgt rabbitmq-server)
+SERVICES=(redis-server etcd zookeeper tgt rabbitmq-server epmd.socket epmd)
 
 missing_tools() {
     local tool
-    for tool in redis-server etcd java qemu-img; do
+    for tool in redis-server etcd java qemu-img epmd; do
         command -v "$tool" >/dev/null 2>&1 || echo "$tool"
     done
     # tgtd and tgtadm live in /usr/sbin, not on every user's PATH.
@@ -51,6 +52,8 @@ missing_tools() {
             echo "$tool"
     done
     [ -f /usr/share/java/zookeeper.jar ] || echo /usr/share/java/zookeeper.jar
+    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] ||
+        echo /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
 require_root() {
@@ -129,10 +132,10 @@ if [ -n "$missing" ]; then
         say "ERROR: still missing after install: $still_missing" >&2
         exit 1
     fi
-    say "lock servers, tgt, JRE and qemu-img installed"
+    say "lock servers, RabbitMQ, tgt, JRE and qemu-img installed"
 else
-    say "redis-server, etcd, ZooKeeper, tgt, java and qemu-img already" \
-        "installed"
+    say "redis-server, etcd, ZooKeeper, RabbitMQ, tgt, java and qemu-img" \
+        "already installed"
 fi
 
 # -- tox ----------------------------------------------------------------------

@@ -13,6 +13,9 @@
 
 """Real lock servers (Redis, ZooKeeper, etcd) on this host, for testing.
 
+And a private RabbitMQ broker (:class:`RabbitServer`), the services'
+message bus, run the same way.
+
 The functional tests, ``tools/lock-servers`` and the Active/Active
 validation tool (``cinder-aa-stress``, which restarts its lock server to
 inject faults) start their servers with this package. It is not for
@@ -68,6 +71,7 @@ from cinder.stress.lockservers import etcd_server
 from cinder.stress.lockservers import fixture
 from cinder.stress.lockservers import ports
 from cinder.stress.lockservers import processes
+from cinder.stress.lockservers import rabbitmq_server
 from cinder.stress.lockservers import redis_server
 from cinder.stress.lockservers import server
 from cinder.stress.lockservers import zookeeper_server
@@ -100,6 +104,8 @@ RedisServer = redis_server.RedisServer
 PersistentRedisServer = redis_server.PersistentRedisServer
 ZooKeeperServer = zookeeper_server.ZooKeeperServer
 EtcdServer = etcd_server.EtcdServer
+#: Not a lock server: the message bus of the services, for tests.
+RabbitServer = rabbitmq_server.RabbitServer
 
 SERVER_CLASSES = fixture.SERVER_CLASSES
 server_class = fixture.server_class

@@ -110,6 +110,11 @@ class LockServer(object):
         return '%s://%s:%d' % (self.scheme, self.host, self.port)
 
     @property
+    def display_url(self):
+        """:attr:`url` as logs may show it (without secrets)."""
+        return self.url
+
+    @property
     def pid(self):
         return self._process.pid if self._process is not None else None
 
@@ -195,7 +200,8 @@ class LockServer(object):
                 self.start_duration = time.monotonic() - began
                 break
             LOG.info('%s server serving at %s (pid %d, %.2fs, dir %s)',
-                     self.kind, self.url, self.pid, self.start_duration,
+                     self.kind, self.display_url, self.pid,
+                     self.start_duration,
                      self.data_dir)
             return self
 

@@ -407,3 +407,102 @@ class CommandLineTestCase(base.BaseTestCase):
         self.assertEqual(2, result.returncode)
         self.assertIn('unknown server kind', result.stderr)
         self.assertFalse(os.path.exists(self.state_dir))
+
+
+RABBIT_STARTER = """
+import sys
+from cinder.stress import lockservers
+server = lockservers.RabbitServer()
+server.start()
+print(server.pid, server.epmd_pid, server.data_dir, flush=True)
+sys.stdin.read()
+"""
+
+
+class RabbitServerTestCase(base.BaseTestCase):
+    """The private RabbitMQ broker: AMQP on its own ports, its own epmd."""
+
+    def setUp(self):
+        super(RabbitServerTestCase, self).setUp()
+        missing = lockservers.RabbitServer.missing()
+        if missing:
+            if lockservers.env_flag(lockservers.REQUIRE_ENV):
+                raise lockservers.LockServerUnavailable(
+                    'rabbitmq: missing %s; %s' % (', '.join(missing),
+                                                  lockservers.SETUP_HINT))
+            self.skipTest('rabbitmq: missing %s' % ', '.join(missing))
+        self.logger = self.useFixture(fixtures.FakeLogger(
+            name='cinder.stress.lockservers', level='INFO'))
+        self.server = lockservers.RabbitServer()
+        self.addCleanup(self.server.stop)
+        self.server.start()
+
+    def assert_own_ports(self):
+        server = self.server
+        self.assertEqual(
+            {(lockservers.HOST, server.port),
+             (lockservers.HOST, server.extra_ports['dist'])},
+            lockservers.listening_addresses(server.pid))
+        # epmd always adds the IPv6 loopback to the addresses it is given.
+        self.assertEqual(
+            {lockservers.HOST, '::1'},
+            {host for host, port in
+             lockservers.listening_addresses(server.epmd_pid)
+             if port == server.extra_ports['epmd']})
+
+    def test_serves_amqp_on_its_own_loopback_ports(self):
+        self.assertTrue(self.server.ping(timeout=WAIT))
+        self.assert_own_ports()
+        self.assertEqual('rabbit://guest:guest@127.0.0.1:%d/' %
+                         self.server.port, self.server.url)
+        # The log line of the start shows no password.
+        self.assertIn('rabbit://guest:***@127.0.0.1:%d/' % self.server.port,
+                      self.logger.output)
+        self.assertNotIn('guest:guest', self.logger.output)
+
+    def test_restart_keeps_url_and_dir(self):
+        url, data_dir = self.server.url, self.server.data_dir
+        pid, epmd = self.server.pid, self.server.epmd_pid
+        self.server.restart()
+        self.assertEqual((url, data_dir),
+                         (self.server.url, self.server.data_dir))
+        self.assertFalse(lockservers.pid_alive(pid))
+        self.assertFalse(lockservers.pid_alive(epmd))
+        self.assertTrue(self.server.ping(timeout=WAIT))
+        self.assert_own_ports()
+
+    def test_stop_leaves_neither_broker_nor_epmd(self):
+        pid, epmd = self.server.pid, self.server.epmd_pid
+        data_dir = self.server.data_dir
+        self.server.stop()
+        self.server.stop()
+        self.assertFalse(lockservers.pid_alive(pid))
+        self.assertFalse(lockservers.pid_alive(epmd))
+        self.assertFalse(os.path.exists(data_dir))
+        self.assertFalse(self.server.ping(timeout=0.5))
+
+    def test_dies_with_the_process_that_started_it(self):
+        self.server.stop()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+        starter = subprocess.Popen(
+            [sys.executable, '-c', RABBIT_STARTER], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=env)
+        self.addCleanup(starter.wait, WAIT)
+        self.addCleanup(starter.kill)
+        self.addCleanup(starter.stdin.close)
+        self.addCleanup(starter.stdout.close)
+        line = starter.stdout.readline()
+        self.assertTrue(line, 'the starter failed')
+        pid, epmd, data_dir = line.split()
+        pid, epmd = int(pid), int(epmd)
+        self.addCleanup(shutil.rmtree, data_dir, ignore_errors=True)
+        self.addCleanup(lockservers.stop_pid, epmd)
+        self.addCleanup(lockservers.stop_pid, pid, data_dir=data_dir)
+        starter.kill()  # SIGKILL: no cleanup, no atexit hook runs
+        starter.wait(WAIT)
+        for what, gone in (('broker', pid), ('epmd', epmd)):
+            self.assertTrue(lockservers.wait_pid_gone(gone, WAIT),
+                            'the %s (pid %d) outlived the process that '
+                            'started it' % (what, gone))
