@@ -15,7 +15,8 @@
 # Prepare a Debian machine for the test suite: the lock servers that the
 # functional tests start (redis, ZooKeeper, etcd), the RabbitMQ broker,
 # tgt (the tgtd "array" of the tgt volume driver's tests), qemu-img, a JRE
-# for ZooKeeper, and tox.
+# for ZooKeeper, iproute2 and nftables (hosts apart in network
+# namespaces), and tox.
 # Safe to run again: it only installs what is missing.
 #
 # Installing the Debian packages must not leave system services listening:
@@ -38,7 +39,7 @@ else
 fi
 
 PACKAGES=(redis-server zookeeper etcd-server qemu-utils default-jre-headless
-          tgt rabbitmq-server)
+          tgt rabbitmq-server iproute2 nftables)
 SERVICES=(redis-server etcd zookeeper tgt rabbitmq-server epmd.socket epmd)
 
 missing_tools() {
@@ -46,8 +47,8 @@ missing_tools() {
     for tool in redis-server etcd java qemu-img epmd; do
         command -v "$tool" >/dev/null 2>&1 || echo "$tool"
     done
-    # tgtd and tgtadm live in /usr/sbin, not on every user's PATH.
-    for tool in tgtd tgtadm; do
+    # tgtd, tgtadm, ip and nft live in /usr/sbin, not on every user's PATH.
+    for tool in tgtd tgtadm ip nft; do
         command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] ||
             echo "$tool"
     done

@@ -1,0 +1,62 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of cinder.stress.netns: the commands it would run.
+
+The real namespaces are in cinder/tests/functional/test_netns.py.
+"""
+
+from unittest import mock
+
+from oslotest import base
+
+from cinder.stress import netns
+
+
+class NetworkTestCase(base.BaseTestCase):
+
+    def test_only_a_24_inside_10_8_and_a_short_prefix(self):
+        for subnet in ('192.168.1.0/24', '10.0.0.0/16', '10.1.2.0/25'):
+            e = self.assertRaises(ValueError, netns.Network, subnet=subnet)
+            self.assertIn('/24 inside 10.0.0.0/8', str(e))
+        for prefix in ('', 'much-too-long', 'a b'):
+            self.assertRaises(ValueError, netns.Network, prefix=prefix)
+
+    def test_a_partition_is_one_nft_run_in_the_host_namespace(self):
+        net = netns.Network(prefix='cx')
+        net._created = True
+        with mock.patch.object(netns, '_run', return_value='') as run:
+            host = net.add_host('a')
+            run.reset_mock()
+            net.partition('a', outbound=False, peers=['10.77.0.2'])
+            net.heal('a')
+            net.heal('a')   # healed already: nothing to run
+        (argv, rules), (heal_argv,) = (
+            (run.call_args_list[0][0][0], run.call_args_list[0][1]['stdin']),
+            (run.call_args_list[1][0][0],))
+        self.assertEqual(2, run.call_count)
+        self.assertEqual(['ip', 'netns', 'exec', host.netns, 'nft', '-f',
+                          '-'], argv)
+        self.assertIn('hook input', rules)
+        self.assertNotIn('hook output', rules)
+        self.assertIn('iif "lo" accept', rules)
+        self.assertIn('ip saddr { 10.77.0.2 } drop', rules)
+        self.assertEqual(['ip', 'netns', 'exec', host.netns, 'nft',
+                          'delete', 'table', 'inet', 'cx_cut'], heal_argv)
+
+    def test_a_failed_command_names_itself(self):
+        with mock.patch('subprocess.run', return_value=mock.Mock(
+                returncode=2, stderr='RTNETLINK answers: File exists\n',
+                stdout='')):
+            e = self.assertRaises(netns.NetnsError, netns._run,
+                                  ['ip', 'netns', 'add', 'cx-a'])
+        self.assertIn('ip netns add cx-a failed (exit 2): RTNETLINK', str(e))
