@@ -74,3 +74,21 @@ class VolumeBackendAPIException(VolumeDriverException):
 
 class ServiceStartError(CinderException):
     """The volume service cannot start; the message says why."""
+
+
+class RequestOutcomeUnknown(CinderException):
+    """A request was sent and no reply came within the client's bound.
+
+    It may have run, in part or whole, or not at all: the bus delivers at
+    most once and says nothing of a request whose service went silent.
+    It is never sent again on the caller's behalf. ``address`` names the
+    service or cluster, ``request`` the method and the records' ids.
+    """
+
+    def __init__(self, address, request, waited, cause):
+        super(RequestOutcomeUnknown, self).__init__(
+            'no reply from %s to %s within %.1f s (%s): the request may or '
+            'may not have run; it was not sent again' % (
+                address, request, waited, cause))
+        self.address = address
+        self.request = request
