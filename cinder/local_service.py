@@ -16,8 +16,11 @@ For programs that play the scheduler on one machine: the functional tests,
 ``cinder-volume-demo`` and the Active/Active tools. A
 :class:`ServiceProcess` writes a ``cinder.conf``, starts the real
 ``cinder-volume --config-file`` as its own OS process, waits (bounded)
-until it accepts requests on its socket, and stops it with a signal, as an
-init system would.
+until it answers a request over the message bus (``[DEFAULT]
+transport_url`` of its options), and stops it with a signal, as an init
+system would. The scheduler's side of the bus is one transport per URL,
+shared by every :class:`ServiceProcess` of this process
+(:func:`transport`, :func:`close_transports`).
 """
 
 import configparser
@@ -25,13 +28,46 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from cinder.coordination import urls
-from cinder import rpc
+from cinder import exception
+from cinder import messaging
+from cinder.volume import rpcapi
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
+#: Seconds one readiness probe waits for the service's reply.
+PROBE_TIMEOUT = 1.0
+
+_transports = {}
+_transports_lock = threading.Lock()
+
+
+def transport(url):
+    """The transport of this process for ``url``, made on first use."""
+    with _transports_lock:
+        if url not in _transports:
+            _transports[url] = messaging.get_transport(url=url)
+        return _transports[url]
+
+
+def close_transports():
+    """Close every transport :func:`transport` made."""
+    with _transports_lock:
+        made = list(_transports.values())
+        _transports.clear()
+    for made_transport in made:
+        made_transport.cleanup()
+
+
+def backend_of(options):
+    """The backend name a service of ``options`` serves under."""
+    driver = options.get('DEFAULT', {}).get('volume_driver', 'nfs')
+    return options.get('DEFAULT', {}).get(
+        'volume_backend_name', driver if driver in ('nfs', 'tgt')
+        else 'backend')
 
 
 class ServiceProcessError(Exception):
@@ -42,8 +78,10 @@ class ServiceProcess(object):
     """One ``cinder-volume`` process.
 
     :param state_path: the service's ``[DEFAULT] state_path``; its config
-        file, log file and request socket go there too.
-    :param options: ``{section: {option: value}}`` added to the config.
+        file and log file go there too.
+    :param options: ``{section: {option: value}}`` added to the config;
+        ``[DEFAULT] transport_url`` is required.
+    :raises ValueError: no ``[DEFAULT] transport_url`` in ``options``.
     :param host: its ``[DEFAULT] host``.
     :param env: extra environment variables for the process.
     :param new_session: run it in a session (and process group) of its
@@ -58,6 +96,18 @@ class ServiceProcess(object):
         self.paused = False
         self.host = host
         self.options = options
+        self.transport_url = options.get('DEFAULT', {}).get('transport_url')
+        if not self.transport_url:
+            raise ValueError('options need [DEFAULT] transport_url: the '
+                             'service takes its requests from the bus')
+        self.backend = backend_of(options)
+        #: Where requests to this service go: ``host@backend``.
+        self.address = messaging.backend_address(host, self.backend)
+        cluster = options.get('DEFAULT', {}).get('cluster')
+        #: Where requests to its cluster go; None outside a cluster.
+        self.cluster_address = (messaging.backend_address(cluster,
+                                                          self.backend)
+                                if cluster else None)
         self.env = env
         self.debug = debug
         self.config_file = os.path.join(state_path, 'cinder.conf')
@@ -65,7 +115,6 @@ class ServiceProcess(object):
         # Not a pipe: nobody reads it while the service runs, and a full
         # pipe would block the service (warnings go to stderr).
         self.stderr_file = os.path.join(state_path, 'cinder-volume.stderr')
-        self.socket = os.path.join(state_path, 'cinder-volume.sock')
         self.process = None
         self.returncode = None
 
@@ -84,7 +133,7 @@ class ServiceProcess(object):
                              'host': self.host,
                              'log_file': self.log_file,
                              'debug': str(self.debug).lower(),
-                             'request_socket': self.socket}
+                             'volume_backend_name': self.backend}
         for section, values in self.options.items():
             if section not in parser:
                 parser[section] = {}
@@ -92,6 +141,7 @@ class ServiceProcess(object):
                 parser[section][key] = str(value)
         urls.register(parser.get('coordination', 'backend_url',
                                  fallback=None))
+        messaging.register_secrets(self.transport_url)
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT, 0o600)
         os.fchmod(fd, 0o600)
         os.ftruncate(fd, 0)
@@ -99,9 +149,9 @@ class ServiceProcess(object):
             parser.write(f)
 
     def start(self):
-        """Start and wait until the service accepts requests.
+        """Start and wait until the service answers over the bus.
 
-        :raises ServiceProcessError: it exited, or did not listen within
+        :raises ServiceProcessError: it exited, or did not answer within
             :data:`START_TIMEOUT` seconds; the message has its stderr and
             the end of its log.
         """
@@ -124,20 +174,38 @@ class ServiceProcess(object):
                 raise ServiceProcessError(urls.scrub(
                     'cinder-volume exited with %s at start: %s\n%s' % (
                         self.returncode, stderr, self.log_tail())))
-            if rpc._is_listening(self.socket):
+            if self._answers():
                 return
-            time.sleep(0.05)
         self.kill()
         raise ServiceProcessError(urls.scrub(
-            'cinder-volume did not listen on %s within %s s\n%s' % (
-                self.socket, START_TIMEOUT, self.log_tail())))
+            'cinder-volume did not answer at %s within %s s\n%s' % (
+                self.address, START_TIMEOUT, self.log_tail())))
+
+    def _answers(self):
+        """True once the service replies to a stats request.
+
+        A probe sent before the service consumes from its queue is lost
+        (no queue holds it) or waits there; either way it only reads.
+        """
+        try:
+            self.client(timeout=PROBE_TIMEOUT).call('get_volume_stats')
+        except exception.RequestOutcomeUnknown:
+            return False
+        return True
 
     @property
     def running(self):
         return self.process is not None and self.process.poll() is None
 
     def client(self, timeout=None):
-        return rpc.Client(self.socket, timeout=timeout)
+        """A :class:`~cinder.volume.rpcapi.VolumeAPI` to this service."""
+        return rpcapi.VolumeAPI(transport(self.transport_url), self.address,
+                                timeout=timeout)
+
+    def cluster_client(self, timeout=None):
+        """A :class:`~cinder.volume.rpcapi.VolumeAPI` to its cluster."""
+        return rpcapi.VolumeAPI(transport(self.transport_url),
+                                self.cluster_address, timeout=timeout)
 
     def call(self, method, **args):
         return self.client().call(method, **args)
@@ -152,25 +220,14 @@ class ServiceProcess(object):
         return self._reap()
 
     def kill(self, group=False):
-        """SIGKILL the service (and, with ``group``, its commands).
-
-        The request socket's file is removed once the service is reaped:
-        a command it was just forking may still hold the socket while it
-        dies, and a service started next would find it answering, take
-        it for another service and refuse to start.
-        """
+        """SIGKILL the service (and, with ``group``, its commands)."""
         if self.running:
             if group and self.new_session:
                 os.killpg(self.process.pid, signal.SIGKILL)
             else:
                 self.process.kill()
         self.paused = False
-        returncode = self._reap()
-        try:
-            os.unlink(self.socket)
-        except FileNotFoundError:
-            pass
-        return returncode
+        return self._reap()
 
     def pause(self):
         """SIGSTOP the service's process group: a frozen host."""

@@ -19,14 +19,17 @@ Start:
 2. start the coordinator (:data:`cinder.coordination.COORDINATOR`): no
    driver code runs before locks work;
 3. the manager's ``init_host`` sets the driver up;
-4. accept requests on ``[DEFAULT] request_socket``.
+4. take requests from the message bus (``[DEFAULT] transport_url``) at
+   ``host@backend`` and, in a cluster, ``cluster@backend``
+   (:mod:`cinder.messaging`).
 
 Stop runs the same steps backwards, and waits before each step until
 nothing works under the locks the next one drops:
 
-1. stop accepting requests, and wait up to ``[DEFAULT]
-   graceful_shutdown_timeout`` for those in flight, queued ones included;
-2. if the bound passes: refuse the queued ones (nothing was done for
+1. stop taking requests from the bus, and wait up to ``[DEFAULT]
+   graceful_shutdown_timeout`` for those in flight, those taken but not
+   begun included;
+2. if the bound passes: refuse those not begun (nothing was done for
    them), ``SIGKILL`` the child processes (``qemu-img``, ``tgtadm``) of the
    ones still running and any they start from then on
    (:mod:`cinder.common.processes`), so that each fails with an error
@@ -35,7 +38,8 @@ nothing works under the locks the next one drops:
    at WARNING, with what was killed and which requests still ran;
 3. the manager's ``cleanup`` (the driver's ``stop``);
 4. stop the coordinator: a request still running then loses its locks
-   and fails at its next lock check.
+   and fails at its next lock check;
+5. close the connection to the bus.
 
 A failure at any start step undoes the steps before it and raises
 :class:`cinder.exception.ServiceStartError` with a message that says what
@@ -52,7 +56,8 @@ from cinder.common import config
 from cinder.common import processes
 from cinder import coordination
 from cinder import exception
-from cinder import rpc
+from cinder import messaging
+from cinder import request_server
 from cinder.volume import driver as driver_mod
 from cinder.volume import manager as manager_mod
 
@@ -80,6 +85,7 @@ class Service(object):
                             else coordination.COORDINATOR)
         self.manager = None
         self._server = None
+        self._transport = None
         self._stopped = threading.Event()
         self._state_lock = threading.Lock()
         self._started = False
@@ -92,19 +98,33 @@ class Service(object):
     def cluster(self):
         return self.conf.cluster
 
+    @property
+    def transport(self):
+        """The oslo.messaging transport, while the service runs."""
+        return self._transport
+
     def start(self):
         """Start in the order of the module docstring.
 
         :raises ServiceStartError: the driver cannot be loaded, cannot run
             in the configured cluster, the coordinator or the driver
-            cannot start, or the request socket cannot be bound.
+            cannot start, or the message bus cannot be used.
         """
         with self._state_lock:
             if self._started:
                 return
             LOG.info('Starting cinder-volume: host %s, cluster %s',
                      self.host, self.cluster or '(none)')
+            if self.cluster and self.cluster == self.host:
+                raise exception.ServiceStartError(
+                    '[DEFAULT] cluster = %s is the same as [DEFAULT] host: '
+                    'a cluster needs a name of its own, different from '
+                    'every host in it' % self.cluster)
             volume_driver = self._load_driver()
+            try:
+                self._transport = messaging.get_transport(self.conf)
+            except exception.ConfigurationError as e:
+                raise exception.ServiceStartError(str(e)) from None
             self._start_coordinator()
             self.manager = manager_mod.VolumeManager(
                 volume_driver, self.host, cluster=self.cluster)
@@ -115,20 +135,22 @@ class Service(object):
                               self.conf.volume_driver)
                 self._quietly(self.manager.cleanup)
                 self._quietly(self.coordinator.stop)
+                self._close_transport()
                 raise exception.ServiceStartError(
                     'volume driver %s failed to start: %s' %
                     (self.conf.volume_driver, e)) from None
-            if self.conf.request_socket:
-                self._server = rpc.Server(self.conf.request_socket,
-                                          self.manager,
-                                          self.manager.RPC_METHODS)
-                try:
-                    self._server.start()
-                except Exception as e:
-                    self._server = None
-                    self._quietly(self.manager.cleanup)
-                    self._quietly(self.coordinator.stop)
-                    raise exception.ServiceStartError(str(e)) from None
+            self._server = request_server.RequestServer(
+                self._transport, messaging.server_targets(
+                    self.host, volume_driver.backend_name, self.cluster),
+                self.manager, self.manager.RPC_METHODS)
+            try:
+                self._server.start()
+            except Exception as e:
+                self._server = None
+                self._quietly(self.manager.cleanup)
+                self._quietly(self.coordinator.stop)
+                self._close_transport()
+                raise exception.ServiceStartError(str(e)) from None
             self._started = True
             self._stopped.clear()
             LOG.info('cinder-volume started on host %s', self.host)
@@ -151,6 +173,7 @@ class Service(object):
         try:
             self.coordinator.start()
         except coordination.CoordinationError as e:
+            self._close_transport()
             # The coordinator's messages name the option and mask secrets.
             raise exception.ServiceStartError(
                 'the lock coordinator cannot start: %s' % e) from None
@@ -182,6 +205,7 @@ class Service(object):
                     self._cut_off(server, timeout)
             self._quietly(self.manager.cleanup)
             self._quietly(self.coordinator.stop)
+            self._close_transport()
             self._started = False
             self._stopped.set()
             LOG.info('cinder-volume stopped on host %s', self.host)
@@ -211,6 +235,11 @@ class Service(object):
                         'their child processes were killed: %s; the '
                         'coordinator stops now and their locks are lost',
                         len(left), CUT_OFF_TIMEOUT, ', '.join(left))
+
+    def _close_transport(self):
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            self._quietly(transport.cleanup)
 
     def wait(self, timeout=None):
         """Block until :meth:`stop` has run; True if it has."""

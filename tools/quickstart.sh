@@ -15,7 +15,8 @@
 # First command of the README: install the project into .venv and run
 # cinder-aa-stress, which starts three real cinder-volume services (NFS
 # driver on one local share directory, the embedded default file:// lock
-# backend), drives a conflicting workload through them and prints a verdict.
+# backend, a private RabbitMQ broker for their requests), drives a
+# conflicting workload through them and prints a verdict.
 # Arguments are passed to cinder-aa-stress.
 
 set -euo pipefail
@@ -50,6 +51,36 @@ if ! command -v qemu-img >/dev/null 2>&1 || \
         say "ERROR: qemu-img and qemu-io are needed; install qemu-utils" \
             "first" >&2
         exit 1
+    fi
+fi
+
+# The default run starts a private RabbitMQ broker for the services'
+# requests.  The package must not leave a system broker running: service
+# starts are blocked while it installs, and the system services it brings
+# are disabled afterwards.
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    policy_rc=/usr/sbin/policy-rc.d
+    ours=no
+    if [ "$(id -u)" -eq 0 ] && [ ! -e "$policy_rc" ]; then
+        printf '#!/bin/sh\n# cinder tools/quickstart.sh\nexit 101\n' \
+            > "$policy_rc"
+        chmod 755 "$policy_rc"
+        ours=yes
+    fi
+    installed=yes
+    apt_install rabbitmq-server || installed=no
+    if [ "$ours" = yes ]; then
+        rm -f "$policy_rc"
+    fi
+    if [ "$installed" = no ]; then
+        say "ERROR: the default run needs RabbitMQ; install" \
+            "rabbitmq-server first, or pass --transport-url" >&2
+        exit 1
+    fi
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
+    then
+        systemctl disable --now rabbitmq-server epmd.socket epmd \
+            >/dev/null 2>&1 || true
     fi
 fi
 

@@ -39,6 +39,7 @@ import time
 
 from cinder.cmd import common
 from cinder.cmd import url_args
+from cinder import messaging
 from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
@@ -79,6 +80,7 @@ def _parse(argv):
                          help='give each service its own lock directory, '
                               'as host-local locks on several hosts would: '
                               'the verdict must then find violations')
+    url_args.add_transport_argument(parser)
     parser.add_argument('--faults', action='store_true',
                         help='kill -9 and restart services, pause them '
                              'past their lease, restart the lock server; '
@@ -117,6 +119,7 @@ def _parse(argv):
     if args.fault_interval <= 0:
         parser.error('--fault-interval must be positive')
     url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
+    url_args.resolve_transport(args, parser)
     return args
 
 
@@ -214,6 +217,7 @@ def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.verify is not None:
         return _verify(args)
+    messaging.register_secrets(args.transport_url)
     common.protect_secrets(args.backend_url)
     with common.scrubbed_output():
         return _run(args)
@@ -265,7 +269,7 @@ def _run(args):
     cluster = cluster_mod.Cluster(
         work_dir, services=args.services, lock_server=args.lock_server,
         backend_url=args.backend_url, local_locks=args.local_locks,
-        debug=args.debug)
+        debug=args.debug, transport_url=args.transport_url)
     out = sys.stdout
     progress = Progress(sys.stderr)
     injector = None
@@ -279,9 +283,10 @@ def _run(args):
             return 1
         if not args.json:
             out.write('cinder-aa-stress: %d services on %s, backend %s, '
-                      'work directory %s\n' % (
+                      'bus %s, work directory %s\n' % (
                           args.services, cluster.share,
-                          cluster.describe_backend(), work_dir))
+                          cluster.describe_backend(),
+                          cluster.describe_transport(), work_dir))
             out.flush()
         if args.faults:
             injector = faults_mod.FaultInjector(

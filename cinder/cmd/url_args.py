@@ -26,6 +26,8 @@ import urllib.parse
 
 #: The environment variable the URL is read from.
 ENV = 'CINDER_BACKEND_URL'
+#: The environment variable ``--transport-url`` is read from.
+TRANSPORT_ENV = 'CINDER_TRANSPORT_URL'
 
 
 def add_arguments(group, default):
@@ -81,3 +83,29 @@ def _has_password(url):
         return bool(parts.password) or 'password' in parts.query.lower()
     except ValueError:
         return True
+
+
+def add_transport_argument(parser):
+    """Add ``--transport-url``: the services' message bus."""
+    parser.add_argument(
+        '--transport-url', metavar='URL',
+        help='[DEFAULT] transport_url of the services: requests go over '
+             'this RabbitMQ broker (default: $%s, or a private broker '
+             'started on 127.0.0.1 and stopped afterwards). A password in '
+             'it is visible to other users in ps: prefer $%s' % (
+                 TRANSPORT_ENV, TRANSPORT_ENV))
+
+
+def resolve_transport(args, parser):
+    """The transport URL of *args* or the environment, or None."""
+    url = args.transport_url
+    if url:
+        if _has_password(url):
+            sys.stderr.write(
+                '%s: WARNING: the password of --transport-url is visible to '
+                'other users of this host (ps); use $%s\n' % (
+                    parser.prog, TRANSPORT_ENV))
+    else:
+        url = os.environ.get(TRANSPORT_ENV) or None
+    args.transport_url = url
+    return url

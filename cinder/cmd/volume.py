@@ -32,6 +32,7 @@ from cinder.cmd import common
 from cinder.common import config  # noqa: F401 (registers [DEFAULT])
 from cinder import coordination
 from cinder import exception
+from cinder import messaging
 from cinder import service
 from cinder import version
 
@@ -68,11 +69,13 @@ def main(argv=None):
 def _main(argv):
     logging.register_options(CONF)
     CONF.register_opts(coordination.coordination_opts, group='coordination')
+    messaging.register_opts(CONF)
     error_status = common.load_config(CONF, argv, 'cinder-volume', 2,
                                       version=version.version_string())
     if error_status is not None:
         return error_status
     logging.setup(CONF, 'cinder')
+    messaging.register_secrets(CONF.transport_url)
     common.protect_secrets(CONF.coordination.backend_url)
 
     # A signal that arrives while the service starts stays pending and

@@ -14,7 +14,7 @@
 
 Starts the real ``cinder-volume`` (NFS driver, a local directory as its
 share, the default ``file://$state_path`` lock backend) as a child
-process, sends it a short life of a volume through its request socket,
+process, sends it a short life of a volume over a private RabbitMQ broker,
 checks every result with the real ``qemu-img``/``qemu-io``, stops the
 service with SIGTERM and prints a verdict:
 
@@ -48,9 +48,11 @@ import time
 
 from cinder.cmd import common
 from cinder.cmd import url_args
+from cinder import exception
 from cinder import local_service
+from cinder import messaging
 from cinder import objects
-from cinder import rpc
+from cinder.stress import lockservers
 
 MiB = 1024 * 1024
 CONNECTOR = {'host': 'demo-compute'}
@@ -62,8 +64,11 @@ class DemoFailure(Exception):
 
 class Demo(object):
 
-    def __init__(self, work_dir, backend_url=None, debug=False):
+    def __init__(self, work_dir, backend_url=None, debug=False,
+                 transport_url=None):
         self.work_dir = work_dir
+        self.transport_url = transport_url
+        self.broker = None
         self.share = os.path.join(work_dir, 'share')
         self.state = os.path.join(work_dir, 'state')
         self.backend_url = backend_url
@@ -78,7 +83,13 @@ class Demo(object):
         shares_file = os.path.join(self.work_dir, 'nfs_shares')
         with open(shares_file, 'w') as f:
             f.write(self.share + '\n')
+        if self.transport_url is None:
+            self.broker = lockservers.RabbitServer(
+                data_dir=os.path.join(self.work_dir, 'rabbitmq'))
+            self.broker.start()
+            self.transport_url = self.broker.url
         options = {'DEFAULT': {'volume_driver': 'nfs',
+                               'transport_url': self.transport_url,
                                'nfs_shares_config': shares_file,
                                'nfs_snapshot_support': 'true'}}
         if self.backend_url:
@@ -91,12 +102,18 @@ class Demo(object):
     def call(self, method, **args):
         return self.service.call(method, **args)
 
+    def stop_broker(self):
+        local_service.close_transports()
+        if self.broker is not None:
+            self.broker.stop()
+
     def step(self, title, func):
         start = time.monotonic()
         try:
             detail = func() or ''
             ok = True
-        except (DemoFailure, rpc.RemoteError, OSError,
+        except (DemoFailure, messaging.RemoteError,
+                exception.RequestOutcomeUnknown, OSError,
                 subprocess.CalledProcessError) as e:
             detail = str(e)
             ok = False
@@ -196,7 +213,7 @@ class Demo(object):
                 try:
                     self.call(method, **args)
                     results[key] = (time.monotonic(), None)
-                except rpc.RemoteError as e:
+                except messaging.RemoteError as e:
                     results[key] = (time.monotonic(), e)
 
             threads = [threading.Thread(target=send, args=args, kwargs=kw)
@@ -276,16 +293,19 @@ def _parse(argv):
                         help='keep the work directory')
     backend = parser.add_mutually_exclusive_group()
     url_args.add_arguments(backend, 'the built-in file://$state_path')
+    url_args.add_transport_argument(parser)
     parser.add_argument('--debug', action='store_true',
                         help='DEBUG logging in the service log (shows '
                              'every lock taken)')
     args = parser.parse_args(argv)
     url_args.resolve(args, parser)
+    url_args.resolve_transport(args, parser)
     return args
 
 
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
+    messaging.register_secrets(args.transport_url)
     common.protect_secrets(args.backend_url)
     with common.scrubbed_output():
         return _run(args)
@@ -299,12 +319,14 @@ def _run(args):
             return 1
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='cinder-demo-')
     os.makedirs(work_dir, exist_ok=True)
-    demo = Demo(os.path.abspath(work_dir), args.backend_url, args.debug)
+    demo = Demo(os.path.abspath(work_dir), args.backend_url, args.debug,
+                transport_url=args.transport_url)
     print('cinder-volume-demo: work directory %s' % demo.work_dir)
     try:
         try:
             demo.start()
-        except local_service.ServiceProcessError as e:
+        except (local_service.ServiceProcessError,
+                lockservers.LockServerError) as e:
             print('cinder-volume did not start: %s' % e, file=sys.stderr)
             return 1
         print('cinder-volume started (log: %s)\n' % demo.service.log_file)
@@ -312,6 +334,7 @@ def _run(args):
     finally:
         if demo.service is not None and demo.service.running:
             demo.service.kill()
+        demo.stop_broker()
         if not (args.keep or args.work_dir) and not (
                 demo.steps and not all(s[1] for s in demo.steps)):
             shutil.rmtree(work_dir, ignore_errors=True)

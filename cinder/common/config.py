@@ -46,12 +46,6 @@ volume_service_opts = [
                help='The volume driver: a name registered in the '
                     'cinder.volume.drivers entry point namespace (nfs, tgt) '
                     'or the dotted path of a VolumeDriver class.'),
-    cfg.StrOpt('request_socket',
-               default='$state_path/cinder-volume.sock',
-               help='Unix socket on which the volume service accepts '
-                    'requests (this tree has no message bus; tools and '
-                    'tests play the scheduler through it). It is created '
-                    'with mode 0600. Empty: accept no requests.'),
     cfg.FloatOpt('graceful_shutdown_timeout',
                  default=60.0, min=0.0,
                  help='Seconds a stopping service waits for requests in '

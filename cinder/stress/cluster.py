@@ -18,6 +18,8 @@
 faults an operator fears: a service killed (``kill -9``) and restarted, a
 service paused past its lock lease (SIGSTOP/SIGCONT of its process group,
 so a running ``qemu-img`` stops too), the lock server restarted.
+Requests reach the services over a RabbitMQ broker: a private one this
+module starts on 127.0.0.1, or the one of a given ``transport_url``.
 """
 
 import os
@@ -28,6 +30,7 @@ from oslo_config import cfg
 
 from cinder import coordination
 from cinder import local_service
+from cinder import messaging
 from cinder.stress import lockservers
 
 #: Lease of a lock (Redis, etcd) or session timeout (ZooKeeper), seconds,
@@ -86,11 +89,13 @@ class Cluster(object):
     :param options: ``{section: {option: value}}`` added to every
         service's configuration after the cluster's own, which they
         override (an empty ``hooks`` turns the ledger off).
+    :param transport_url: the message bus of the services; None starts a
+        private RabbitMQ broker in ``work_dir/rabbitmq``.
     """
 
     def __init__(self, work_dir, services=3, lock_server=None,
                  backend_url=None, local_locks=False, debug=False,
-                 volume_driver='nfs', options=None):
+                 volume_driver='nfs', options=None, transport_url=None):
         if services < 1:
             raise ClusterError('--services must be at least 1')
         if sum(bool(x) for x in (lock_server, backend_url,
@@ -108,6 +113,8 @@ class Cluster(object):
         self.volume_driver = volume_driver
         self.options = options or {}
         self.server = None
+        self.broker = None
+        self.transport_url = transport_url
         self.backend_url = None
         self._given_lease = None
         self.services = []
@@ -127,8 +134,24 @@ class Cluster(object):
             return 'file:// (one lock directory per service: local locks)'
         return coordination.mask_url(self.backend_url)
 
+    def describe_transport(self):
+        return messaging.display_url(self.transport_url)
+
+    def _start_broker(self):
+        missing = lockservers.RabbitServer.missing()
+        if missing:
+            raise ClusterError('cannot start a RabbitMQ broker: missing %s '
+                               '(install rabbitmq-server, or give '
+                               '--transport-url)' % ', '.join(missing))
+        self.broker = lockservers.RabbitServer(
+            data_dir=os.path.join(self.work_dir, 'rabbitmq'))
+        self.broker.start()
+        self.transport_url = self.broker.url
+
     def start(self):
         os.makedirs(self.share, exist_ok=True)
+        if self.transport_url is None:
+            self._start_broker()
         shares_file = os.path.join(self.work_dir, 'nfs_shares')
         with open(shares_file, 'w') as f:
             f.write(self.share + '\n')
@@ -160,6 +183,7 @@ class Cluster(object):
                    if self.local_locks else self.backend_url)
             options = {
                 'DEFAULT': {'volume_driver': self.volume_driver,
+                            'transport_url': self.transport_url,
                             'cluster': 'stress',
                             'nfs_shares_config': shares_file,
                             'nfs_snapshot_support': 'true',
@@ -181,7 +205,7 @@ class Cluster(object):
             service.start()
 
     def stop(self):
-        """Stop every service (SIGTERM), then the lock server."""
+        """Stop every service (SIGTERM), the lock server, the broker."""
         for service in self.services:
             try:
                 if service.paused:
@@ -191,6 +215,9 @@ class Cluster(object):
                 service.kill()
         if self.server is not None:
             self.server.stop()
+        local_service.close_transports()
+        if self.broker is not None:
+            self.broker.stop()
 
     # Faults --------------------------------------------------------------
 

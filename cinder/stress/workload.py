@@ -48,7 +48,8 @@ import random
 import threading
 import time
 
-from cinder import rpc
+from cinder import exception
+from cinder import messaging
 from cinder.stress import operations
 from cinder.stress import records
 from cinder.stress import states
@@ -56,7 +57,11 @@ from cinder.stress import states
 SLOTS = operations.SLOTS
 SLOT_LENGTH = operations.SLOT_LENGTH
 SLOT_OFFSETS = operations.SLOT_OFFSETS
-REQUEST_TIMEOUT = 300
+#: Seconds a request may take before the tool stops waiting for its reply
+#: (it is then reported as RequestOutcomeUnknown: it may have run). A
+#: request a killed service had taken is lost (the bus delivers at most
+#: once) and costs its worker this long.
+REQUEST_TIMEOUT = 30
 
 #: Failures that only mean a request lost a race against another one.
 CONFLICT_ERRORS = states.CONFLICT_ERRORS
@@ -277,10 +282,10 @@ class Workload(operations.Operations):
         try:
             result = service.client(timeout=REQUEST_TIMEOUT).call(
                 method, **args)
-        except rpc.RemoteError as e:
+        except messaging.RemoteError as e:
             outcome.error_type, outcome.error = e.exc_type, e.remote_message
-        except OSError as e:
-            outcome.error_type, outcome.error = 'ServiceUnreachable', str(e)
+        except exception.RequestOutcomeUnknown as e:
+            outcome.error_type, outcome.error = type(e).__name__, str(e)
         outcome.end = time.monotonic()
         with self._outcomes_lock:
             self.in_flight[service.host].discard(outcome)

@@ -32,8 +32,9 @@ import itertools
 import threading
 import time
 
+from cinder import exception
+from cinder import messaging
 from cinder import objects
-from cinder import rpc
 from cinder.stress import cluster as cluster_mod
 from cinder.tests.bench import stats
 
@@ -44,31 +45,11 @@ LIFECYCLE = ('create_volume', 'extend_volume', 'create_snapshot',
              'delete_snapshot', 'delete_volume')
 
 REQUEST_TIMEOUT = 120
-#: Seconds to keep trying to connect to a service whose backlog is full.
-CONNECT_PATIENCE = 10.0
 
 
 def lifecycles_for(requests):
     """How many volume lifecycles make at least ``requests`` requests."""
     return max(1, -(-requests // len(LIFECYCLE)))
-
-
-def _send(service, method, args, busy_for=CONNECT_PATIENCE):
-    """Send one request; retry while the service's backlog is full.
-
-    A Unix socket refuses a connection with EAGAIN when the service has
-    not accepted the previous ones yet; nothing was sent then, so trying
-    again is safe.
-    """
-    deadline = time.monotonic() + busy_for
-    while True:
-        try:
-            return service.client(timeout=REQUEST_TIMEOUT).call(method,
-                                                                **args)
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
 
 
 class Load(object):
@@ -98,8 +79,8 @@ class Load(object):
         service = self._service()
         began = time.monotonic()
         try:
-            _send(service, method, args)
-        except (rpc.RemoteError, OSError) as e:
+            service.client(timeout=REQUEST_TIMEOUT).call(method, **args)
+        except (messaging.RemoteError, exception.RequestOutcomeUnknown) as e:
             with self._lock:
                 self.errors.append('%s on %s: %s' % (method, service.host,
                                                      e))

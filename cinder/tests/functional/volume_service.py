@@ -15,6 +15,7 @@
 import fixtures
 
 from cinder import local_service
+from cinder.tests.functional import broker
 
 ServiceProcessError = local_service.ServiceProcessError
 
@@ -23,11 +24,20 @@ class VolumeService(fixtures.Fixture):
     """A :class:`cinder.local_service.ServiceProcess` killed at cleanup.
 
     Arguments are those of ``ServiceProcess``; attributes and methods not
-    defined here are the process's.
+    defined here are the process's. Without ``[DEFAULT] transport_url``
+    in ``options`` the service uses the test process's broker
+    (:mod:`cinder.tests.functional.broker`), under a host name made
+    unique to the test.
     """
 
     def __init__(self, state_path, options, **kwargs):
         super().__init__()
+        options = {section: dict(values)
+                   for section, values in options.items()}
+        defaults = options.setdefault('DEFAULT', {})
+        if 'transport_url' not in defaults:
+            defaults['transport_url'] = broker.url()
+            kwargs['host'] = broker.unique(kwargs.get('host', 'host-a'))
         self.service = local_service.ServiceProcess(state_path, options,
                                                     **kwargs)
 

@@ -14,46 +14,35 @@
 
 import configparser
 import os
-import socket
 import stat
-import subprocess
-import sys
 
 import fixtures
 from oslotest import base
 
 from cinder.coordination import urls
 from cinder import local_service
-from cinder import rpc
 
 
-class KillTestCase(base.BaseTestCase):
+class OptionsTestCase(base.BaseTestCase):
 
-    def test_socket_still_held_elsewhere_is_not_taken_for_the_service(self):
+    def test_a_service_needs_a_transport_url(self):
         state = self.useFixture(fixtures.TempDir()).path
-        service = local_service.ServiceProcess(state, {})
-        # Stands in for the service: killing it is what is tested.
-        service.process = subprocess.Popen(
-            [sys.executable, '-c', 'import time; time.sleep(60)'])
-        self.addCleanup(service.process.wait)
-        self.addCleanup(service.process.kill)
-        # Another process still holding the request socket, as a dying
-        # child of the killed service may.
-        holder = socket.socket(socket.AF_UNIX)
-        self.addCleanup(holder.close)
-        holder.bind(service.socket)
-        holder.listen(8)
-        self.assertTrue(rpc._is_listening(service.socket))
+        exc = self.assertRaises(ValueError, local_service.ServiceProcess,
+                                state, {})
+        self.assertIn('[DEFAULT] transport_url', str(exc))
 
-        self.assertEqual(-9, service.kill())
-
-        # A service started now binds a socket of its own at the path,
-        # and start() waits for it, not for the dying holder.
-        self.assertFalse(rpc._is_listening(service.socket))
-        server = rpc.Server(service.socket, object(), [])
-        server.start()
-        self.addCleanup(server.stop)
-        self.assertTrue(rpc._is_listening(service.socket))
+    def test_addresses_of_the_host_and_its_cluster(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        service = local_service.ServiceProcess(
+            state, {'DEFAULT': {'transport_url': 'rabbit://b/',
+                                'cluster': 'c1', 'volume_driver': 'tgt'}},
+            host='h1')
+        self.assertEqual('h1@tgt', service.address)
+        self.assertEqual('c1@tgt', service.cluster_address)
+        alone = local_service.ServiceProcess(
+            state, {'DEFAULT': {'transport_url': 'rabbit://b/'}}, host='h2')
+        self.assertEqual('h2@nfs', alone.address)
+        self.assertIsNone(alone.cluster_address)
 
 
 class PrepareTestCase(base.BaseTestCase):
@@ -64,7 +53,9 @@ class PrepareTestCase(base.BaseTestCase):
         self.state = self.useFixture(fixtures.TempDir()).path
         self.useFixture(fixtures.MockPatchObject(urls, '_registered', ()))
         self.service = local_service.ServiceProcess(
-            self.state, {'coordination': {'backend_url': 'redis://:pw@h:1'}})
+            self.state, {'coordination': {'backend_url': 'redis://:pw@h:1'},
+                         'DEFAULT': {'transport_url':
+                                     'rabbit://u:bus-pw@b:5672/'}})
         self.modes = []
         write = configparser.ConfigParser.write
 
@@ -87,6 +78,7 @@ class PrepareTestCase(base.BaseTestCase):
         with open(self.service.config_file) as f:
             self.assertIn('redis://:pw@h:1', f.read())
         self.assertEqual('***', urls.scrub('pw'))
+        self.assertEqual('***', urls.scrub('bus-pw'))
 
     def test_an_existing_readable_file_is_narrowed_before_the_write(self):
         with open(self.service.config_file, 'w') as f:

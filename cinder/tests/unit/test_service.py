@@ -10,15 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Unit tests of the service lifecycle and its request socket."""
+"""Unit tests of the service lifecycle and its requests.
+
+The service takes its requests from oslo.messaging's in-process ``fake://``
+transport here; the functional tests run it on a real RabbitMQ broker.
+"""
 
 import logging
-import os
-import stat
 import sys
 import threading
-import time
 from unittest import mock
+import uuid
 
 import fixtures
 from oslo_config import cfg
@@ -29,11 +31,13 @@ from cinder.common import config
 from cinder.common import processes
 from cinder import coordination
 from cinder import exception
+from cinder import messaging
 from cinder import objects
-from cinder import rpc
+from cinder import request_server
 from cinder import service
 from cinder.tests import coordination_fixture
 from cinder.tests import processes_fixture
+from cinder.volume import rpcapi
 
 FAKE = 'cinder.tests.unit.fake_driver.'
 
@@ -43,13 +47,20 @@ class ServiceTestCase(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.state = self.useFixture(fixtures.TempDir()).path
-        self.conf = cfg.ConfigOpts()
+        # oslo.messaging's client needs the global configuration (its
+        # tracing options are registered there only).
+        self.conf = cfg.CONF
         self.conf.register_opts(config.global_opts)
         self.conf.register_opts(config.volume_service_opts)
+        messaging.register_opts(self.conf)
         self.fixture = self.useFixture(config_fixture.Config(self.conf))
-        self.conf([])
-        self.fixture.config(state_path=self.state, host='h1',
-                            volume_driver=FAKE + 'FakeDriver')
+        self.conf([], project='cinder', default_config_files=[])
+        # fake:// queues are shared by the whole process: a host name of
+        # its own per test.
+        self.host = 'h1-%s' % uuid.uuid4().hex[:8]
+        self.fixture.config(state_path=self.state, host=self.host,
+                            volume_driver=FAKE + 'FakeDriver',
+                            transport_url='fake://')
         # The file backend: some tests check what the service says of it.
         self.locks = self.useFixture(
             coordination_fixture.CoordinatorFixture(use_env=False))
@@ -60,6 +71,10 @@ class ServiceTestCase(base.BaseTestCase):
         svc = service.Service(self.conf, coordinator=coordinator)
         self.addCleanup(svc.stop)
         return svc
+
+    def make_client(self, svc, timeout=30):
+        return rpcapi.VolumeAPI(svc.transport, messaging.backend_address(
+            self.host, svc.manager.driver.backend_name), timeout=timeout)
 
     def fake_coordinator(self, order):
         coordinator = mock.Mock(spec=coordination.Coordinator)
@@ -77,12 +92,19 @@ class LifecycleTestCase(ServiceTestCase):
         with mock.patch('cinder.tests.unit.fake_driver.FakeDriver.'
                         '_call', autospec=True,
                         side_effect=lambda drv, m, *a: order.append(m)):
-            with mock.patch.object(rpc.Server, 'stop', autospec=True,
-                                   side_effect=lambda *a, **k:
-                                   order.append('server.stop')):
+            real_stop = request_server.RequestServer.stop
+
+            def stop(server, *args, **kwargs):
+                order.append('server.stop')
+                # The real stop too: fake:// queues outlive the test.
+                return real_stop(server, *args, **kwargs)
+
+            with mock.patch.object(request_server.RequestServer, 'stop',
+                                   autospec=True, side_effect=stop):
                 svc.start()
-                self.assertTrue(os.path.exists(self.conf.request_socket))
+                self.assertIsNotNone(svc.transport)
                 svc.stop()
+                self.assertIsNone(svc.transport)
         self.assertEqual(['coord.start', 'do_setup', 'check_for_setup_error',
                           'server.stop', 'stop', 'coord.stop'], order)
         self.assertTrue(svc.wait(0))
@@ -125,7 +147,7 @@ class LifecycleTestCase(ServiceTestCase):
         self.assertIn('lock coordinator cannot start', str(exc))
         self.assertIn('backend_url', str(exc))
         do_setup.assert_not_called()
-        self.assertFalse(os.path.exists(self.conf.request_socket))
+        self.assertIsNone(svc.transport)
 
     def test_driver_setup_failure_stops_the_coordinator(self):
         order = []
@@ -137,26 +159,33 @@ class LifecycleTestCase(ServiceTestCase):
         self.assertIn('nfs_shares_config', str(exc))
         self.assertEqual(['coord.start', 'coord.stop'], order)
 
-    def test_socket_in_use_fails_start_and_stops_coordinator(self):
-        order = []
-        path = os.path.join(self.state, 'not-a-dir')
-        open(path, 'w').close()
-        self.fixture.config(request_socket=os.path.join(path, 'sock'))
-        svc = self.make_service(self.fake_coordinator(order))
+    def test_no_transport_url_names_the_option(self):
+        self.fixture.config(transport_url=None)
+        svc = self.make_service(mock.Mock())
         exc = self.assertRaises(exception.ServiceStartError, svc.start)
-        self.assertIn('request_socket', str(exc))
-        self.assertEqual(['coord.start', 'coord.stop'], order)
+        self.assertIn('[DEFAULT] transport_url is not set', str(exc))
+        svc.coordinator.start.assert_not_called()
 
-    def test_socket_of_a_running_service_is_not_taken_over(self):
-        first = self.make_service()
-        first.start()
-        second = self.make_service(self.fake_coordinator([]))
-        exc = self.assertRaises(exception.ServiceStartError, second.start)
-        self.assertIn('another service is listening', str(exc))
-        volume = objects.Volume()
-        rpc.Client(self.conf.request_socket, timeout=30).call(
-            'create_volume', volume=volume)
-        self.assertEqual('available', volume.status)
+    def test_unusable_transport_url_is_named_and_masked(self):
+        self.fixture.config(transport_url='nosuch://u:s3cret-pw@b:1/')
+        svc = self.make_service(mock.Mock())
+        exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('[DEFAULT] transport_url = nosuch://u:***@b:1/ '
+                      'cannot be used', str(exc))
+        self.assertNotIn('s3cret-pw', str(exc))
+        svc.coordinator.start.assert_not_called()
+
+    def test_a_failing_bus_stops_what_started_before_it(self):
+        order = []
+        svc = self.make_service(self.fake_coordinator(order))
+        with mock.patch.object(request_server.RequestServer, 'start',
+                               side_effect=exception.ConfigurationError(
+                                   'cannot take requests from the message '
+                                   'bus of [DEFAULT] transport_url: down')):
+            exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('transport_url: down', str(exc))
+        self.assertEqual(['coord.start', 'coord.stop'], order)
+        self.assertIsNone(svc.transport)
 
 
 class DriverChecksTestCase(ServiceTestCase):
@@ -177,6 +206,14 @@ class DriverChecksTestCase(ServiceTestCase):
         exc = self.assertRaises(exception.ServiceStartError, svc.start)
         self.assertIn('cluster = c1', str(exc))
         self.assertIn('does not support Active/Active', str(exc))
+        svc.coordinator.start.assert_not_called()
+
+    def test_a_cluster_named_like_its_host_is_refused(self):
+        self.fixture.config(cluster=self.host)
+        svc = self.make_service(mock.Mock())
+        exc = self.assertRaises(exception.ServiceStartError, svc.start)
+        self.assertIn('[DEFAULT] cluster = %s is the same as [DEFAULT] '
+                      'host' % self.host, str(exc))
         svc.coordinator.start.assert_not_called()
 
     def test_no_cluster_runs_any_driver(self):
@@ -205,17 +242,25 @@ class RequestsTestCase(ServiceTestCase):
         super().setUp()
         self.svc = self.make_service()
         self.svc.start()
-        self.client = rpc.Client(self.conf.request_socket, timeout=30)
+        self.client = self.make_client(self.svc)
 
-    def test_socket_is_private(self):
-        mode = os.stat(self.conf.request_socket).st_mode
-        self.assertEqual(0o600, stat.S_IMODE(mode))
+    def test_a_cluster_member_takes_requests_sent_to_its_cluster(self):
+        self.svc.stop()
+        self.fixture.config(cluster='c-%s' % self.host)
+        svc = self.make_service(self.fake_coordinator([]))
+        svc.start()
+        cluster = rpcapi.VolumeAPI(svc.transport, messaging.backend_address(
+            'c-%s' % self.host, svc.manager.driver.backend_name),
+            timeout=30)
+        volume = objects.Volume(size=1)
+        cluster.call('create_volume', volume=volume)
+        self.assertEqual('available', volume.status)
 
     def test_request_updates_the_callers_records(self):
         volume = objects.Volume(size=2)
         result = self.client.call('create_volume', volume=volume)
         self.assertEqual('available', volume.status)
-        self.assertEqual('h1', volume.host)
+        self.assertEqual(self.host, volume.host)
         self.assertEqual(volume, result)
         snapshot = objects.Snapshot(volume=volume)
         self.client.call('create_snapshot', snapshot=snapshot)
@@ -231,18 +276,19 @@ class RequestsTestCase(ServiceTestCase):
     def test_errors_keep_their_type_and_message(self):
         volume = objects.Volume(size=2)
         self.client.call('create_volume', volume=volume)
-        exc = self.assertRaises(rpc.RemoteError, self.client.call,
+        exc = self.assertRaises(messaging.RemoteError, self.client.call,
                                 'extend_volume', volume=volume, new_size=1)
         self.assertEqual('InvalidInput', exc.exc_type)
         self.assertIn('new_size', str(exc))
         self.assertEqual(2, volume.size)
 
     def test_only_manager_methods_are_served(self):
-        for method in ('init_host', 'cleanup', '_delete_volume', '__init__'):
-            exc = self.assertRaises(rpc.RemoteError, self.client.call,
+        for method in ('init_host', 'cleanup', '_delete_volume', '__init__',
+                       '_dispatch'):
+            exc = self.assertRaises(messaging.RemoteError, self.client.call,
                                     method)
-            self.assertEqual('InvalidInput', exc.exc_type)
-            self.assertIn('unknown method', str(exc))
+            self.assertEqual('NoSuchMethod', exc.exc_type)
+            self.assertIn(method, str(exc))
 
     def test_stop_waits_for_requests_in_flight(self):
         inside = threading.Event()
@@ -260,7 +306,8 @@ class RequestsTestCase(ServiceTestCase):
             self.client.call('create_volume', volume=objects.Volume())))
         caller.start()
         self.assertTrue(inside.wait(30))
-        waiting = _LogEvent(self, 'cinder.rpc', 'request(s) in flight')
+        waiting = _LogEvent(self, 'cinder.request_server',
+                            'request(s) in flight')
         stopper = threading.Thread(target=self.svc.stop)
         stopper.start()
         self.assertTrue(waiting.wait(30))
@@ -288,7 +335,7 @@ class StopTestCase(ServiceTestCase):
         self.svc = self.make_service(coordinator)
         self.svc.start()
         self.driver = self.svc.manager.driver
-        self.client = rpc.Client(self.conf.request_socket, timeout=60)
+        self.client = self.make_client(self.svc, timeout=60)
         self.volume = objects.Volume()
         self.client.call('create_volume', volume=self.volume)
         self.lock = '%s-delete_volume' % self.volume.id
@@ -332,10 +379,11 @@ class StopTestCase(ServiceTestCase):
         self.assertIsNotNone(child._popen.returncode)
         thread.join(60)
         error = outcome[0]
-        self.assertIsInstance(error, rpc.RemoteError)
-        self.assertIn('killed: cinder-volume on host h1 is stopping and '
+        self.assertIsInstance(error, messaging.RemoteError)
+        self.assertIn('killed: cinder-volume on host %s is stopping and '
                       'the request was still running after [DEFAULT] '
-                      'graceful_shutdown_timeout = 0.01 s', str(error))
+                      'graceful_shutdown_timeout = 0.01 s' % self.host,
+                      str(error))
         self.assertIn('Killed 1 child process(es) of the volume requests '
                       'still running: %s (pid %d, running ' % (
                           child.command, child.pid), self.log.output)
@@ -380,9 +428,9 @@ class StopTestCase(ServiceTestCase):
         gate.set()
         thread.join(60)
         self.assertEqual(
-            ['cinder-volume on host h1 is stopping and the request was '
+            ['cinder-volume on host %s is stopping and the request was '
              'still running after [DEFAULT] graceful_shutdown_timeout = '
-             '0.01 s'], late)
+             '0.01 s' % self.host], late)
 
 
 class _LogEvent(logging.Handler):
@@ -402,181 +450,3 @@ class _LogEvent(logging.Handler):
 
     def wait(self, timeout):
         return self._event.wait(timeout)
-
-
-class ServerTestCase(base.BaseTestCase):
-
-    def test_stop_gives_up_after_timeout(self):
-        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 's')
-        release = threading.Event()
-        inside = threading.Event()
-
-        class Endpoint(object):
-            def slow(self):
-                inside.set()
-                release.wait(30)
-                return 'done'
-
-        server = rpc.Server(path, Endpoint(), ['slow'])
-        server.start()
-        replies = []
-        caller = threading.Thread(target=lambda: replies.append(
-            rpc.Client(path).call('slow')))
-        caller.start()
-        self.assertTrue(inside.wait(30))
-        log = self.useFixture(fixtures.FakeLogger(name='cinder.rpc'))
-        self.assertFalse(server.stop(timeout=0.01))
-        self.assertIn('1 volume request(s) still running', log.output)
-        self.assertFalse(os.path.exists(path))
-        release.set()
-        caller.join(30)
-        self.assertEqual(['done'], replies)
-
-    def test_malformed_request_gets_an_error(self):
-        server = rpc.Server('unused', object(), [])
-        reply = server._dispatch(b'{not json')
-        self.assertEqual('InvalidInput', reply['error']['type'])
-        reply = server._dispatch(b'{"args": {}}')
-        self.assertIn('malformed request', reply['error']['message'])
-        reply = server._dispatch(
-            b'{"method": "x", "args": {"v": {"__cinder_object__": "Bad"}}}')
-        self.assertIn('unknown record type', reply['error']['message'])
-
-
-class _Gated(object):
-    """An endpoint whose ``slow`` calls wait at a gate, counted."""
-
-    def __init__(self):
-        self.lock = threading.Condition()
-        self.inside = 0
-        self.most = 0
-        self.gate = threading.Event()
-
-    def slow(self, n):
-        with self.lock:
-            self.inside += 1
-            self.most = max(self.most, self.inside)
-            self.lock.notify_all()
-        try:
-            self.gate.wait(60)
-        finally:
-            with self.lock:
-                self.inside -= 1
-        return n
-
-    def wait_inside(self, count):
-        """Wait until at least ``count`` calls are inside; True if so."""
-        with self.lock:
-            return self.lock.wait_for(lambda: self.inside >= count, 30)
-
-
-def _wait_for(predicate, timeout=30):
-    """Poll ``predicate`` until true; False after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-class PoolTestCase(base.BaseTestCase):
-    """The request server's bounded pool of request threads."""
-
-    def setUp(self):
-        super().setUp()
-        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                                 's')
-        self.endpoint = _Gated()
-        self.addCleanup(self.endpoint.gate.set)
-        self.log = self.useFixture(fixtures.FakeLogger(name='cinder.rpc'))
-
-    def server(self, workers):
-        server = rpc.Server(self.path, self.endpoint, ['slow'],
-                            workers=workers)
-        server.start()
-        self.addCleanup(server.stop, 0)
-        return server
-
-    def call(self, n):
-        """Send ``slow(n)`` from a thread; returns its outcome list."""
-        outcome = []
-
-        def run():
-            try:
-                outcome.append(rpc.Client(self.path, timeout=60).call(
-                    'slow', n=n))
-            except Exception as e:
-                outcome.append(e)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self.addCleanup(thread.join, 60)
-        outcome.append(thread)
-        return outcome
-
-    def test_connections_beyond_the_pool_wait_their_turn(self):
-        before = set(threading.enumerate())
-        server = self.server(workers=2)
-        calls = [self.call(n) for n in range(5)]
-        self.assertTrue(self.endpoint.wait_inside(2))
-        # Every connection is accepted and counted, none dropped.
-        self.assertTrue(_wait_for(lambda: len(server.requests()) == 5))
-        states = sorted('queued' if r.started is None else 'running'
-                        for r in server.requests())
-        self.assertEqual(['queued'] * 3 + ['running'] * 2, states)
-        self.endpoint.gate.set()
-        for outcome in calls:
-            outcome[0].join(60)
-        self.assertEqual(list(range(5)), [c[1] for c in calls])
-        self.assertEqual(2, self.endpoint.most)
-        workers = [t for t in set(threading.enumerate()) - before
-                   if t.name.startswith('request-worker')]
-        self.assertEqual(2, len(workers))
-
-    def test_stop_waits_for_queued_requests_too(self):
-        server = self.server(workers=1)
-        first = self.call(1)
-        self.assertTrue(self.endpoint.wait_inside(1))
-        second = self.call(2)
-        self.assertTrue(_wait_for(lambda: len(server.requests()) == 2))
-        stopped = []
-        stopper = threading.Thread(
-            target=lambda: stopped.append(server.stop(timeout=60)))
-        stopper.start()
-        self.assertTrue(_wait_for(lambda: 'in flight' in self.log.output))
-        self.assertIn('2 volume request(s) in flight (1 queued)',
-                      self.log.output)
-        self.endpoint.gate.set()
-        stopper.join(60)
-        self.assertEqual([True], stopped)
-        first[0].join(60)
-        second[0].join(60)
-        self.assertEqual([1, 2], [first[1], second[1]])
-
-    def test_queued_requests_left_at_the_bound_are_refused(self):
-        server = self.server(workers=1)
-        first = self.call(1)
-        self.assertTrue(self.endpoint.wait_inside(1))
-        second = self.call(2)
-        self.assertTrue(_wait_for(lambda: len(server.requests()) == 2))
-        self.assertFalse(server.stop(timeout=0.01))
-        second[0].join(60)
-        error = second[1]
-        self.assertIsInstance(error, rpc.RemoteError)
-        self.assertEqual('ServiceStopping', error.exc_type)
-        self.assertIn('stopped before the request started', str(error))
-        self.assertIn('nothing was done', str(error))
-        self.assertEqual(1, self.endpoint.most)
-        running = server.requests()
-        self.assertEqual(1, len(running))
-        self.assertIn('slow', running[0].describe())
-        self.assertIn('1 volume request(s) still running after 0.01 s: '
-                      'slow', self.log.output)
-        self.assertIn('1 queued request(s) refused', self.log.output)
-        # The running one finishes and replies as usual.
-        self.endpoint.gate.set()
-        first[0].join(60)
-        self.assertEqual(1, first[1])
-        self.assertTrue(server.wait(60))
-        self.assertEqual([], server.requests())

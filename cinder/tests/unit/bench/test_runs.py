@@ -28,7 +28,7 @@ import fixtures
 from oslo_config import cfg
 from oslotest import base
 
-from cinder import rpc
+from cinder import messaging
 from cinder.tests.bench import driver as bench_driver
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import runner
@@ -200,28 +200,12 @@ class ScalingTestCase(base.BaseTestCase):
 
     def test_a_failed_create_ends_the_lifecycle(self):
         service = FakeService('a', fail={
-            'create_volume': rpc.RemoteError('VolumeNotFound', 'x')})
+            'create_volume': messaging.RemoteError('VolumeNotFound', 'x')})
         load = scaling.Load([service], volumes=2, workers=1)
         load.run()
         self.assertEqual(['create_volume', 'create_volume'], service.calls)
         self.assertEqual(2, len(load.errors))
         self.assertIn('create_volume on a', load.errors[0])
-
-    def test_a_full_backlog_is_retried(self):
-        service = FakeService('a')
-        answers = [BlockingIOError(11, 'busy'), None]
-
-        def call(method, **args):
-            answer = answers.pop(0)
-            if answer is not None:
-                raise answer
-            return 'done'
-
-        service.call = call
-        self.assertEqual('done', scaling._send(service, 'm', {}))
-        service.call = mock.Mock(side_effect=BlockingIOError(11, 'busy'))
-        self.assertRaises(BlockingIOError, scaling._send, service, 'm', {},
-                          busy_for=0)
 
     def test_step_measures_after_a_warm_up(self):
         services = [FakeService('a'), FakeService('b')]

@@ -82,3 +82,16 @@ class UrlArgsTestCase(base.BaseTestCase):
         self.assertRaises(SystemExit, aa_stress._parse,
                           ['--backend-url', URL, '--backend-url-file',
                            self.url_file(URL)])
+
+    def test_transport_url_from_the_environment_or_warned_about(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            url_args.TRANSPORT_ENV, 'rabbit://u:bus-pw@b:5672/'))
+        for parse in (aa_stress._parse, volume_demo._parse):
+            self.assertEqual('rabbit://u:bus-pw@b:5672/',
+                             parse([]).transport_url)
+        self.assertEqual('', self.stderr.getvalue())
+        aa_stress._parse(['--transport-url', 'rabbit://u:pw2@b:5672/'])
+        self.assertIn('WARNING: the password of --transport-url is visible',
+                      self.stderr.getvalue())
+        self.assertNotIn('pw2', self.stderr.getvalue())
+

@@ -30,6 +30,7 @@ class ClusterOptionsTestCase(base.BaseTestCase):
             'cinder.local_service.ServiceProcess')).mock
 
     def started(self, **kwargs):
+        kwargs.setdefault('transport_url', 'rabbit://u:pw@broker:5672/')
         cluster = cluster_mod.Cluster(self.work_dir, services=2, **kwargs)
         cluster.start()
         self.assertEqual(2, self.process.call_count)
@@ -47,6 +48,26 @@ class ClusterOptionsTestCase(base.BaseTestCase):
                          options['coordination']['ledger_file'])
         self.assertEqual('file://%s/locks' % self.work_dir,
                          options['coordination']['backend_url'])
+
+    def test_a_given_bus_is_used_and_no_broker_started(self):
+        with mock.patch('cinder.stress.lockservers.RabbitServer') as rabbit:
+            cluster, options = self.started()
+        rabbit.assert_not_called()
+        self.assertEqual('rabbit://u:pw@broker:5672/',
+                         options['DEFAULT']['transport_url'])
+        self.assertEqual('rabbit://u:***@broker:5672/',
+                         cluster.describe_transport())
+
+    def test_without_a_bus_a_private_broker_is_started_and_stopped(self):
+        with mock.patch('cinder.stress.lockservers.RabbitServer') as rabbit:
+            rabbit.missing.return_value = []
+            rabbit.return_value.url = 'rabbit://guest:guest@127.0.0.1:1/'
+            cluster, options = self.started(transport_url=None)
+            self.assertEqual('rabbit://guest:guest@127.0.0.1:1/',
+                             options['DEFAULT']['transport_url'])
+            rabbit.return_value.start.assert_called_once_with()
+            cluster.stop()
+            rabbit.return_value.stop.assert_called_once_with()
 
     def test_volume_driver_and_options(self):
         _cluster, options = self.started(
