@@ -202,6 +202,19 @@ def scaling_table(results):
     return title, headers, rows
 
 
+def bus_table(results):
+    runs = results.get('bus') or []
+    headers = ['Hosts', 'Scenario', 'Requests', 'p50', 'p99', 'Max']
+    rows = []
+    for run in runs:
+        for row in run['scenarios']:
+            rows.append([run['hosts'], row['scenario'], str(row['count']),
+                         fmt_time(row['p50']), fmt_time(row['p99']),
+                         fmt_time(row['max'])])
+    title = 'A volume request through the message bus (RabbitMQ)'
+    return title, headers, rows
+
+
 def speedup(run, services, base=1):
     """Operations per second of ``services`` over those of ``base``."""
     rates = {s['services']: s['ops_per_second'] for s in run['steps']}
@@ -326,6 +339,8 @@ def tables(results):
         out.append(heartbeat_table(results))
     if results.get('scaling'):
         out.append(scaling_table(results))
+    if results.get('bus'):
+        out.append(bus_table(results))
     out.append(targets_table(results.get('targets') or evaluate(results)))
     return [t for t in out if t[2]]
 

@@ -34,6 +34,7 @@ import tempfile
 import time
 
 from cinder.stress import lockservers
+from cinder.tests.bench import bus
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import lockcycle
 from cinder.tests.bench import report
@@ -42,7 +43,7 @@ from cinder.tests.bench import subjects
 from cinder.tests.bench import workers
 
 BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
-PHASES = ('cycles', 'heartbeat', 'scaling')
+PHASES = ('cycles', 'heartbeat', 'scaling', 'bus')
 
 #: (full run, --quick) defaults of the options that --quick shortens.
 DEFAULTS = {
@@ -50,6 +51,7 @@ DEFAULTS = {
     'rounds': (8, 2),
     'heartbeat_seconds': (10.0, 2.0),
     'requests': (150, 40),
+    'bus_requests': (1000, 100),
 }
 
 LIBRARIES = ('tooz', 'oslo.concurrency', 'redis', 'kazoo', 'etcd3gw',
@@ -110,6 +112,9 @@ def parse_args(argv):
                              'scaling runs (0.05)')
     parser.add_argument('--requests', type=int,
                         help='requests per scaling step (150; --quick 40)')
+    parser.add_argument('--bus-requests', type=int,
+                        help='round trips per scenario of the bus phase '
+                             '(1000; --quick 100)')
     parser.add_argument('--services', type=_counts, default=[1, 2, 3],
                         help='service counts of the scaling steps (1,2,3)')
     parser.add_argument('--scaling-backends', type=_list(BACKENDS),
@@ -137,9 +142,10 @@ def parse_args(argv):
             setattr(args, name, quick if args.quick else full)
     if args.duration <= 0 or args.heartbeat_seconds <= 0:
         parser.error('--duration and --heartbeat-seconds must be positive')
-    if args.rounds < 1 or args.processes < 1 or args.requests < 1:
-        parser.error('--rounds, --processes and --requests must be at '
-                     'least 1')
+    if (args.rounds < 1 or args.processes < 1 or args.requests < 1 or
+            args.bus_requests < 1):
+        parser.error('--rounds, --processes, --requests and '
+                     '--bus-requests must be at least 1')
     if args.latency < 0:
         parser.error('--latency must not be negative')
     if args.cycles == 0 or args.cycles < -1:
@@ -297,6 +303,9 @@ def collect(args, work_dir, progress):
         if 'scaling' in args.phases:
             results['scaling'] = run_scaling(args, urls, work_dir,
                                              progress)
+        if 'bus' in args.phases:
+            results['bus'] = [bus.run(os.path.join(work_dir, 'bus'),
+                                      args.bus_requests, progress)]
     finally:
         stop_servers(servers)
     return results

@@ -29,8 +29,10 @@ from oslo_config import cfg
 from oslotest import base
 
 from cinder import messaging
+from cinder.tests.bench import bus
 from cinder.tests.bench import driver as bench_driver
 from cinder.tests.bench import heartbeat
+from cinder.tests.bench import report
 from cinder.tests.bench import runner
 from cinder.tests.bench import scaling
 from cinder.tests.bench import subjects
@@ -233,6 +235,34 @@ class ScalingTestCase(base.BaseTestCase):
         cluster.stop.assert_called_once_with()
         self.assertEqual([1, 2], [s['services'] for s in result['steps']])
         self.assertEqual(0.01, result['latency'])
+
+
+class BusTestCase(base.BaseTestCase):
+
+    def test_each_scenario_is_timed_after_the_warm_up(self):
+        sent = []
+        client = mock.Mock()
+        client.call.side_effect = lambda m: sent.append(('call', m))
+        client.cast.side_effect = lambda m: sent.append(('cast', m))
+        ticks = iter(range(1000))
+        rows = bus.measure(client, 3, clock=lambda: next(ticks))
+        self.assertEqual(bus.WARM_UP + 3 + 6, len(sent))
+        self.assertEqual([('cast', 'get_volume_stats'),
+                          ('call', 'get_volume_stats')], sent[-2:])
+        self.assertEqual({bus.CALL, bus.CAST_THEN_CALL}, set(rows))
+        self.assertEqual(3, rows[bus.CALL]['count'])
+        # One clock tick per timed round trip.
+        self.assertEqual(1, rows[bus.CALL]['p50'])
+
+    def test_the_table_lists_every_scenario(self):
+        results = {'bus': [{'hosts': 'local', 'requests': 2, 'scenarios': [
+            {'scenario': bus.CALL, 'count': 2, 'p50': 0.002, 'p99': 0.004,
+             'max': 0.005}]}]}
+        title, headers, rows = report.bus_table(results)
+        self.assertIn('message bus', title)
+        self.assertEqual(['local', 'call', '2', '2.00 ms', '4.00 ms',
+                          '5.00 ms'], rows[0])
+        self.assertIn(title, report.render(results))
 
 
 class LatencyDriverTestCase(base.BaseTestCase):
