@@ -67,6 +67,7 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
         chmod 755 "$policy_rc"
         ours=yes
     fi
+    before=$(tools/check-leftovers.sh servers)
     installed=yes
     apt_install rabbitmq-server || installed=no
     if [ "$ours" = yes ]; then
@@ -82,6 +83,10 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
         systemctl disable --now rabbitmq-server epmd.socket epmd \
             >/dev/null 2>&1 || true
     fi
+    # The install starts an epmd by itself: stop what it started, by pid.
+    for pid in $(tools/check-leftovers.sh servers); do
+        grep -qx "$pid" <<< "$before" || kill "$pid" 2>/dev/null || true
+    done
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -20,7 +20,9 @@
 #
 #     tests: N passed, M failed, K skipped
 #
-# The exit status is tox's; a run in which no test ran at all fails too.
+# The exit status is tox's; a run in which no test ran at all fails too,
+# and so does one that leaves a network namespace, link, route, broker,
+# epmd or lock server behind (tools/check-leftovers.sh).
 #
 # Environment:
 #   CINDER_TOX_ENVS  tox environments to run (default: py3,functional,pep8)
@@ -46,6 +48,9 @@ else
 fi
 
 mkdir -p "$(dirname "$log")"
+servers_before=$(mktemp)
+trap 'rm -f "$servers_before"' EXIT
+./tools/check-leftovers.sh servers > "$servers_before"
 echo "run-tests: ${tox[*]} $* -e $envs (log: $log)"
 
 set +e
@@ -84,6 +89,10 @@ fi
 # package was missing, which hides untested behaviour.
 if [ -n "${CI:-}" ] && [ "$skipped" -ne 0 ]; then
     echo "run-tests: ERROR: $skipped test(s) skipped in CI" >&2
+    rc=1
+fi
+
+if ! ./tools/check-leftovers.sh check "$servers_before"; then
     rc=1
 fi
 

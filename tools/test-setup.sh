@@ -124,10 +124,20 @@ missing=$(missing_tools | tr '\n' ' ')
 if [ -n "$missing" ]; then
     say "missing: $missing"
     require_root "${PACKAGES[@]}"
+    servers_before=$(tools/check-leftovers.sh servers)
     block_service_starts
     apt_install "${PACKAGES[@]}"
     remove_policy_rc
     stop_system_services || true
+    # rabbitmq-server's install starts an epmd by itself (no service to
+    # stop): stop, by pid, every server process the install started.
+    for pid in $(tools/check-leftovers.sh servers); do
+        if ! grep -qx "$pid" <<< "$servers_before"; then
+            say "stopping $(ps -o args= -p "$pid" | cut -c1-60)" \
+                "(pid $pid), started by the install"
+            kill "$pid" 2>/dev/null || true
+        fi
+    done
     still_missing=$(missing_tools | tr '\n' ' ')
     if [ -n "$still_missing" ]; then
         say "ERROR: still missing after install: $still_missing" >&2
