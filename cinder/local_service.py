@@ -87,11 +87,14 @@ class ServiceProcess(object):
     :param new_session: run it in a session (and process group) of its
         own, so that :meth:`pause` and ``kill(group=True)`` reach the
         commands it runs (``qemu-img``) too.
+    :param netns: run it inside this network namespace (``ip netns
+        exec``, which keeps the pid); None: this process's.
     """
 
     def __init__(self, state_path, options, host='host-a', env=None,
-                 debug=True, new_session=False):
+                 debug=True, new_session=False, netns=None):
         self.state_path = state_path
+        self.netns = netns
         self.new_session = new_session
         self.paused = False
         self.host = host
@@ -159,9 +162,12 @@ class ServiceProcess(object):
         env.update(self.env or {})
         self.returncode = None
         stderr = open(self.stderr_file, 'ab')
+        argv = [sys.executable, '-m', 'cinder.cmd.volume',
+                '--config-file', self.config_file]
+        if self.netns:
+            argv = ['ip', 'netns', 'exec', self.netns] + argv
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'cinder.cmd.volume',
-             '--config-file', self.config_file],
+            argv,
             stdout=subprocess.DEVNULL, stderr=stderr, env=env,
             start_new_session=self.new_session)
         stderr.close()

@@ -46,11 +46,14 @@ A failure at any start step undoes the steps before it and raises
 to fix.
 """
 
+import socket
 import threading
 import time
+import urllib.parse
 
 from oslo_config import cfg
 from oslo_log import log as logging
+import oslo_messaging
 
 from cinder.common import config
 from cinder.common import processes
@@ -153,6 +156,7 @@ class Service(object):
                 raise exception.ServiceStartError(str(e)) from None
             self._started = True
             self._stopped.clear()
+            self._log_addresses()
             LOG.info('cinder-volume started on host %s', self.host)
 
     def _load_driver(self):
@@ -236,6 +240,35 @@ class Service(object):
                         'coordinator stops now and their locks are lost',
                         len(left), CUT_OFF_TIMEOUT, ', '.join(left))
 
+    def _log_addresses(self):
+        """Log the addresses this host reaches the bus and locks from.
+
+        Only a log line: what cannot be parsed is left out.
+        """
+        peers = []
+        try:
+            for broker in oslo_messaging.TransportURL.parse(
+                    self.conf, self.conf.transport_url).hosts:
+                peers.append(('message bus', broker.hostname,
+                              broker.port or 5672))
+        except oslo_messaging.InvalidTransportURL:
+            pass
+        backend = self.coordinator.backend
+        masked = getattr(backend, 'masked_url', None)
+        if isinstance(masked, str) and backend.distributed:
+            try:
+                parts = urllib.parse.urlsplit(masked)
+                if parts.hostname:
+                    peers.append(('lock backend', parts.hostname,
+                                  parts.port or 0))
+            except ValueError:
+                pass
+        seen = ['%s %s:%s from %s' % (what, host, port,
+                                      _source_address(host, port))
+                for what, host, port in peers if host]
+        if seen:
+            LOG.info('Host %s reaches the %s', self.host, '; the '.join(seen))
+
     def _close_transport(self):
         transport, self._transport = self._transport, None
         if transport is not None:
@@ -252,3 +285,17 @@ class Service(object):
         except Exception:
             LOG.exception('Error while stopping (%s)',
                           getattr(call, '__qualname__', call))
+
+
+def _source_address(host, port):
+    """The local address this host sends from to ``host``; '?' if none.
+
+    A UDP socket's connect() chooses the route and source address and
+    sends nothing.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((host, port or 9))
+            return sock.getsockname()[0]
+    except OSError:
+        return '?'

@@ -44,6 +44,7 @@ from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
 from cinder.stress import lockservers
+from cinder.stress import netns
 from cinder.stress import runmodel
 from cinder.stress import workload as workload_mod
 
@@ -81,6 +82,19 @@ def _parse(argv):
                               'as host-local locks on several hosts would: '
                               'the verdict must then find violations')
     url_args.add_transport_argument(parser)
+    parser.add_argument('--hosts', choices=cluster_mod.HOSTS,
+                        default='local',
+                        help='local: every service on this machine\'s '
+                             'network (default); netns: each service in a '
+                             'network namespace of its own, the broker and '
+                             'the lock server in a control namespace, all '
+                             'on one bridge (%s, names %s-*; needs root)' % (
+                                 cluster_mod.NETNS_SUBNET,
+                                 cluster_mod.NETNS_PREFIX))
+    parser.add_argument('--cleanup', action='store_true',
+                        help='run nothing: remove the namespaces, veths, '
+                             'bridge and route a crashed --hosts netns run '
+                             'left, and say what was removed')
     parser.add_argument('--faults', action='store_true',
                         help='kill -9 and restart services, pause them '
                              'past their lease, restart the lock server; '
@@ -120,6 +134,21 @@ def _parse(argv):
         parser.error('--fault-interval must be positive')
     url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
     url_args.resolve_transport(args, parser)
+    if args.hosts == 'netns' or args.cleanup:
+        option = '--cleanup' if args.cleanup else '--hosts netns'
+        if os.geteuid() != 0:
+            parser.error('%s needs root (network namespaces)' % option)
+        for tool in ('ip', 'nft'):
+            if shutil.which(tool) is None:
+                parser.error('%s needs %s (install iproute2 and nftables)'
+                             % (option, tool))
+    if args.hosts == 'netns':
+        for name in ('backend_url', 'transport_url'):
+            if getattr(args, name):
+                parser.error(
+                    '--hosts netns cannot use --%s: the namespaces reach '
+                    'nothing beyond their bridge; use --lock-server and '
+                    'the private broker' % name.replace('_', '-'))
     return args
 
 
@@ -148,10 +177,17 @@ class Progress(object):
             self.stream.flush()
 
 
-def _print_report(report, model, elapsed, out):
+def _print_report(report, model, elapsed, out, hosts=None):
     w = out.write
     w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
         len(model['services']), model['backend'], model['seed'], elapsed))
+    if hosts:
+        w('%-12s %-16s %s\n' % ('service', 'namespace', 'address'))
+        for row in hosts:
+            w('%-12s %-16s %s\n' % (
+                row['host'], row['netns'] or '-',
+                row['address'] or '127.0.0.1'))
+        w('\n')
     w('%-22s %6s %7s  %s\n' % ('operation', 'done', 'failed', 'why'))
     w('%s\n' % ('-' * 70))
     for kind, counts in report.ops.items():
@@ -217,23 +253,35 @@ def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.verify is not None:
         return _verify(args)
+    if args.cleanup:
+        return _cleanup()
     messaging.register_secrets(args.transport_url)
     common.protect_secrets(args.backend_url)
     with common.scrubbed_output():
         return _run(args)
 
 
+def _cleanup():
+    with netns.MachineLock(cluster_mod.NETNS_SUBNET):
+        removed = netns.cleanup(cluster_mod.NETNS_PREFIX,
+                                cluster_mod.NETNS_SUBNET)
+    print('cinder-aa-stress: removed %s' % (', '.join(removed) or
+                                            'nothing: no leftovers'))
+    return 0
+
+
 def _output(report, model, elapsed, args, extra=None):
     out = sys.stdout
+    extra = extra or {}
     if args.json:
         data = report.to_dict()
         data.update(services=len(model['services']), seed=model['seed'],
                     backend=model['backend'], seconds=round(elapsed, 1))
-        data.update(extra or {})
+        data.update(extra)
         json.dump(data, out, indent=2, sort_keys=True)
         out.write('\n')
     else:
-        _print_report(report, model, elapsed, out)
+        _print_report(report, model, elapsed, out, extra.get('hosts'))
 
 
 def _verify(args):
@@ -269,7 +317,8 @@ def _run(args):
     cluster = cluster_mod.Cluster(
         work_dir, services=args.services, lock_server=args.lock_server,
         backend_url=args.backend_url, local_locks=args.local_locks,
-        debug=args.debug, transport_url=args.transport_url)
+        debug=args.debug, transport_url=args.transport_url,
+        hosts=args.hosts)
     out = sys.stdout
     progress = Progress(sys.stderr)
     injector = None
@@ -307,6 +356,7 @@ def _run(args):
             progress.finish()
         load.recover()
     finally:
+        placement = cluster.placement()
         cluster.stop()
     model = runmodel.build(
         args.seed, cluster.describe_backend(),
@@ -316,7 +366,8 @@ def _run(args):
     report, model['states'] = assess.assess(work_dir, model)
     runmodel.save(work_dir, model)
     elapsed = time.monotonic() - started
-    _output(report, model, elapsed, args, {'work_dir': work_dir})
+    _output(report, model, elapsed, args,
+            {'work_dir': work_dir, 'hosts': placement})
     if report.ok and not (args.keep or args.work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
     elif not args.json:

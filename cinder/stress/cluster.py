@@ -20,9 +20,19 @@ service paused past its lock lease (SIGSTOP/SIGCONT of its process group,
 so a running ``qemu-img`` stops too), the lock server restarted.
 Requests reach the services over a RabbitMQ broker: a private one this
 module starts on 127.0.0.1, or the one of a given ``transport_url``.
+
+With ``hosts='netns'`` every service runs on a "host" of its own: a
+network namespace with its own address on a bridge
+(:mod:`cinder.stress.netns`), and the broker and the lock server run in a
+control namespace, ``ctl``, where this process's calling thread moves
+too (it plays the controller: its requests and probes leave from there).
+No service reaches another's loopback or the machine's: locks and
+requests cross the bridge. The share stays a directory every namespace
+sees (the kernel has no NFS client).
 """
 
 import os
+import sys
 import threading
 import time
 
@@ -32,6 +42,7 @@ from cinder import coordination
 from cinder import local_service
 from cinder import messaging
 from cinder.stress import lockservers
+from cinder.stress import netns
 
 #: Lease of a lock (Redis, etcd) or session timeout (ZooKeeper), seconds,
 #: for clusters whose lock server this module starts: short, so that a
@@ -40,6 +51,12 @@ TEST_LEASE = 6
 
 _LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
                 'zookeeper': 'timeout'}
+
+HOSTS = ('local', 'netns')
+#: Names of the namespaces, veths and bridge of ``hosts='netns'``.
+NETNS_PREFIX = 'cvaa'
+#: The one /24 their addresses come from.
+NETNS_SUBNET = '10.77.0.0/24'
 
 
 class ClusterError(Exception):
@@ -91,17 +108,32 @@ class Cluster(object):
         override (an empty ``hooks`` turns the ledger off).
     :param transport_url: the message bus of the services; None starts a
         private RabbitMQ broker in ``work_dir/rabbitmq``.
+    :param hosts: ``local`` (every service on this machine's network) or
+        ``netns`` (a namespace per service; the broker and lock server
+        in a control namespace; needs root, and neither ``backend_url``
+        nor ``transport_url``: nothing outside the bridge is reachable).
     """
 
     def __init__(self, work_dir, services=3, lock_server=None,
                  backend_url=None, local_locks=False, debug=False,
-                 volume_driver='nfs', options=None, transport_url=None):
+                 volume_driver='nfs', options=None, transport_url=None,
+                 hosts='local', netns_prefix=NETNS_PREFIX,
+                 netns_subnet=NETNS_SUBNET):
         if services < 1:
             raise ClusterError('--services must be at least 1')
         if sum(bool(x) for x in (lock_server, backend_url,
                                  local_locks)) > 1:
             raise ClusterError('give at most one of --lock-server, '
                                '--backend-url and --local-locks')
+        if hosts not in HOSTS:
+            raise ClusterError('--hosts must be one of %s, not %r' % (
+                ', '.join(HOSTS), hosts))
+        if hosts == 'netns' and (backend_url or transport_url):
+            raise ClusterError(
+                '--hosts netns cannot use --%s: the namespaces reach '
+                'nothing beyond their bridge; use --lock-server (and the '
+                'private broker) instead' % (
+                    'backend-url' if backend_url else 'transport-url'))
         self.work_dir = os.path.abspath(work_dir)
         self.share = os.path.join(self.work_dir, 'share')
         self.ledger = os.path.join(self.work_dir, 'ledger.jsonl')
@@ -115,6 +147,13 @@ class Cluster(object):
         self.server = None
         self.broker = None
         self.transport_url = transport_url
+        self.hosts = hosts
+        self.netns_prefix = netns_prefix
+        self.netns_subnet = netns_subnet
+        self.network = None
+        self.control = None
+        self._entered = None
+        self._machine_lock = None
         self.backend_url = None
         self._given_lease = None
         self.services = []
@@ -144,12 +183,44 @@ class Cluster(object):
                                '(install rabbitmq-server, or give '
                                '--transport-url)' % ', '.join(missing))
         self.broker = lockservers.RabbitServer(
-            data_dir=os.path.join(self.work_dir, 'rabbitmq'))
+            data_dir=os.path.join(self.work_dir, 'rabbitmq'),
+            host=self._server_host())
         self.broker.start()
         self.transport_url = self.broker.url
 
+    def _server_host(self):
+        return self.control.address if self.control is not None else None
+
+    def _make_network(self):
+        """The namespaces; this thread moves into the control one."""
+        self._machine_lock = netns.MachineLock(self.netns_subnet)
+        if not self._machine_lock.acquire(blocking=False):
+            sys.stderr.write('cinder-aa-stress: waiting for another run '
+                             'with namespaces in %s to end\n' %
+                             self.netns_subnet)
+            self._machine_lock.acquire()
+        self.network = netns.Network(self.netns_prefix, self.netns_subnet)
+        self.network.create()
+        self.control = self.network.add_host('ctl')
+        for index in range(self.count):
+            self.network.add_host('host-%d' % (index + 1))
+        self._entered = netns.Entered(self.control.netns)
+
+    def placement(self):
+        """``[{host, netns, address}]`` of the services, in order."""
+        rows = []
+        for service in self.services:
+            host = (self.network.hosts.get(service.host)
+                    if self.network is not None else None)
+            rows.append({'host': service.host,
+                         'netns': host.netns if host else None,
+                         'address': host.address if host else None})
+        return rows
+
     def start(self):
         os.makedirs(self.share, exist_ok=True)
+        if self.hosts == 'netns':
+            self._make_network()
         if self.transport_url is None:
             self._start_broker()
         shares_file = os.path.join(self.work_dir, 'nfs_shares')
@@ -165,7 +236,8 @@ class Cluster(object):
                                    (self.lock_server_kind,
                                     ', '.join(missing)))
             self.server = cls(data_dir=os.path.join(self.work_dir,
-                                                    'lock-server'))
+                                                    'lock-server'),
+                              host=self._server_host())
             self.server.start()
             self.backend_url = '%s?%s=%d' % (
                 self.server.url, _LEASE_QUERY[self.lock_server_kind],
@@ -198,26 +270,48 @@ class Cluster(object):
                 options.setdefault(section, {}).update(values)
             service = local_service.ServiceProcess(
                 state, options, host=host, debug=self.debug,
-                new_session=True)
+                new_session=True,
+                netns=(self.network.hosts[host].netns
+                       if self.network is not None else None))
             service.prepare()
             self.services.append(service)
         for service in self.services:
             service.start()
 
     def stop(self):
-        """Stop every service (SIGTERM), the lock server, the broker."""
-        for service in self.services:
+        """Stop every service (SIGTERM), the lock server, the broker.
+
+        Then the namespaces, whatever failed before.
+        """
+        try:
+            for service in self.services:
+                try:
+                    if service.paused:
+                        service.resume()
+                    service.terminate()
+                except Exception:
+                    service.kill()
+            if self.server is not None:
+                self.server.stop()
+            local_service.close_transports()
+            if self.broker is not None:
+                self.broker.stop()
+        finally:
+            self._remove_network()
+
+    def _remove_network(self):
+        """Leave the control namespace; remove every namespace made."""
+        try:
+            if self._entered is not None:
+                self._entered.leave()
+                self._entered = None
+        finally:
             try:
-                if service.paused:
-                    service.resume()
-                service.terminate()
-            except Exception:
-                service.kill()
-        if self.server is not None:
-            self.server.stop()
-        local_service.close_transports()
-        if self.broker is not None:
-            self.broker.stop()
+                if self.network is not None:
+                    self.network.destroy()
+            finally:
+                if self._machine_lock is not None:
+                    self._machine_lock.release()
 
     # Faults --------------------------------------------------------------
 

@@ -32,14 +32,24 @@ with a bounded wait; a failure raises :class:`NetnsError` naming the
 command and what it printed.
 """
 
+import contextlib
+import ctypes
+import ctypes.util
+import fcntl
 import ipaddress
+import os
 import subprocess
+import threading
 
 #: Seconds one ``ip`` or ``nft`` command may take.
 COMMAND_TIMEOUT = 30
 
 #: Interface names are at most 15 bytes (IFNAMSIZ - 1).
 _MAX_IFNAME = 15
+
+_CLONE_NEWNET = 0x40000000
+#: One set of namespaces of a prefix at a time on the machine.
+LOCK_DIR = '/run/lock'
 
 
 class NetnsError(Exception):
@@ -114,6 +124,113 @@ def cleanup(prefix, subnet=None):
                 raise
         removed.append(name)
     return removed
+
+
+def _setns(fd):
+    """Move the calling thread into the network namespace of ``fd``."""
+    setns = getattr(os, 'setns', None)  # Python 3.12+
+    if setns is not None:
+        setns(fd, _CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6',
+                       use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
+class Entered(object):
+    """The calling thread moved into namespace ``netns``; :meth:`leave`.
+
+    A network namespace is a property of a thread: threads and processes
+    this thread starts from now on are born in ``netns``, sockets it opens
+    are of ``netns``; other threads stay where they are. :meth:`leave`
+    must run on the same thread.
+
+    :raises NetnsError: the namespace does not exist or cannot be entered.
+    """
+
+    def __init__(self, netns):
+        self.netns = netns
+        self._thread = threading.get_ident()
+        self._home = os.open('/proc/thread-self/ns/net', os.O_RDONLY)
+        try:
+            fd = os.open(os.path.join('/run/netns', netns), os.O_RDONLY)
+        except OSError as e:
+            os.close(self._home)
+            raise NetnsError('network namespace %s cannot be opened: %s' %
+                             (netns, e.strerror)) from None
+        try:
+            _setns(fd)
+        except OSError as e:
+            os.close(self._home)
+            raise NetnsError('cannot enter network namespace %s: %s' %
+                             (netns, e.strerror)) from None
+        finally:
+            os.close(fd)
+
+    def leave(self):
+        """Back to the namespace the thread was in; idempotent."""
+        if self._home is None:
+            return
+        if threading.get_ident() != self._thread:
+            raise NetnsError('leave() the namespace %s from the thread '
+                             'that entered it' % self.netns)
+        try:
+            _setns(self._home)
+        finally:
+            os.close(self._home)
+            self._home = None
+
+
+@contextlib.contextmanager
+def inside(netns):
+    """Run the block's thread inside ``netns``."""
+    entered = Entered(netns)
+    try:
+        yield entered
+    finally:
+        entered.leave()
+
+
+class MachineLock(object):
+    """An exclusive lock on ``subnet`` on this machine.
+
+    Held (``flock``) while a run or a test has namespaces with addresses
+    of the subnet, so that two never share it (their addresses and the
+    subnet's route would clash); the kernel drops it when its process
+    dies.
+    """
+
+    def __init__(self, subnet):
+        self.path = os.path.join(LOCK_DIR, 'cinder-netns-%s.lock' % (
+            str(subnet).replace('/', '_')))
+        self._fd = None
+
+    def acquire(self, blocking=True):
+        """Take it; False when ``blocking`` is False and it is taken."""
+        os.makedirs(LOCK_DIR, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking
+                                             else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
 
 
 class Host(object):

@@ -39,10 +39,10 @@ class EtcdServer(server.LockServer):
 
     def __init__(self, port=None, data_dir=None, start_timeout=None,
                  stop_timeout=10.0, detached=False, heartbeat_interval=100,
-                 election_timeout=500):
+                 election_timeout=500, host=None):
         super(EtcdServer, self).__init__(
             port=port, data_dir=data_dir, start_timeout=start_timeout,
-            stop_timeout=stop_timeout, detached=detached)
+            stop_timeout=stop_timeout, detached=detached, host=host)
         self.heartbeat_interval = heartbeat_interval
         self.election_timeout = election_timeout
 

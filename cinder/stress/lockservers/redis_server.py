@@ -16,6 +16,7 @@
 import shutil
 import socket
 
+from cinder.stress.lockservers import common
 from cinder.stress.lockservers import server
 
 
@@ -34,7 +35,11 @@ class RedisServer(server.LockServer):
         return [shutil.which(self.binary) or self.binary,
                 '--bind', self.host,
                 '--port', str(self.port),
-                '--protected-mode', 'yes',
+                # Protected mode answers DENIED to every client not on
+                # the loopback; a namespace's address is reached from the
+                # namespaces on its bridge only.
+                '--protected-mode',
+                'yes' if self.host == common.HOST else 'no',
                 '--save', '',
                 '--appendonly', 'no',
                 '--daemonize', 'no',

@@ -59,6 +59,9 @@ class LockServer(object):
     :param stop_timeout: seconds to wait after SIGTERM before SIGKILL.
     :param detached: True for a server that must outlive this process
         (tools/lock-servers): no ``atexit`` stop, no kill on parent death.
+    :param host: the address to bind, 127.0.0.1 by default; another one
+        must be of the network namespace the server is started in (that
+        of the starting thread: :func:`cinder.stress.netns.inside`).
     """
 
     kind = None
@@ -67,8 +70,8 @@ class LockServer(object):
     _extra_port_names = ()
 
     def __init__(self, port=None, data_dir=None, start_timeout=None,
-                 stop_timeout=10.0, detached=False):
-        self.host = common.HOST
+                 stop_timeout=10.0, detached=False, host=None):
+        self.host = host or common.HOST
         self.port = port
         self.extra_ports = {}
         self._given_data_dir = data_dir

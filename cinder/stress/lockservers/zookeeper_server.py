@@ -55,10 +55,10 @@ class ZooKeeperServer(server.LockServer):
     def __init__(self, port=None, data_dir=None, start_timeout=None,
                  stop_timeout=10.0, detached=False, tick_time=2000,
                  min_session_timeout=2000, max_session_timeout=60000,
-                 force_sync=True, heap='256m'):
+                 force_sync=True, heap='256m', host=None):
         super(ZooKeeperServer, self).__init__(
             port=port, data_dir=data_dir, start_timeout=start_timeout,
-            stop_timeout=stop_timeout, detached=detached)
+            stop_timeout=stop_timeout, detached=detached, host=host)
         self.tick_time = tick_time
         self.min_session_timeout = min_session_timeout
         self.max_session_timeout = max_session_timeout

@@ -18,11 +18,19 @@ real NFS driver and the real qemu-img. With a shared lock backend the
 verdict must be clean, faults included; with a lock directory per service
 (what host-local locks on several hosts amount to) it must find
 violations, which shows it can.
+
+The runs on a lock server put each service on a host of its own
+(``--hosts netns``: a network namespace each, the broker and the lock
+server in a control namespace); those runs take turns, as they share the
+project's one /24. The file backend runs stay on one host, as the
+README's first command does.
 """
 
 import io
 import json
 import os
+import re
+import shutil
 from unittest import mock
 
 import fixtures
@@ -45,6 +53,7 @@ class StressTest(testtools.TestCase):
 
     def run_tool(self, *args):
         work = os.path.join(self.useFixture(fixtures.TempDir()).path, 'w')
+        self.work = work
         out = io.StringIO()
         err = io.StringIO()
         with mock.patch('sys.stdout', out), mock.patch('sys.stderr', err):
@@ -89,14 +98,52 @@ class StressTest(testtools.TestCase):
         lockservers.check_available(kind)
         return ['--lock-server', kind]
 
+    def _apart(self):
+        missing = [t for t in ('ip', 'nft') if shutil.which(t) is None]
+        if os.geteuid() != 0:
+            missing.append('root')
+        if missing:
+            if lockservers.env_flag(lockservers.REQUIRE_ENV):
+                self.fail('--hosts netns needs %s' % ', '.join(missing))
+            self.skipTest('--hosts netns needs %s' % ', '.join(missing))
+        return ['--hosts', 'netns']
+
+    def assert_apart(self, report):
+        """Each service in a namespace and at an address of its own."""
+        hosts = report['hosts']
+        self.assertEqual(3, len(hosts))
+        self.assertEqual(3, len({h['netns'] for h in hosts}))
+        self.assertEqual(3, len({h['address'] for h in hosts}))
+        for host in hosts:
+            self.assertTrue(host['address'].startswith('10.77.0.'), host)
+            with open(os.path.join(self.work, host['host'],
+                                   'cinder-volume.log')) as f:
+                log = f.read()
+            # The bus and the locks are reached over the bridge, from the
+            # service's own address.
+            seen = re.findall(r'reaches the message bus (\S+):\d+ from '
+                              r'(\S+); the lock backend (\S+):\d+ from '
+                              r'(\S+)', log)
+            self.assertTrue(seen, log[-2000:])
+            bus, bus_from, locks, locks_from = seen[0]
+            self.assertEqual('10.77.0.1', bus)
+            self.assertEqual('10.77.0.1', locks)
+            self.assertEqual([host['address']] * 2, [bus_from, locks_from])
+
+    def _run_apart(self, kind, *args):
+        status, report = self.run_tool(*self._server(kind) + self._apart() +
+                                       list(args))
+        self.assert_apart(report)
+        return status, report
+
     def test_redis(self):
-        self.assert_clean(*self.run_tool(*self._server('redis')))
+        self.assert_clean(*self._run_apart('redis'))
 
     def test_zookeeper(self):
-        self.assert_clean(*self.run_tool(*self._server('zookeeper')))
+        self.assert_clean(*self._run_apart('zookeeper'))
 
     def test_etcd(self):
-        self.assert_clean(*self.run_tool(*self._server('etcd')))
+        self.assert_clean(*self._run_apart('etcd'))
 
     def _assert_faults(self, report):
         kinds = {f['kind'] for f in report['faults']}
@@ -105,20 +152,24 @@ class StressTest(testtools.TestCase):
                             for f in report['faults']), report['faults'])
 
     def test_redis_with_faults(self):
-        status, report = self.run_tool(*self._server('redis') + [
-            '--faults', '--fault-interval', '4', '--operations', '200'])
+        status, report = self._run_apart(
+            'redis', '--faults', '--fault-interval', '4', '--operations',
+            '200')
         self._assert_faults(report)
         self.assert_clean(status, report, unfenced=True)
 
     def test_zookeeper_with_faults(self):
-        status, report = self.run_tool(*self._server('zookeeper') + [
-            '--faults', '--fault-interval', '4', '--operations', '200'])
+        status, report = self._run_apart(
+            'zookeeper', '--faults', '--fault-interval', '4', '--operations',
+            '200')
         self._assert_faults(report)
         self.assert_clean(status, report, unfenced=True)
 
     def test_local_locks_are_caught(self):
-        # Requests in pairs racing for one volume: they meet for sure.
-        status, report = self.run_tool('--local-locks', '--collide')
+        # Requests in pairs racing for one volume: they meet for sure;
+        # each service on a host of its own, with its own lock directory.
+        status, report = self.run_tool('--local-locks', '--collide',
+                                       *self._apart())
         self.assertEqual(1, status)
         self.assertFalse(report['ok'])
         self.assertIn('lock-overlap', report['violations'])

@@ -12,16 +12,18 @@
 
 """Hosts apart on this machine: real namespaces, veths, bridge, nftables.
 
-Every test uses the one /24 the project may use (10.77.0.0/24); an
-exclusive lock file keeps the tests of parallel workers from making two
-networks at once. Each test removes what it made, checked by name.
+Every test uses the one /24 the project may use (10.77.0.0/24);
+:class:`cinder.stress.netns.MachineLock` keeps the tests of parallel
+workers (and stress runs with ``--hosts netns``) from making two networks
+at once. Each test removes what it made, checked by name.
 """
 
-import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from oslotest import base
@@ -30,7 +32,6 @@ from cinder.stress import lockservers
 from cinder.stress import netns
 
 SUBNET = '10.77.0.0/24'
-LOCK_FILE = '/tmp/cinder-netns-tests.lock'
 PORT = 9999
 
 SERVER = """
@@ -67,9 +68,9 @@ class NetnsTestCase(base.BaseTestCase):
             if lockservers.env_flag(lockservers.REQUIRE_ENV):
                 self.fail('network namespaces need %s' % ', '.join(missing))
             self.skipTest('network namespaces need %s' % ', '.join(missing))
-        lock = open(LOCK_FILE, 'a')
-        self.addCleanup(lock.close)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock = netns.MachineLock(SUBNET)
+        lock.acquire()
+        self.addCleanup(lock.release)
         self.prefix = 'ct%d' % (os.getpid() % 100000)
         self.net = netns.Network(prefix=self.prefix, subnet=SUBNET)
         self.addCleanup(self.assert_nothing_left)
@@ -146,3 +147,28 @@ class NetnsTestCase(base.BaseTestCase):
         removed = netns.cleanup(self.prefix, again.subnet)
         self.assertIn('unreachable %s' % SUBNET, removed)
         self.assertIn(self.prefix + '-br', removed)
+
+    def test_a_thread_enters_a_namespace_and_leaves_it(self):
+        a, b = self.net.add_host('a'), self.net.add_host('b')
+        self.serve(a)
+
+        def reach():
+            try:
+                with socket.create_connection((a.address, PORT),
+                                              timeout=1) as s:
+                    return s.recv(2).decode()
+            except OSError as e:
+                return type(e).__name__
+
+        self.assertEqual('OSError', reach())
+        with netns.inside(b.netns):
+            self.assertEqual('hi', reach())
+            # Threads and processes started inside are born there.
+            seen = []
+            thread = threading.Thread(target=lambda: seen.append(reach()))
+            thread.start()
+            thread.join(30)
+            self.assertEqual(['hi'], seen)
+            self.assertEqual('hi', self.connect(a.address))
+        self.assertEqual('OSError', reach())
+        self.assertRaises(netns.NetnsError, netns.Entered, 'no-such-ns')

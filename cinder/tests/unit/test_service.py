@@ -188,6 +188,28 @@ class LifecycleTestCase(ServiceTestCase):
         self.assertIsNone(svc.transport)
 
 
+class AddressesTestCase(ServiceTestCase):
+
+    def test_the_log_names_the_address_each_server_is_reached_from(self):
+        self.fixture.config(transport_url='rabbit://u:pw@127.0.0.2:5999/')
+        coordinator = mock.Mock(spec=coordination.Coordinator)
+        coordinator.backend.distributed = True
+        coordinator.backend.masked_url = 'redis://:***@127.0.0.3:6379'
+        svc = service.Service(self.conf, coordinator=coordinator)
+        svc._log_addresses()
+        self.assertIn('Host %s reaches the message bus 127.0.0.2:5999 from '
+                      '127.0.0.1; the lock backend 127.0.0.3:6379 from '
+                      '127.0.0.1' % self.host, self.log.output)
+
+    def test_host_local_locks_are_not_named(self):
+        self.fixture.config(transport_url='rabbit://u:pw@127.0.0.2:5999/')
+        svc = service.Service(self.conf, coordinator=self.locks.coordinator)
+        svc._log_addresses()
+        self.assertIn('reaches the message bus 127.0.0.2:5999 from',
+                      self.log.output)
+        self.assertNotIn('lock backend', self.log.output)
+
+
 class DriverChecksTestCase(ServiceTestCase):
 
     def test_unknown_driver_names_the_option(self):

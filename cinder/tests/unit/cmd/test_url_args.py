@@ -95,3 +95,38 @@ class UrlArgsTestCase(base.BaseTestCase):
                       self.stderr.getvalue())
         self.assertNotIn('pw2', self.stderr.getvalue())
 
+
+class HostsArgsTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.EnvironmentVariable(url_args.ENV))
+        self.useFixture(fixtures.EnvironmentVariable(url_args.TRANSPORT_ENV))
+        self.stderr = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stderr', io.StringIO())).new_value
+        self.useFixture(fixtures.MockPatch('os.geteuid', return_value=0))
+        self.useFixture(fixtures.MockPatch('shutil.which',
+                                           return_value='/usr/sbin/ip'))
+
+    def parse_error(self, argv):
+        self.assertRaises(SystemExit, aa_stress._parse, argv)
+        return self.stderr.getvalue()
+
+    def test_servers_outside_the_bridge_are_a_usage_error(self):
+        for option in ('--backend-url', '--transport-url'):
+            self.stderr.truncate(0)
+            self.stderr.seek(0)
+            error = self.parse_error(['--hosts', 'netns', option,
+                                      'redis://h:1'])
+            self.assertIn('--hosts netns cannot use %s' % option, error)
+
+    def test_namespaces_need_root(self):
+        os_geteuid = self.useFixture(fixtures.MockPatch('os.geteuid',
+                                                        return_value=1000))
+        self.assertIn('--hosts netns needs root',
+                      self.parse_error(['--hosts', 'netns']))
+        self.assertIn('--cleanup needs root',
+                      self.parse_error(['--cleanup']))
+        os_geteuid.mock.return_value = 0
+        self.assertEqual('netns', aa_stress._parse(['--hosts',
+                                                    'netns']).hosts)

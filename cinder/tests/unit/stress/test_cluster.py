@@ -121,3 +121,87 @@ class LeaseTestCase(base.BaseTestCase):
     def test_unusable_backend_is_an_error(self):
         self.assertRaises(cluster_mod.ClusterError, cluster_mod.backend_lease,
                           'nosuchscheme://h:1')
+
+
+class HostsApartTestCase(base.BaseTestCase):
+    """hosts='netns': a namespace per service, servers in ``ctl``."""
+
+    def setUp(self):
+        super().setUp()
+        self.work_dir = self.useFixture(fixtures.TempDir()).path
+        self.process = self.useFixture(fixtures.MockPatch(
+            'cinder.local_service.ServiceProcess')).mock
+        self.network = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.netns.Network')).mock.return_value
+        self.process.side_effect = lambda *a, **kw: mock.Mock(
+            host=kw['host'])
+        self.network.hosts = {}
+
+        def add_host(name):
+            host = mock.Mock(netns='cvaa-' + name, address='10.77.0.%d' % (
+                len(self.network.hosts) + 1))
+            host.name = name
+            self.network.hosts[name] = host
+            return host
+
+        self.network.add_host.side_effect = add_host
+        self.entered = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.netns.Entered')).mock
+        self.machine_lock = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.netns.MachineLock')).mock.return_value
+        self.rabbit = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.lockservers.RabbitServer')).mock
+        self.rabbit.missing.return_value = []
+        self.rabbit.return_value.url = 'rabbit://g:g@10.77.0.1:5672/'
+
+    def test_each_service_on_its_own_host_servers_in_control(self):
+        cluster = cluster_mod.Cluster(self.work_dir, services=2,
+                                      hosts='netns')
+        cluster.start()
+        self.assertEqual(['ctl', 'host-1', 'host-2'],
+                         list(self.network.hosts))
+        # This thread moved into the control namespace, after every host
+        # was made and before any server started.
+        self.entered.assert_called_once_with('cvaa-ctl')
+        self.assertEqual('10.77.0.1',
+                         self.rabbit.call_args.kwargs['host'])
+        self.assertEqual(['cvaa-host-1', 'cvaa-host-2'],
+                         [c.kwargs['netns'] for c in
+                          self.process.call_args_list])
+        self.assertEqual([{'host': 'host-1', 'netns': 'cvaa-host-1',
+                           'address': '10.77.0.2'},
+                          {'host': 'host-2', 'netns': 'cvaa-host-2',
+                           'address': '10.77.0.3'}],
+                         cluster.placement())
+
+    def test_stop_leaves_and_removes_the_namespaces_whatever_fails(self):
+        cluster = cluster_mod.Cluster(self.work_dir, services=1,
+                                      hosts='netns')
+        cluster.start()
+        self.rabbit.return_value.stop.side_effect = RuntimeError('stuck')
+        self.assertRaises(RuntimeError, cluster.stop)
+        self.entered.return_value.leave.assert_called_once_with()
+        self.network.destroy.assert_called_once_with()
+        self.machine_lock.release.assert_called_once_with()
+
+    def test_a_failed_start_still_removes_them(self):
+        self.rabbit.return_value.start.side_effect = RuntimeError('no')
+        cluster = cluster_mod.Cluster(self.work_dir, services=1,
+                                      hosts='netns')
+        self.assertRaises(RuntimeError, cluster.start)
+        cluster.stop()
+        self.network.destroy.assert_called_once_with()
+
+    def test_servers_outside_the_bridge_are_refused(self):
+        for kwargs, option in (({'backend_url': 'redis://r:6379'},
+                                '--backend-url'),
+                               ({'transport_url': 'rabbit://b/'},
+                                '--transport-url')):
+            exc = self.assertRaises(cluster_mod.ClusterError,
+                                    cluster_mod.Cluster, self.work_dir,
+                                    hosts='netns', **kwargs)
+            self.assertIn('--hosts netns cannot use %s' % option, str(exc))
+        exc = self.assertRaises(cluster_mod.ClusterError,
+                                cluster_mod.Cluster, self.work_dir,
+                                hosts='moon')
+        self.assertIn('--hosts must be one of local, netns', str(exc))
