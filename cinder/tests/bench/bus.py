@@ -18,7 +18,9 @@ with no latency, no ledger) on a private RabbitMQ broker, started by
 ``get_volume_stats`` (a call: request, then reply) ``requests`` times, then
 as many casts each followed by a call (two messages, one reply), and
 times each on its monotonic clock. The first requests warm the
-connections up and are not counted.
+connections up and are not counted. With ``hosts='netns'`` the service
+runs in a network namespace of its own and the broker and this client in
+another: every message crosses the bridge twice.
 """
 
 import time
@@ -50,15 +52,20 @@ def measure(client, requests, clock=time.perf_counter):
             for scenario, values in samples.items()}
 
 
-def run(work_dir, requests, progress=None):
-    """Start the service and broker, measure; the result dict."""
+def run(work_dir, requests, progress=None, hosts='local'):
+    """Start the service and broker, measure; the result dict.
+
+    :param hosts: ``local``, or ``netns``: the service in a namespace of
+        its own, the broker and the client in the control namespace.
+    """
     cluster = cluster_mod.Cluster(
-        work_dir, services=1, volume_driver=scaling.DRIVER,
+        work_dir, services=1, volume_driver=scaling.DRIVER, hosts=hosts,
         options={'DEFAULT': {'bench_latency': 0, 'bench_parallel': 1},
                  'coordination': {'hooks': ''}})
     try:
         if progress is not None:
-            progress('bus: starting a broker and one service')
+            progress('bus, hosts %s: starting a broker and one service' %
+                     hosts)
         cluster.start()
         if progress is not None:
             progress('bus: %d round trips per scenario' % requests)
@@ -66,6 +73,6 @@ def run(work_dir, requests, progress=None):
         rows = measure(service.client(timeout=30), requests)
     finally:
         cluster.stop()
-    return {'hosts': 'local', 'requests': requests,
+    return {'hosts': hosts, 'requests': requests,
             'scenarios': [dict(summary, scenario=name)
                           for name, summary in rows.items()]}

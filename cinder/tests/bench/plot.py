@@ -55,7 +55,7 @@ def series(results):
                                        handoff.get('max'), row['wait_max'])
     for run in results.get('scaling') or []:
         steps = sorted(run['steps'], key=lambda s: s['services'])
-        out['scaling'][run['backend']] = (
+        out['scaling'][report.run_label(run)] = (
             [s['services'] for s in steps],
             [s['ops_per_second'] for s in steps])
     return out

@@ -193,7 +193,7 @@ def scaling_table(results):
                  if c in by_count else '-' for c in counts]
         ratio = speedup(run, max(counts or [1]))
         errors = sum(s['errors'] for s in run['steps'])
-        rows.append([run['backend']] + cells +
+        rows.append([run_label(run)] + cells +
                     [fmt_ratio(ratio), str(errors)])
     latency = runs[0]['latency'] if runs else None
     title = 'Active/Active: operations per second'
@@ -213,6 +213,13 @@ def bus_table(results):
                          fmt_time(row['max'])])
     title = 'A volume request through the message bus (RabbitMQ)'
     return title, headers, rows
+
+
+def run_label(run):
+    """``redis``, or ``redis, hosts apart`` for a run in namespaces."""
+    if run.get('hosts', 'local') == 'local':
+        return run['backend']
+    return '%s, hosts apart' % run['backend']
 
 
 def speedup(run, services, base=1):
@@ -292,7 +299,7 @@ def evaluate(results):
         ratio = speedup(run, 3)
         targets.append(_target(
             '3 services >= %.1f x 1 service (%s)' % (SPEEDUP_LIMIT,
-                                                     run['backend']),
+                                                     run_label(run)),
             ratio, SPEEDUP_LIMIT,
             ratio is not None and ratio >= SPEEDUP_LIMIT))
     beats = results.get('heartbeat') or {}

@@ -44,6 +44,7 @@ from cinder.tests.bench import workers
 
 BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
 PHASES = ('cycles', 'heartbeat', 'scaling', 'bus')
+HOSTS = ('local', 'netns')
 
 #: (full run, --quick) defaults of the options that --quick shortens.
 DEFAULTS = {
@@ -115,6 +116,11 @@ def parse_args(argv):
     parser.add_argument('--bus-requests', type=int,
                         help='round trips per scenario of the bus phase '
                              '(1000; --quick 100)')
+    parser.add_argument('--hosts', type=_list(HOSTS),
+                        help='where the services of the scaling and bus '
+                             'phases run: local, netns (a network '
+                             'namespace each; needs root); default both '
+                             'when namespaces can be made, else local')
     parser.add_argument('--services', type=_counts, default=[1, 2, 3],
                         help='service counts of the scaling steps (1,2,3)')
     parser.add_argument('--scaling-backends', type=_list(BACKENDS),
@@ -152,6 +158,10 @@ def parse_args(argv):
         parser.error('--cycles must be at least 1')
     if args.scaling_backends is None:
         args.scaling_backends = list(args.backends)
+    if args.hosts is None:
+        args.hosts = list(HOSTS) if netns_available() else ['local']
+    elif 'netns' in args.hosts and not netns_available():
+        parser.error('--hosts netns needs root, ip and nft')
     return args
 
 
@@ -233,14 +243,28 @@ def run_heartbeat(args, urls, work_dir, progress):
 
 def run_scaling(args, urls, work_dir, progress):
     runs = []
-    for backend in args.scaling_backends:
-        directory = os.path.join(work_dir, 'scaling-%s' % backend)
-        url = ('file://' + os.path.join(directory, 'locks')
-               if backend == 'file' else urls[backend])
-        runs.append(scaling.run(backend, url, directory, args.latency,
-                                args.requests, counts=args.services,
-                                progress=progress))
+    for hosts in args.hosts:
+        for backend in args.scaling_backends:
+            directory = os.path.join(work_dir, 'scaling-%s-%s' % (backend,
+                                                                  hosts))
+            url = ('file://' + os.path.join(directory, 'locks')
+                   if backend == 'file' else urls[backend])
+            runs.append(scaling.run(backend, url, directory, args.latency,
+                                    args.requests, counts=args.services,
+                                    progress=progress, hosts=hosts))
     return runs
+
+
+def run_bus(args, work_dir, progress):
+    return [bus.run(os.path.join(work_dir, 'bus-%s' % hosts),
+                    args.bus_requests, progress, hosts=hosts)
+            for hosts in args.hosts]
+
+
+def netns_available():
+    """True when this process can make network namespaces."""
+    return os.geteuid() == 0 and all(shutil.which(tool)
+                                     for tool in ('ip', 'nft'))
 
 
 def _versions():
@@ -304,8 +328,7 @@ def collect(args, work_dir, progress):
             results['scaling'] = run_scaling(args, urls, work_dir,
                                              progress)
         if 'bus' in args.phases:
-            results['bus'] = [bus.run(os.path.join(work_dir, 'bus'),
-                                      args.bus_requests, progress)]
+            results['bus'] = run_bus(args, work_dir, progress)
     finally:
         stop_servers(servers)
     return results

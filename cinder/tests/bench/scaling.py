@@ -144,24 +144,31 @@ def step(services, requests, per_service):
 
 
 def run(backend, url, work_dir, latency, requests, counts=(1, 2, 3),
-        per_service=4, progress=None):
+        per_service=4, progress=None, hosts='local'):
     """Scale from ``min(counts)`` to ``max(counts)`` services on ``url``.
 
     :param per_service: requests in flight per service of a step, so that
         every service always has work queued (it runs one at a time).
+    :param hosts: ``local``, or ``netns``: each service in a namespace of
+        its own, and the lock server (not ``url``, which the namespaces
+        cannot reach) started by the cluster in the control namespace.
     """
     largest = max(counts)
+    if hosts == 'netns':
+        where = {'lock_server': None if backend == 'file' else backend}
+    else:
+        where = {'backend_url': url}
     cluster = cluster_mod.Cluster(
-        work_dir, services=largest, backend_url=url,
-        volume_driver=DRIVER,
+        work_dir, services=largest, volume_driver=DRIVER, hosts=hosts,
+        **where,
         options={'DEFAULT': {'bench_latency': latency,
                              'bench_parallel': 1},
                  'coordination': {'hooks': ''}})
     steps = []
     try:
         if progress is not None:
-            progress('scaling on %s: starting %d services' % (
-                backend, largest))
+            progress('scaling on %s, hosts %s: starting %d services' % (
+                backend, hosts, largest))
         cluster.start()
         for count in counts:
             if progress is not None:
@@ -171,5 +178,5 @@ def run(backend, url, work_dir, latency, requests, counts=(1, 2, 3),
             steps.append(row)
     finally:
         cluster.stop()
-    return {'backend': backend, 'latency': latency,
+    return {'backend': backend, 'hosts': hosts, 'latency': latency,
             'per_service': per_service, 'steps': steps}

@@ -227,7 +227,7 @@ class ScalingTestCase(base.BaseTestCase):
                              counts=(1, 2))
         cluster_class.assert_called_once_with(
             '/work', services=2, backend_url='file:///x',
-            volume_driver=scaling.DRIVER,
+            volume_driver=scaling.DRIVER, hosts='local',
             options={'DEFAULT': {'bench_latency': 0.01,
                                  'bench_parallel': 1},
                      'coordination': {'hooks': ''}})
@@ -235,6 +235,22 @@ class ScalingTestCase(base.BaseTestCase):
         cluster.stop.assert_called_once_with()
         self.assertEqual([1, 2], [s['services'] for s in result['steps']])
         self.assertEqual(0.01, result['latency'])
+        self.assertEqual('local', result['hosts'])
+
+    @mock.patch('cinder.stress.cluster.Cluster')
+    def test_hosts_apart_start_their_own_lock_server(self, cluster_class):
+        cluster_class.return_value.services = [FakeService('a')]
+        result = scaling.run('redis', 'redis://127.0.0.1:1', '/work', 0.01,
+                             5, counts=(1,), hosts='netns')
+        kwargs = cluster_class.call_args.kwargs
+        self.assertEqual('netns', kwargs['hosts'])
+        # The namespaces cannot reach the benchmark's 127.0.0.1 server.
+        self.assertEqual('redis', kwargs['lock_server'])
+        self.assertNotIn('backend_url', kwargs)
+        self.assertEqual('redis, hosts apart', report.run_label(result))
+        scaling.run('file', 'file:///x', '/work', 0.01, 5, counts=(1,),
+                    hosts='netns')
+        self.assertIsNone(cluster_class.call_args.kwargs['lock_server'])
 
 
 class BusTestCase(base.BaseTestCase):
@@ -320,6 +336,18 @@ class RunnerTestCase(base.BaseTestCase):
                           ['--duration', '0'])
         self.assertRaises(SystemExit, runner.parse_args, ['--cycles', '0'])
         self.assertEqual(5, runner.parse_args(['--cycles', '5']).cycles)
+
+    def test_hosts_apart_only_where_namespaces_can_be_made(self):
+        available = self.useFixture(fixtures.MockPatchObject(
+            runner, 'netns_available', return_value=True)).mock
+        self.assertEqual(['local', 'netns'], runner.parse_args([]).hosts)
+        available.return_value = False
+        self.assertEqual(['local'], runner.parse_args([]).hosts)
+        stderr = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stderr', io.StringIO())).new_value
+        self.assertRaises(SystemExit, runner.parse_args,
+                          ['--hosts', 'netns'])
+        self.assertIn('--hosts netns needs root', stderr.getvalue())
 
     def test_report_of_saved_results(self):
         from cinder.tests.unit.bench import test_report
