@@ -25,6 +25,7 @@ shared by every :class:`ServiceProcess` of this process
 
 import configparser
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,6 +163,10 @@ class ServiceProcess(object):
         env.update(self.env or {})
         self.returncode = None
         stderr = open(self.stderr_file, 'ab')
+        try:
+            log_offset = os.path.getsize(self.log_file)
+        except OSError:
+            log_offset = 0
         argv = [sys.executable, '-m', 'cinder.cmd.volume',
                 '--config-file', self.config_file]
         if self.netns:
@@ -180,12 +185,30 @@ class ServiceProcess(object):
                 raise ServiceProcessError(urls.scrub(
                     'cinder-volume exited with %s at start: %s\n%s' % (
                         self.returncode, stderr, self.log_tail())))
-            if self._answers():
+            if not self._said_started(log_offset):
+                time.sleep(0.05)
+            elif self._answers():
                 return
         self.kill()
         raise ServiceProcessError(urls.scrub(
             'cinder-volume did not answer at %s within %s s\n%s' % (
                 self.address, START_TIMEOUT, self.log_tail())))
+
+    def _said_started(self, offset):
+        """True once this process logged that it started.
+
+        Not only a reply: another live service with the same address (a
+        taken host, which this one then refuses) would answer the probe.
+        """
+        try:
+            with open(self.log_file, 'rb') as f:
+                f.seek(offset)
+                text = f.read().decode('utf-8', 'replace')
+        except OSError:
+            return False
+        return re.search(r'^\S+ \S+ %d INFO cinder\.service \[[^]]*\] '
+                         r'cinder-volume started on host ' %
+                         self.process.pid, text, re.M) is not None
 
     def _answers(self):
         """True once the service replies to a stats request.

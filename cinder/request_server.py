@@ -94,15 +94,20 @@ class RequestServer(object):
     :param transport: an oslo.messaging RPC transport; the caller owns it
         (and cleans it up after :meth:`stop`).
     :param targets: the :class:`oslo_messaging.Target` to consume from.
+    :param extra_endpoints: endpoints of the service's own methods (not
+        the manager's), with their methods marked ``exposed``; they are
+        not counted in flight.
     """
 
-    def __init__(self, transport, targets, manager, methods):
+    def __init__(self, transport, targets, manager, methods,
+                 extra_endpoints=()):
         self.targets = list(targets)
         self._inflight = inflight.InFlight()
         self._endpoint = Endpoint(manager, methods, self._inflight)
         self._servers = [
             oslo_messaging.get_rpc_server(
-                transport, target, [self._endpoint],
+                transport, target,
+                [self._endpoint] + list(extra_endpoints),
                 serializer=messaging.RecordSerializer(),
                 access_policy=dispatcher.ExplicitRPCAccessPolicy)
             for target in self.targets]

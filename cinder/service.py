@@ -18,10 +18,13 @@ Start:
    (a ``cluster`` needs a driver that supports Active/Active);
 2. start the coordinator (:data:`cinder.coordination.COORDINATOR`): no
    driver code runs before locks work;
-3. the manager's ``init_host`` sets the driver up;
-4. take requests from the message bus (``[DEFAULT] transport_url``) at
+3. join the volume services' group at the lock backend, unless a live
+   member already serves this host (:mod:`cinder.membership`);
+4. the manager's ``init_host`` sets the driver up;
+5. take requests from the message bus (``[DEFAULT] transport_url``) at
    ``host@backend`` and, in a cluster, ``cluster@backend``
-   (:mod:`cinder.messaging`).
+   (:mod:`cinder.messaging`); in a cluster, tell every member where this
+   service takes its locks (members that take theirs elsewhere say so).
 
 Stop runs the same steps backwards, and waits before each step until
 nothing works under the locks the next one drops:
@@ -37,8 +40,8 @@ nothing works under the locks the next one drops:
    their threads to end and release their locks; both steps are logged
    at WARNING, with what was killed and which requests still ran;
 3. the manager's ``cleanup`` (the driver's ``stop``);
-4. stop the coordinator: a request still running then loses its locks
-   and fails at its next lock check;
+4. leave the group, and stop the coordinator: a request still running
+   then loses its locks and fails at its next lock check;
 5. close the connection to the bus.
 
 A failure at any start step undoes the steps before it and raises
@@ -59,10 +62,12 @@ from cinder.common import config
 from cinder.common import processes
 from cinder import coordination
 from cinder import exception
+from cinder import membership
 from cinder import messaging
 from cinder import request_server
 from cinder.volume import driver as driver_mod
 from cinder.volume import manager as manager_mod
+from cinder.volume import rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -89,6 +94,7 @@ class Service(object):
         self.manager = None
         self._server = None
         self._transport = None
+        self._membership = None
         self._stopped = threading.Event()
         self._state_lock = threading.Lock()
         self._started = False
@@ -129,6 +135,7 @@ class Service(object):
             except exception.ConfigurationError as e:
                 raise exception.ServiceStartError(str(e)) from None
             self._start_coordinator()
+            self._join(volume_driver)
             self.manager = manager_mod.VolumeManager(
                 volume_driver, self.host, cluster=self.cluster)
             try:
@@ -137,26 +144,30 @@ class Service(object):
                 LOG.exception('Volume driver %s failed to start',
                               self.conf.volume_driver)
                 self._quietly(self.manager.cleanup)
-                self._quietly(self.coordinator.stop)
-                self._close_transport()
+                self._undo_join_and_coordinator()
                 raise exception.ServiceStartError(
                     'volume driver %s failed to start: %s' %
                     (self.conf.volume_driver, e)) from None
+            me = self._membership.me
+            cluster_endpoint = membership.ClusterEndpoint(me, self._cast)
             self._server = request_server.RequestServer(
                 self._transport, messaging.server_targets(
                     self.host, volume_driver.backend_name, self.cluster),
-                self.manager, self.manager.RPC_METHODS)
+                self.manager, self.manager.RPC_METHODS,
+                extra_endpoints=[cluster_endpoint])
             try:
                 self._server.start()
             except Exception as e:
                 self._server = None
                 self._quietly(self.manager.cleanup)
-                self._quietly(self.coordinator.stop)
-                self._close_transport()
+                self._undo_join_and_coordinator()
                 raise exception.ServiceStartError(str(e)) from None
             self._started = True
             self._stopped.clear()
             self._log_addresses()
+            if self.cluster:
+                self._cast('%s@%s' % (self.cluster, me['backend']),
+                           'member_joined', fanout=True, member=me)
             LOG.info('cinder-volume started on host %s', self.host)
 
     def _load_driver(self):
@@ -172,6 +183,41 @@ class Service(object):
                 'not support Active/Active; unset cluster or use a driver '
                 'that does' % (self.cluster, self.conf.volume_driver))
         return volume_driver
+
+    def _join(self, volume_driver):
+        """Join the services' group; refuse a taken host."""
+        backend = self.coordinator.backend
+        me = membership.record(
+            self.host, self.cluster, volume_driver.backend_name,
+            self._bus_address(), self.conf.volume_driver,
+            backend.masked_url if backend is not None else None,
+            _location(backend))
+        self._membership = membership.Membership(self.coordinator, me)
+        try:
+            self._membership.join()
+        except exception.ServiceStartError:
+            self._undo_join_and_coordinator()
+            raise
+        except coordination.CoordinationError as e:
+            self._undo_join_and_coordinator()
+            raise exception.ServiceStartError(
+                'cannot join the group of the volume services at the lock '
+                'backend: %s' % e) from None
+
+    def _undo_join_and_coordinator(self):
+        if self._membership is not None:
+            self._quietly(self._membership.leave)
+            self._membership = None
+        self._quietly(self.coordinator.stop)
+        self._close_transport()
+
+    def _cast(self, address, method, fanout=False, **args):
+        """Cast to a member or the cluster; a failure is only logged."""
+        try:
+            rpcapi.VolumeAPI(self._transport, address, timeout=10).cast(
+                method, fanout=fanout, **args)
+        except exception.CinderException as e:
+            LOG.warning('Could not send %s to %s: %s', method, address, e)
 
     def _start_coordinator(self):
         try:
@@ -208,8 +254,7 @@ class Service(object):
                 if not server.stop(timeout=timeout):
                     self._cut_off(server, timeout)
             self._quietly(self.manager.cleanup)
-            self._quietly(self.coordinator.stop)
-            self._close_transport()
+            self._undo_join_and_coordinator()
             self._started = False
             self._stopped.set()
             LOG.info('cinder-volume stopped on host %s', self.host)
@@ -240,19 +285,27 @@ class Service(object):
                         'coordinator stops now and their locks are lost',
                         len(left), CUT_OFF_TIMEOUT, ', '.join(left))
 
+    def _brokers(self):
+        try:
+            return [(b.hostname, b.port or 5672) for b in
+                    oslo_messaging.TransportURL.parse(
+                        self.conf, self.conf.transport_url).hosts
+                    if b.hostname]
+        except oslo_messaging.InvalidTransportURL:
+            return []
+
+    def _bus_address(self):
+        """The address this host reaches the (first) broker from."""
+        brokers = self._brokers()
+        return _source_address(*brokers[0]) if brokers else None
+
     def _log_addresses(self):
         """Log the addresses this host reaches the bus and locks from.
 
         Only a log line: what cannot be parsed is left out.
         """
-        peers = []
-        try:
-            for broker in oslo_messaging.TransportURL.parse(
-                    self.conf, self.conf.transport_url).hosts:
-                peers.append(('message bus', broker.hostname,
-                              broker.port or 5672))
-        except oslo_messaging.InvalidTransportURL:
-            pass
+        peers = [('message bus', host, port)
+                 for host, port in self._brokers()]
         backend = self.coordinator.backend
         masked = getattr(backend, 'masked_url', None)
         if isinstance(masked, str) and backend.distributed:
@@ -299,3 +352,8 @@ def _source_address(host, port):
             return sock.getsockname()[0]
     except OSError:
         return '?'
+
+
+def _location(backend):
+    """Where ``backend``'s locks live; None without a backend."""
+    return backend.location() if backend is not None else None

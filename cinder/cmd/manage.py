@@ -17,6 +17,8 @@ Usage::
     cinder-manage [--config-file FILE] coordination check [--json]
     cinder-manage [--config-file FILE] util clean_locks [--services-offline]
                                                         [--dry-run]
+    cinder-manage [--config-file FILE] service list [--json]
+    cinder-manage [--config-file FILE] cluster list [--json]
 
 ``coordination check`` starts a coordinator as ``cinder-volume`` would,
 takes and releases a probe lock and prints what the backend guarantees.
@@ -31,6 +33,12 @@ removes it all. What a held lock left is never removed. Redis and etcd
 leave nothing that does not expire: it says so. Exit status: 0 on
 success, 1 when ``--services-offline`` found locks in use (a service is
 still running), 2 on an error.
+
+``service list`` and ``cluster list`` read the volume services' group at
+the lock backend (:mod:`cinder.membership`): every service with its
+cluster, backend, address, driver, lock backend and state, or every
+cluster with its members and where they take their locks. Exit status: 0,
+or 2 when the backend cannot be used.
 
 Secrets of ``[coordination] backend_url`` never appear in the output,
 in any encoding (:func:`cinder.cmd.common.protect_secrets`). The log goes
@@ -49,6 +57,7 @@ from cinder import coordination
 from cinder import exception
 from cinder import lock_check
 from cinder import lock_cleanup
+from cinder import membership
 from cinder import version
 from cinder.volume import driver as driver_mod
 
@@ -106,6 +115,69 @@ def clean_locks(conf, services_offline=False, dry_run=False, out=None,
     finally:
         coordinator.stop()
     return _report_cleanup(result, services_offline, dry_run, out)
+
+
+def _members(coordinator, out):
+    """The group's members, or None after printing why not."""
+    try:
+        coordinator.start()
+    except coordination.CoordinationError as e:
+        out.write('the lock backend cannot be used: %s\n' % e)
+        return None
+    try:
+        return coordinator.group(membership.GROUP).members()
+    except coordination.CoordinationError as e:
+        out.write('cannot list the volume services: %s\n' % e)
+        return None
+    finally:
+        coordinator.stop()
+
+
+def _table(out, headers, rows):
+    widths = [max([len(h)] + [len(r[i]) for r in rows])
+              for i, h in enumerate(headers)]
+    for line in [headers] + rows:
+        out.write('  '.join(c.ljust(w) for c, w in zip(line, widths))
+                  .rstrip() + '\n')
+
+
+def service_list(as_json=False, out=None, coordinator=None):
+    """``service list``; returns the exit status."""
+    out = out or sys.stdout
+    members = _members(coordinator or coordination.COORDINATOR, out)
+    if members is None:
+        return 2
+    rows = membership.service_rows(members)
+    if as_json:
+        json.dump(rows, out, indent=2, sort_keys=True)
+        out.write('\n')
+        return 0
+    _table(out, ['Host', 'Cluster', 'Backend', 'Address', 'Driver',
+                 'Lock backend', 'State', 'Member'],
+           [[str(r[k] or '-') for k in ('host', 'cluster', 'backend',
+                                        'address', 'driver', 'lock_backend',
+                                        'state', 'member')] for r in rows])
+    return 0
+
+
+def cluster_list(as_json=False, out=None, coordinator=None):
+    """``cluster list``; returns the exit status."""
+    out = out or sys.stdout
+    members = _members(coordinator or coordination.COORDINATOR, out)
+    if members is None:
+        return 2
+    rows = membership.cluster_rows(members)
+    if as_json:
+        json.dump(rows, out, indent=2, sort_keys=True)
+        out.write('\n')
+        return 0
+    _table(out, ['Cluster', 'Backend', 'Members', 'Up', 'Hosts', 'Locks'],
+           [[r['cluster'], str(r['backend']), str(r['members']),
+             str(r['up']), ', '.join(r['hosts']),
+             'agree' if len(r['lock_backends']) == 1 else
+             'DISAGREE: %s' % ', '.join(map(str, r['lock_backends']))]
+            for r in rows])
+    return 0
 
 
 def _existing_resources(conf):
@@ -169,6 +241,22 @@ def _add_parsers(subparsers):
                        help='print what would be removed, remove nothing')
     clean.set_defaults(run=lambda args: clean_locks(
         CONF, services_offline=args.services_offline, dry_run=args.dry_run))
+    _add_list_parsers(subparsers)
+
+
+def _add_list_parsers(subparsers):
+    for category, help_text, run in (
+            ('service', 'the volume services (their group at the lock '
+             'backend)', service_list),
+            ('cluster', 'the clusters of volume services', cluster_list)):
+        parser = subparsers.add_parser(category, help=help_text)
+        actions = parser.add_subparsers(dest='action')
+        actions.required = True
+        listing = actions.add_parser('list', help='list the %ss' % category)
+        listing.add_argument('--json', action='store_true',
+                             help='print the list as JSON')
+        listing.set_defaults(run=lambda args, run=run: run(
+            as_json=args.json))
 
 
 _command_opt = cfg.SubCommandOpt('category', title='Command categories',

@@ -27,6 +27,7 @@ from cinder.common import config
 from cinder.coordination import backends
 from cinder.coordination import bounded
 from cinder.coordination import exceptions
+from cinder.coordination import groups
 from cinder.coordination import heartbeat
 from cinder.coordination import hooks as hooks_mod
 from cinder.coordination import lock as lock_mod
@@ -70,12 +71,18 @@ class Coordinator(loss.LossDetection):
         #: Lock hooks (cinder.coordination.hooks), while started.
         self._hooks = ()
         self._reaper = None
+        self._member = None
 
     # Lifecycle.
 
     @property
     def started(self):
         return self._backend is not None
+
+    @property
+    def member(self):
+        """The member id at the backend, once started."""
+        return self._member
 
     @property
     def backend(self):
@@ -109,6 +116,7 @@ class Coordinator(loss.LossDetection):
             self._reaper = orphans.Reaper(backend.release_orphan, backoff,
                                           self._clock)
             self._backend = backend
+            self._member = member_id
             self._held = set()
             lease = backend.lease()
             if (backend.needs_heartbeat and lease and
@@ -195,6 +203,12 @@ class Coordinator(loss.LossDetection):
                 raise exceptions.CoordinationError(
                     'the coordinator is not started')
             self._hooks += (hook,)
+
+    # Groups.
+
+    def group(self, name):
+        """The :class:`~cinder.coordination.groups.Group` ``name``."""
+        return groups.Group(self, name)
 
     # Locks.
 

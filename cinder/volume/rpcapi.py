@@ -114,13 +114,16 @@ class VolumeAPI(object):
             raise error
         return messaging.open_reply(outcome['reply'], args)
 
-    def cast(self, method, **args):
+    def cast(self, method, fanout=False, **args):
         """Send ``method`` there and return at once; no reply comes.
 
+        :param fanout: to every service consuming from the address's
+            topic (every member of a cluster), not to one of them.
         :raises RequestOutcomeUnknown: the message could not be handed to
             the broker (it may have reached it).
         """
-        context = self._client.prepare(retry=0)
+        context = (self._client.prepare(retry=0, fanout=True) if fanout
+                   else self._client.prepare(retry=0))
         try:
             context.cast({}, method, **args)
         except oslo_messaging.MessagingException as e:

@@ -106,6 +106,18 @@ class Backend(object):
         return urllib.parse.urlunsplit(
             parts._replace(query=urllib.parse.urlencode(query)))
 
+    def location(self):
+        """Where the locks live, without secrets or options.
+
+        ``scheme://host:port,.../path`` with the hosts sorted: two
+        services whose locations differ do not exclude each other.
+        """
+        parts = urllib.parse.urlsplit(self.url)
+        hosts = sorted(h.rpartition('@')[2].lower()
+                       for h in parts.netloc.rpartition('@')[2].split(','))
+        return '%s://%s%s' % (parts.scheme, ','.join(hosts),
+                              parts.path.rstrip('/'))
+
     def before_start(self, options):
         """Called with ``[coordination]`` once the driver is created."""
 

@@ -17,6 +17,7 @@ import fcntl
 import glob
 import logging
 import os
+import socket
 import stat
 import time
 import urllib.parse
@@ -38,6 +39,11 @@ class FileBackend(base.Backend):
     @property
     def directory(self):
         return urllib.parse.urlsplit(self.url).path
+
+    def location(self):
+        """The directory, on this machine: nowhere else sees its locks."""
+        return 'file://%s%s' % (socket.gethostname(),
+                                os.path.realpath(self.directory))
 
     def acquire(self, tooz_lock, blocking):
         """Lock the file, then check it is the one at the lock's path.

@@ -12,15 +12,19 @@
 
 """Two real cinder-volume processes of one cluster on two "hosts".
 
-Each service runs in a network namespace of its own; the broker runs in a
-control namespace, where this test's thread moves too (it plays the
-scheduler). Requests cross the bridge: a cast to the cluster reaches one
-member, a call to a host reaches that host.
+Each service runs in a network namespace of its own; the broker and a
+Redis lock server run in a control namespace, where this test's thread
+moves too (it plays the scheduler and the operator). Requests cross the
+bridge: a cast to the cluster reaches one member, a call to a host
+reaches that host; ``cinder-manage`` lists both members.
 """
 
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 
@@ -77,6 +81,10 @@ class HostsApartTest(base.BaseTestCase):
             host=self.ctl.address)
         self.broker.start()
         self.addCleanup(self.broker.stop)
+        self.redis = lockservers.RedisServer(
+            data_dir=os.path.join(self.dir, 'redis'), host=self.ctl.address)
+        self.redis.start()
+        self.addCleanup(self.redis.stop)
         self.addCleanup(local_service.close_transports)
         self.cluster = 'c-%s' % uuid.uuid4().hex[:6]
         self.services = [self.start_service(h) for h in self.hosts]
@@ -91,8 +99,7 @@ class HostsApartTest(base.BaseTestCase):
             {'DEFAULT': {'volume_driver': FAKE_DRIVER,
                          'cluster': self.cluster,
                          'transport_url': self.broker.url},
-             'coordination': {'backend_url': 'file://' + os.path.join(
-                 self.dir, 'locks')}},
+             'coordination': {'backend_url': self.redis.url}},
             host='host-%s' % host.name, netns=host.netns)
         service.prepare()
         self.addCleanup(service.kill)
@@ -130,3 +137,28 @@ class HostsApartTest(base.BaseTestCase):
             self.assertIn('reaches the message bus %s:%d from %s' % (
                 self.ctl.address, self.broker.port, host.address),
                 service.log())
+
+    def manage(self, *args):
+        done = subprocess.run(
+            [sys.executable, '-m', 'cinder.cmd.manage', '--config-file',
+             self.services[0].config_file] + list(args) + ['--json'],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, done.returncode, done.stderr)
+        return json.loads(done.stdout)
+
+    def test_cinder_manage_lists_the_members_on_their_hosts(self):
+        rows = self.manage('service', 'list')
+        self.assertEqual(
+            [(s.host, self.cluster, h.address, 'up')
+             for s, h in zip(self.services, self.hosts)],
+            [(r['host'], r['cluster'], r['address'], r['state'])
+             for r in rows])
+        clusters = self.manage('cluster', 'list')
+        self.assertEqual(1, len(clusters))
+        self.assertEqual(2, clusters[0]['up'])
+        self.assertEqual([self.redis.url],
+                         clusters[0]['lock_backends'])
+        # A member that stops leaves the group.
+        self.assertEqual(0, self.services[1].terminate())
+        self.assertEqual([self.services[0].host],
+                         [r['host'] for r in self.manage('service', 'list')])

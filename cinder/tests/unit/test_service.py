@@ -81,6 +81,7 @@ class ServiceTestCase(base.BaseTestCase):
         coordinator.start.side_effect = lambda: order.append('coord.start')
         coordinator.stop.side_effect = lambda: order.append('coord.stop')
         coordinator.backend.distributed = True
+        coordinator.group.return_value.members.return_value = {}
         return coordinator
 
 
@@ -186,6 +187,40 @@ class LifecycleTestCase(ServiceTestCase):
         self.assertIn('transport_url: down', str(exc))
         self.assertEqual(['coord.start', 'coord.stop'], order)
         self.assertIsNone(svc.transport)
+
+
+class MembershipTestCase(ServiceTestCase):
+
+    def second_coordinator(self):
+        coordinator = coordination.Coordinator(conf=self.conf)
+        self.fixture.config(group='coordination', backend_url=self.locks.url)
+        return coordinator
+
+    def test_a_second_service_with_a_taken_host_is_refused(self):
+        first = self.make_service()
+        first.start()
+        members = self.locks.coordinator.group('cinder-volume').members()
+        self.assertEqual([self.host], [m['host'] for m in members.values()])
+        second = self.make_service(self.second_coordinator())
+        exc = self.assertRaises(exception.ServiceStartError, second.start)
+        self.assertIn('[DEFAULT] host = %s is taken: member %s' % (
+            self.host, self.locks.coordinator.member), str(exc))
+        # Nothing of the second was left started; the first still serves.
+        self.assertFalse(second.coordinator.started)
+        self.assertIsNone(second.transport)
+        volume = objects.Volume(size=1)
+        self.make_client(first).call('create_volume', volume=volume)
+        self.assertEqual('available', volume.status)
+
+    def test_a_stopped_service_leaves_the_group(self):
+        first = self.make_service()
+        first.start()
+        first.stop()
+        self.locks.coordinator.start()
+        self.assertEqual(
+            {}, self.locks.coordinator.group('cinder-volume').members())
+        second = self.make_service(self.second_coordinator())
+        second.start()
 
 
 class AddressesTestCase(ServiceTestCase):

@@ -24,6 +24,7 @@ from oslotest import base
 from cinder.cmd import manage
 from cinder import coordination
 from cinder import lock_check
+from cinder import membership
 from cinder.tests import coordination_fixture
 from cinder.tests.unit.coordination import fakes
 from cinder.volume import driver
@@ -239,3 +240,65 @@ class MainTestCase(base.BaseTestCase):
         self.assertEqual(7, rc)
         clean.assert_called_once_with(conf, services_offline=True,
                                       dry_run=False)
+
+
+class ListTestCase(base.BaseTestCase):
+    """service list and cluster list read the group at the backend."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def coordinator(self, member=None):
+        conf = cfg.ConfigOpts()
+        coordinator = coordination.Coordinator(conf=conf, member_id=member)
+        conf([], default_config_files=[])
+        conf.set_override('backend_url', 'file://' + self.dir,
+                          group='coordination')
+        self.addCleanup(coordinator.stop)
+        return coordinator
+
+    def join(self, member, host, cluster, location):
+        coordinator = self.coordinator(member)
+        coordinator.start()
+        coordinator.group(membership.GROUP).join(membership.record(
+            host, cluster, 'nfs', '10.0.0.%s' % host[-1], 'nfs',
+            location, location, pid=os.getpid()))
+
+    def test_services_and_clusters_with_their_lock_backends(self):
+        self.join('m1', 'h1', 'c1', 'redis://r:6379')
+        self.join('m2', 'h2', 'c1', 'redis://r:6379')
+        self.join('m3', 'h3', 'c2', 'redis://r:6379')
+        self.join('m4', 'h4', 'c2', 'zookeeper://zk:2181')
+        out = io.StringIO()
+        self.assertEqual(0, manage.service_list(
+            out=out, coordinator=self.coordinator()))
+        lines = out.getvalue().splitlines()
+        self.assertEqual(['Host', 'Cluster', 'Backend', 'Address', 'Driver',
+                          'Lock', 'backend', 'State', 'Member'],
+                         lines[0].split())
+        self.assertEqual(['h1', 'c1', 'nfs', '10.0.0.1', 'nfs',
+                          'redis://r:6379', 'up', 'm1'], lines[1].split())
+        self.assertEqual(5, len(lines))
+        out = io.StringIO()
+        self.assertEqual(0, manage.cluster_list(
+            out=out, coordinator=self.coordinator()))
+        lines = out.getvalue().splitlines()
+        self.assertEqual(['c1', 'nfs', '2', '2', 'h1,', 'h2', 'agree'],
+                         lines[1].split())
+        self.assertEqual(['c2', 'nfs', '2', '2', 'h3,', 'h4', 'DISAGREE:',
+                          'redis://r:6379,', 'zookeeper://zk:2181'],
+                         lines[2].split())
+
+    def test_json_and_an_unusable_backend(self):
+        self.join('m1', 'h1', 'c1', 'file://x')
+        out = io.StringIO()
+        manage.cluster_list(as_json=True, out=out,
+                            coordinator=self.coordinator())
+        self.assertIn('"hosts": [\n      "h1"\n    ]', out.getvalue())
+        broken = self.coordinator()
+        broken.conf.set_override('backend_url', 'nosuch://h',
+                                 group='coordination')
+        out = io.StringIO()
+        self.assertEqual(2, manage.service_list(out=out, coordinator=broken))
+        self.assertIn('the lock backend cannot be used', out.getvalue())
