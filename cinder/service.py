@@ -190,8 +190,7 @@ class Service(object):
         me = membership.record(
             self.host, self.cluster, volume_driver.backend_name,
             self._bus_address(), self.conf.volume_driver,
-            backend.masked_url if backend is not None else None,
-            _location(backend))
+            backend.masked_url, backend.location())
         self._membership = membership.Membership(self.coordinator, me)
         try:
             self._membership.join()
@@ -352,8 +351,3 @@ def _source_address(host, port):
             return sock.getsockname()[0]
     except OSError:
         return '?'
-
-
-def _location(backend):
-    """Where ``backend``'s locks live; None without a backend."""
-    return backend.location() if backend is not None else None

@@ -136,12 +136,12 @@ def _parse(argv):
     url_args.resolve_transport(args, parser)
     if args.hosts == 'netns' or args.cleanup:
         option = '--cleanup' if args.cleanup else '--hosts netns'
-        if os.geteuid() != 0:
+        lacking = netns.missing()
+        if 'root' in lacking:
             parser.error('%s needs root (network namespaces)' % option)
-        for tool in ('ip', 'nft'):
-            if shutil.which(tool) is None:
-                parser.error('%s needs %s (install iproute2 and nftables)'
-                             % (option, tool))
+        if lacking:
+            parser.error('%s needs %s (install iproute2 and nftables)'
+                         % (option, lacking[0]))
     if args.hosts == 'netns':
         for name in ('backend_url', 'transport_url'):
             if getattr(args, name):

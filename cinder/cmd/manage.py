@@ -141,43 +141,43 @@ def _table(out, headers, rows):
                   .rstrip() + '\n')
 
 
-def service_list(as_json=False, out=None, coordinator=None):
-    """``service list``; returns the exit status."""
+def _print_list(rows_of, headers, cells, as_json, out, coordinator):
+    """Print the rows ``rows_of(members)`` as JSON or a table."""
     out = out or sys.stdout
     members = _members(coordinator or coordination.COORDINATOR, out)
     if members is None:
         return 2
-    rows = membership.service_rows(members)
+    rows = rows_of(members)
     if as_json:
         json.dump(rows, out, indent=2, sort_keys=True)
         out.write('\n')
-        return 0
-    _table(out, ['Host', 'Cluster', 'Backend', 'Address', 'Driver',
-                 'Lock backend', 'State', 'Member'],
-           [[str(r[k] or '-') for k in ('host', 'cluster', 'backend',
-                                        'address', 'driver', 'lock_backend',
-                                        'state', 'member')] for r in rows])
+    else:
+        _table(out, headers, [cells(r) for r in rows])
     return 0
+
+
+def service_list(as_json=False, out=None, coordinator=None):
+    """``service list``; returns the exit status."""
+    return _print_list(
+        membership.service_rows,
+        ['Host', 'Cluster', 'Backend', 'Address', 'Driver', 'Lock backend',
+         'State', 'Member'],
+        lambda r: [str(r[k] or '-') for k in (
+            'host', 'cluster', 'backend', 'address', 'driver',
+            'lock_backend', 'state', 'member')],
+        as_json, out, coordinator)
 
 
 def cluster_list(as_json=False, out=None, coordinator=None):
     """``cluster list``; returns the exit status."""
-    out = out or sys.stdout
-    members = _members(coordinator or coordination.COORDINATOR, out)
-    if members is None:
-        return 2
-    rows = membership.cluster_rows(members)
-    if as_json:
-        json.dump(rows, out, indent=2, sort_keys=True)
-        out.write('\n')
-        return 0
-    _table(out, ['Cluster', 'Backend', 'Members', 'Up', 'Hosts', 'Locks'],
-           [[r['cluster'], str(r['backend']), str(r['members']),
-             str(r['up']), ', '.join(r['hosts']),
-             'agree' if len(r['lock_backends']) == 1 else
-             'DISAGREE: %s' % ', '.join(map(str, r['lock_backends']))]
-            for r in rows])
-    return 0
+    return _print_list(
+        membership.cluster_rows,
+        ['Cluster', 'Backend', 'Members', 'Up', 'Hosts', 'Locks'],
+        lambda r: [r['cluster'], str(r['backend']), str(r['members']),
+                   str(r['up']), ', '.join(r['hosts']),
+                   'agree' if len(r['lock_backends']) == 1 else
+                   'DISAGREE: %s' % ', '.join(map(str, r['lock_backends']))],
+        as_json, out, coordinator)
 
 
 def _existing_resources(conf):

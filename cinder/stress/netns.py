@@ -38,6 +38,7 @@ import ctypes.util
 import fcntl
 import ipaddress
 import os
+import shutil
 import subprocess
 import threading
 
@@ -54,6 +55,14 @@ LOCK_DIR = '/run/lock'
 
 class NetnsError(Exception):
     """A namespace, link or partition could not be made or removed."""
+
+
+def missing():
+    """What this process lacks to make namespaces: ``ip``, ``nft``, root."""
+    lacking = [tool for tool in ('ip', 'nft') if shutil.which(tool) is None]
+    if os.geteuid() != 0:
+        lacking.append('root')
+    return lacking
 
 
 def _run(argv, stdin=None):

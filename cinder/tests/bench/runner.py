@@ -34,6 +34,7 @@ import tempfile
 import time
 
 from cinder.stress import lockservers
+from cinder.stress import netns
 from cinder.tests.bench import bus
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import lockcycle
@@ -263,8 +264,7 @@ def run_bus(args, work_dir, progress):
 
 def netns_available():
     """True when this process can make network namespaces."""
-    return os.geteuid() == 0 and all(shutil.which(tool)
-                                     for tool in ('ip', 'nft'))
+    return not netns.missing()
 
 
 def _versions():

@@ -30,7 +30,6 @@ import io
 import json
 import os
 import re
-import shutil
 from unittest import mock
 
 import fixtures
@@ -38,6 +37,7 @@ import testtools
 
 from cinder.cmd import aa_stress
 from cinder.stress import lockservers
+from cinder.tests.functional import netns_gate
 
 OPERATIONS = '150'
 
@@ -99,13 +99,7 @@ class StressTest(testtools.TestCase):
         return ['--lock-server', kind]
 
     def _apart(self):
-        missing = [t for t in ('ip', 'nft') if shutil.which(t) is None]
-        if os.geteuid() != 0:
-            missing.append('root')
-        if missing:
-            if lockservers.env_flag(lockservers.REQUIRE_ENV):
-                self.fail('--hosts netns needs %s' % ', '.join(missing))
-            self.skipTest('--hosts netns needs %s' % ', '.join(missing))
+        netns_gate.require(self, '--hosts netns needs')
         return ['--hosts', 'netns']
 
     def assert_apart(self, report):

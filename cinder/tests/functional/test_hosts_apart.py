@@ -22,7 +22,6 @@ reaches that host; ``cinder-manage`` lists both members.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from cinder import local_service
 from cinder import objects
 from cinder.stress import lockservers
 from cinder.stress import netns
+from cinder.tests.functional import netns_gate
 
 SUBNET = '10.77.0.0/24'
 FAKE_DRIVER = 'cinder.tests.unit.fake_driver.FakeDriver'
@@ -55,14 +55,8 @@ class HostsApartTest(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        missing = [t for t in ('ip', 'nft') if shutil.which(t) is None]
-        missing += lockservers.RabbitServer.missing()
-        if os.geteuid() != 0:
-            missing.append('root')
-        if missing:
-            if lockservers.env_flag(lockservers.REQUIRE_ENV):
-                self.fail('hosts apart need %s' % ', '.join(missing))
-            self.skipTest('hosts apart need %s' % ', '.join(missing))
+        netns_gate.require(self, 'hosts apart need',
+                           also=lockservers.RabbitServer.missing())
         self.dir = self.useFixture(fixtures.TempDir()).path
         lock = netns.MachineLock(SUBNET)
         lock.acquire()

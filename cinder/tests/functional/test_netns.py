@@ -19,7 +19,6 @@ at once. Each test removes what it made, checked by name.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,8 +27,8 @@ import time
 
 from oslotest import base
 
-from cinder.stress import lockservers
 from cinder.stress import netns
+from cinder.tests.functional import netns_gate
 
 SUBNET = '10.77.0.0/24'
 PORT = 9999
@@ -61,13 +60,7 @@ class NetnsTestCase(base.BaseTestCase):
 
     def setUp(self):
         super(NetnsTestCase, self).setUp()
-        missing = [t for t in ('ip', 'nft') if shutil.which(t) is None]
-        if os.geteuid() != 0:
-            missing.append('root')
-        if missing:
-            if lockservers.env_flag(lockservers.REQUIRE_ENV):
-                self.fail('network namespaces need %s' % ', '.join(missing))
-            self.skipTest('network namespaces need %s' % ', '.join(missing))
+        netns_gate.require(self, 'network namespaces need')
         lock = netns.MachineLock(SUBNET)
         lock.acquire()
         self.addCleanup(lock.release)
