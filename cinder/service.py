@@ -17,7 +17,9 @@ Start:
 1. load ``[DEFAULT] volume_driver`` and check it may run as configured
    (a ``cluster`` needs a driver that supports Active/Active);
 2. start the coordinator (:data:`cinder.coordination.COORDINATOR`): no
-   driver code runs before locks work;
+   driver code runs before locks work; from then on, the child processes
+   of a section whose lock is declared lost are killed
+   (:mod:`cinder.volume.lost_locks`);
 3. join the volume services' group at the lock backend, unless a live
    member already serves this host (:mod:`cinder.membership`);
 4. the manager's ``init_host`` sets the driver up;
@@ -66,6 +68,7 @@ from cinder import membership
 from cinder import messaging
 from cinder import request_server
 from cinder.volume import driver as driver_mod
+from cinder.volume import lost_locks
 from cinder.volume import manager as manager_mod
 from cinder.volume import rpcapi
 
@@ -226,6 +229,7 @@ class Service(object):
             # The coordinator's messages name the option and mask secrets.
             raise exception.ServiceStartError(
                 'the lock coordinator cannot start: %s' % e) from None
+        self.coordinator.add_hook(lost_locks.KillChildren())
         backend = self.coordinator.backend
         if self.cluster and backend is not None and not backend.distributed:
             LOG.warning(

@@ -221,6 +221,15 @@ class Registry(object):
                 self._kill(child, reason)
         return sorted(victims, key=lambda c: c.started)
 
+    def pardon(self, thread):
+        """Let the children *thread* starts from now on run again.
+
+        Ends what :meth:`kill` began for *thread*; children already
+        killed stay killed.
+        """
+        with self._lock:
+            self._doomed.pop(thread, None)
+
 
 #: The registry of this process.
 REGISTRY = Registry()

@@ -27,6 +27,7 @@ from cinder.common import config
 from cinder.coordination import backends
 from cinder.coordination import bounded
 from cinder.coordination import exceptions
+from cinder.coordination import fence as fence_mod
 from cinder.coordination import groups
 from cinder.coordination import heartbeat
 from cinder.coordination import hooks as hooks_mod
@@ -72,6 +73,7 @@ class Coordinator(loss.LossDetection):
         self._hooks = ()
         self._reaper = None
         self._member = None
+        self._fence = None
 
     # Lifecycle.
 
@@ -124,17 +126,52 @@ class Coordinator(loss.LossDetection):
                 LOG.warning('[coordination] heartbeat (%s s) should be a '
                             'third of the lock lease (%s s) or less',
                             opts.heartbeat, lease)
+            self._fence = self._make_fence(backend, lease, opts)
             if backend.needs_heartbeat:
                 self._heartbeat = heartbeat.Heartbeat(
                     self, opts.heartbeat, backoff)
                 self._heartbeat.start()
             LOG.info('Coordinator started: lock backend %s, member %s, '
-                     'locks exclude %s, heartbeat %s',
+                     'locks exclude %s, heartbeat %s, %s',
                      backend.masked_url, member_id,
                      'services on all hosts' if backend.distributed
                      else 'services on this host only',
                      'every %s s' % opts.heartbeat
-                     if backend.needs_heartbeat else 'not needed')
+                     if backend.needs_heartbeat else 'not needed',
+                     'locks declared lost %s s before their %s s lease can '
+                     'end' % (opts.fencing_margin, lease)
+                     if self._fence is not None else 'no lease to fence')
+
+    def _make_fence(self, backend, lease, opts):
+        """The started :class:`~.fence.Fence` of a lease backend, or None.
+
+        :raises ConfigurationError: ``fencing_margin`` is not smaller than
+            the lease (the coordinator is stopped first).
+        """
+        silence = backend.silence_before_doubt()
+        if not lease or silence is None:
+            return None
+        left = round(lease - silence, 3)
+        if opts.fencing_margin >= left:
+            error = exceptions.ConfigurationError(
+                '[coordination] fencing_margin (%s s) must be smaller than '
+                '%g s, %s' % (opts.fencing_margin, left,
+                              backend.margin_words(left)))
+            bounded.quietly(self.stop)
+            raise error
+        if backend.needs_heartbeat and (
+                opts.fencing_margin + opts.heartbeat >= lease):
+            LOG.warning('[coordination] fencing_margin (%s s) and '
+                        'heartbeat (%s s) add up to the lock lease (%s s) '
+                        'or more: locks held longer than %s s are declared '
+                        'lost before their next renewal',
+                        opts.fencing_margin, opts.heartbeat, lease,
+                        round(left - opts.fencing_margin, 3))
+        fence = fence_mod.Fence(
+            self._held_locks, self._mark_lost, lease, opts.fencing_margin,
+            renewed_by_heartbeat=backend.needs_heartbeat, clock=self._clock)
+        fence.start()
+        return fence
 
     def _start_driver(self, backend, member_id):
         try:
@@ -173,6 +210,9 @@ class Coordinator(loss.LossDetection):
             if self._heartbeat is not None:
                 self._heartbeat.stop(timeout=backend.timeout)
                 self._heartbeat = None
+            if self._fence is not None:
+                self._fence.stop(timeout=backend.timeout)
+                self._fence = None
             self._on_session_lost('the coordinator was stopped')
             hooks, self._hooks = self._hooks, ()
             hooks_mod.notify(hooks, 'close')
@@ -260,6 +300,7 @@ class Coordinator(loss.LossDetection):
         if debug:
             LOG.debug('Acquiring lock "%s"%s', lock.name, _by(lock))
         start = self._clock()
+        lock.asked_at = start
         try:
             try:
                 got = backend.acquire(lock._tooz_lock, blocking)
@@ -279,10 +320,14 @@ class Coordinator(loss.LossDetection):
                           lock.name, _by(lock))
             raise
         now = self._clock()
-        lock._held_since = now
-        lock._lost = None
+        lock.holder = threading.current_thread()
         with self._held_lock:
+            lock._held_since = now
+            lock._lost = None
             self._held.add(lock)
+        fence = self._fence
+        if fence is not None:
+            fence.poke()
         try:
             lock_mod.held_by_thread.locks.append(lock)
         except AttributeError:
@@ -306,6 +351,7 @@ class Coordinator(loss.LossDetection):
         except (AttributeError, ValueError):
             pass  # released by another thread than its acquirer
         lock._held_since = None
+        lock.holder = None
         lost = lock._lost
         if backend is None:
             lost = lost or 'the coordinator was stopped while it was held'

@@ -54,9 +54,14 @@ class Heartbeat(object):
     """A native thread that keeps leases alive and checks ownership.
 
     Each beat refreshes the leases of held locks (Tooz's driver heartbeat)
-    and asks the backend whether each held lock is still ours. A failed
-    beat is retried with :class:`Backoff` until it succeeds or the
-    coordinator stops; :meth:`stop` interrupts the wait at once.
+    and asks the backend whether each held lock is still ours; once it
+    succeeded, the coordinator is told the clock time at which it was
+    sent (the self-fencing deadline counts from there). A failed beat is
+    retried with :class:`Backoff` until it succeeds or the coordinator
+    stops; :meth:`stop` interrupts the wait at once. The beat does not
+    declare locks lost for lack of renewals: the coordinator's
+    :class:`~cinder.coordination.fence.Fence` does, on time even while a
+    beat is stuck in a call.
     """
 
     def __init__(self, coordinator, interval, backoff):
@@ -66,7 +71,6 @@ class Heartbeat(object):
         self._stopped = threading.Event()
         self._thread = None
         self._failures = 0
-        self._last_ok = None
 
     def start(self):
         self._thread = threading.Thread(target=self._run, daemon=True,
@@ -88,7 +92,6 @@ class Heartbeat(object):
                     'reconnecting in %.2f s', retry_state.attempt_number,
                     retry_state.outcome.exception(),
                     retry_state.upcoming_sleep)
-        self._coordinator._check_lease(self._last_ok)
 
     def _run(self):
         retrying = tenacity.Retrying(
@@ -99,7 +102,6 @@ class Heartbeat(object):
                 exceptions.BackendUnavailable),
             before_sleep=self._on_failure,
             reraise=True)
-        self._last_ok = self._coordinator._clock()
         while not self._stopped.wait(self._interval):
             self._failures = 0
             try:
@@ -115,5 +117,6 @@ class Heartbeat(object):
 
     def _beat_unless_stopped(self):
         if not self._stopped.is_set():
+            sent_at = self._coordinator._clock()
             self._coordinator._beat()
-            self._last_ok = self._coordinator._clock()
+            self._coordinator._renewed(sent_at)

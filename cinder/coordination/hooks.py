@@ -61,6 +61,16 @@ class LockHook(object):
         fails: the step does not run then.
         """
 
+    def lost(self, lock, reason):
+        """*lock*, still held, was just declared lost; *reason* says why.
+
+        Unlike the other methods, runs in the thread that found the loss
+        (the fence, the heartbeat, the backend's listener), while the
+        holder (``lock.holder``, a :class:`threading.Thread`) may still
+        be at work in its section: a hook may stop what it runs, for
+        example its child processes. Called once per loss.
+        """
+
     def leaving(self, lock):
         """*lock* is about to be released.
 

@@ -39,8 +39,8 @@ class Lock(object):
     """
 
     # One is made per acquire: slots make that and each access cheaper.
-    __slots__ = ('name', 'by', '_coordinator', '_tooz_lock', '_held_since',
-                 '_lost')
+    __slots__ = ('name', 'by', 'asked_at', 'holder', '_coordinator',
+                 '_tooz_lock', '_held_since', '_lost')
 
     def __init__(self, coordinator, name, tooz_lock):
         self.name = name
@@ -51,6 +51,11 @@ class Lock(object):
         #: The function the lock is taken for, named in the DEBUG lines
         #: (``Acquiring lock "X" by "f"``); set by :func:`synchronized`.
         self.by = None
+        #: Coordinator clock time at which the last acquire began: the
+        #: lease of a lease backend runs from no earlier than that.
+        self.asked_at = None
+        #: The :class:`threading.Thread` that acquired it, while held.
+        self.holder = None
 
     def __repr__(self):
         return '<Lock %s>' % self.name

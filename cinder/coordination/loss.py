@@ -14,13 +14,17 @@
 
 :class:`LossDetection` is a part (mixin) of
 :class:`~cinder.coordination.Coordinator`: the heartbeat's beat (leases
-refreshed, then each held lock checked), the lease that ran out while no
-beat got through, the ZooKeeper session listener's news, and the marking
-and ERROR log of each lost lock. It uses the coordinator's ``_backend``,
-``_held``, ``_held_lock`` and ``_clock``.
+refreshed, then each held lock checked), the self-fencing deadline
+(:class:`~cinder.coordination.fence.Fence`) that passed while no beat got
+through, the ZooKeeper session listener's news, and the marking, ERROR
+log and ``lost`` hook event of each lost lock. It uses the coordinator's
+``_backend``, ``_held``, ``_held_lock``, ``_hooks``, ``_fence`` and
+``_clock``.
 """
 
 import logging
+
+from cinder.coordination import hooks as hooks_mod
 
 LOG = logging.getLogger('cinder.coordination')
 
@@ -29,10 +33,14 @@ class LossDetection(object):
     """Marks held locks lost, and logs each once."""
 
     def _mark_lost(self, lock, reason):
-        if lock._lost is None and lock._held_since is not None:
+        with self._held_lock:
+            if lock._lost is not None or lock._held_since is None:
+                return
             lock._lost = reason
-            self._log_lost(lock.name, self._clock() - lock._held_since,
-                           reason)
+            held = self._clock() - lock._held_since
+        self._log_lost(lock.name, held, reason)
+        if self._hooks:
+            hooks_mod.notify(self._hooks, 'lost', lock, reason)
 
     @staticmethod
     def _log_lost(name, held, reason):
@@ -46,16 +54,27 @@ class LossDetection(object):
         for lock in held:
             self._mark_lost(lock, reason)
 
-    def _check_lease(self, last_ok):
-        """Mark held locks lost once the last good beat is a lease ago."""
-        backend = self._backend
-        lease = backend.lease() if backend is not None else None
-        if lease and last_ok is not None:
-            silent = self._clock() - last_ok
-            if silent > lease:
-                self._on_session_lost(
-                    'no heartbeat reached the backend for %.1fs, longer '
-                    'than the %s s lock lease' % (silent, lease))
+    def _held_locks(self):
+        with self._held_lock:
+            return list(self._held)
+
+    def _renewed(self, sent_at):
+        """A heartbeat sent at *sent_at* renewed every lock then held."""
+        fence = self._fence
+        if fence is not None:
+            fence.renewed(sent_at)
+
+    def _in_doubt(self, since):
+        """The backend may have heard nothing from us since *since*."""
+        fence = self._fence
+        if fence is not None:
+            fence.in_doubt(since)
+
+    def _resumed(self):
+        """The session backend is connected again, its session alive."""
+        fence = self._fence
+        if fence is not None:
+            fence.resumed()
 
     def _beat(self):
         """One heartbeat: refresh leases, then check each held lock."""

@@ -61,6 +61,22 @@ coordination_opts = [
                       'release a lock is not limited by it. Without it a '
                       'stopped Redis takes about a minute to report, and an '
                       'unreachable ZooKeeper blocks forever.'),
+    cfg.FloatOpt('fencing_margin',
+                 default=1.0,
+                 min=0.0,
+                 help='Seconds before the lock lease (Redis, etcd) or '
+                      'session (ZooKeeper) can end on the server at which '
+                      'this service declares the locks it holds lost, when '
+                      'no renewal got through since: their critical '
+                      'sections then stop before another service can take '
+                      'the locks, and their qemu-img processes are killed. '
+                      'The deadline counts from the moment the last '
+                      'successful renewal was sent, on the monotonic clock '
+                      'of this host. Must be smaller than the lease minus '
+                      '[coordination] heartbeat (ZooKeeper: a third of the '
+                      'session timeout, what is left when its client '
+                      'notices a silent connection); make it cover the '
+                      'longest round trip to the backend.'),
     cfg.ListOpt('hooks',
                 default=[],
                 advanced=True,

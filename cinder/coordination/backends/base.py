@@ -140,6 +140,20 @@ class Backend(object):
         """Seconds a held lock lives without a heartbeat, or None."""
         return None
 
+    def silence_before_doubt(self):
+        """Seconds of the lease gone when a loss of contact is noticed.
+
+        For the self-fencing deadline (:mod:`cinder.coordination.fence`):
+        0 for a lease backend, whose heartbeat knows when each renewal
+        was sent; None when the backend's locks are no leases.
+        """
+        return 0.0 if self.needs_heartbeat else None
+
+    def margin_words(self, left):
+        """Why ``fencing_margin`` must be below *left* seconds."""
+        return 'the %s s lock lease of %s' % (seconds(left),
+                                              self.masked_url)
+
     # Locks.
     def acquire(self, tooz_lock, blocking):
         return tooz_lock.acquire(blocking=blocking)

@@ -473,8 +473,9 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
 
     def test_release_after_the_session_expired_while_frozen(self):
         url = self.shared_url()
-        # The shortest session the test server allows.
-        holder = self.coordinator(url + '?timeout=2')
+        # The shortest session the test server allows; a fencing margin
+        # below its third (a frozen client reports no lost connection).
+        holder = self.coordinator(url + '?timeout=2', fencing_margin=0.2)
         other = self.coordinator(url)
         lock = holder.get_lock('frozen')
         lock.acquire()

@@ -37,6 +37,7 @@ from cinder import request_server
 from cinder import service
 from cinder.tests import coordination_fixture
 from cinder.tests import processes_fixture
+from cinder.volume import lost_locks
 from cinder.volume import rpcapi
 
 FAKE = 'cinder.tests.unit.fake_driver.'
@@ -127,6 +128,14 @@ class LifecycleTestCase(ServiceTestCase):
         svc.stop()
         self.assertFalse(coordinator.started)
         self.assertEqual([True], seen)
+
+    def test_children_of_sections_with_lost_locks_are_killed(self):
+        order = []
+        coordinator = self.fake_coordinator(order)
+        svc = self.make_service(coordinator)
+        svc.start()
+        [hook] = [c.args[0] for c in coordinator.add_hook.call_args_list]
+        self.assertIsInstance(hook, lost_locks.KillChildren)
 
     def test_stop_is_idempotent(self):
         order = []

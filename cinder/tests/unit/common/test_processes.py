@@ -105,6 +105,13 @@ class RegistryTestCase(base.BaseTestCase):
         error = self.assertRaises(processes.ChildKilled, run.result)
         self.assertEqual('stopping', error.reason)
 
+    def test_a_pardoned_thread_runs_children_again(self):
+        self.registry.kill([threading.current_thread()], 'lock lost')
+        self.assertRaises(processes.ChildKilled, self.registry.execute,
+                          'true')
+        self.registry.pardon(threading.current_thread())
+        self.registry.execute('true')
+
     def test_other_threads_children_are_left_alone(self):
         run, child = self.start_long()
         other = threading.Thread(target=lambda: None)

@@ -77,17 +77,20 @@ class LockLossTestCase(fakes.CoordinationTestCase):
         self.assertIn('ERROR Lock "cinder-vol-2" was LOST after being held '
                       'for 3.000s', self.log.output)
 
-    def test_no_heartbeat_for_a_lease_marks_locks_lost(self):
+    def test_no_renewal_for_a_lease_less_the_margin_marks_locks_lost(self):
         self.start()
         lock = self.coordinator.get_lock('vol-3')
         lock.acquire()
-        last_ok = self.clock.now
-        self.clock.now += 29
-        self.coordinator._check_lease(last_ok)
+        fence = self.coordinator._fence
+        self.clock.now += 28.9
+        fence.check()
         self.assertIsNone(lock.lost)
-        self.clock.now += 2
-        self.coordinator._check_lease(last_ok)
-        self.assertIn('longer than the 30 s lock lease', lock.lost)
+        self.clock.now += 0.1           # the 30 s lease less 1 s margin
+        fence.check()
+        self.assertIn('fenced: the lock was asked for 29.0s ago',
+                      lock.lost)
+        self.assertIn('ERROR Lock "cinder-vol-3" was LOST after being held '
+                      'for 29.000s', self.log.output)
 
     def test_stop_marks_held_locks_lost(self):
         self.start()

@@ -24,7 +24,7 @@ class OptsTestCase(base.BaseTestCase):
     def test_list_opts_exports_coordination_options(self):
         groups = dict(opts.list_opts())
         names = {o.name: o for o in groups['coordination']}
-        self.assertEqual({'backend_url', 'heartbeat',
+        self.assertEqual({'backend_url', 'heartbeat', 'fencing_margin',
                           'initial_reconnect_backoff', 'max_reconnect_backoff',
                           'backend_timeout', 'hooks', 'ledger_file'},
                          set(names))

@@ -360,3 +360,42 @@ class ZooKeeperPrivateAttributeTestCase(ZooKeeperTestCase):
                       str(exc))
         self.assertIn("'_lock'", str(exc))
         self.assertFalse(self.coordinator.started)
+
+
+class ZooKeeperFenceTestCase(ZooKeeperTestCase):
+    """A dropped connection starts the deadline; a reconnect ends it."""
+
+    def test_locks_are_declared_lost_before_the_session_can_expire(self):
+        lock = self.acquired()
+        fence = self.coordinator._fence
+        self.assertIsNone(fence.deadline(lock))
+        self.clock.now = 200.0
+        self.client.change_state('SUSPENDED')
+        # kazoo read nothing for 2/3 of the 10 s session: the server may
+        # have heard nothing since 193.33; it expires the session at
+        # 203.33 at the earliest; less the 1 s margin.
+        self.assertAlmostEqual(202.333, fence.deadline(lock), places=3)
+        self.clock.now = 202.3
+        fence.check()
+        self.assertIsNone(lock.lost)
+        self.clock.now = 202.34
+        fence.check()
+        self.assertIn('fenced', lock.lost)
+
+    def test_a_reconnect_in_time_keeps_the_locks(self):
+        lock = self.acquired()
+        fence = self.coordinator._fence
+        self.client.change_state('SUSPENDED')
+        self.client.change_state('CONNECTED')
+        self.assertIsNone(fence.deadline(lock))
+        self.clock.now += 1000
+        fence.check()
+        self.assertIsNone(lock.lost)
+
+    def test_a_margin_beyond_a_third_of_the_session_is_refused(self):
+        self.coordinator.stop()
+        self.fixture.config(group='coordination', fencing_margin=3.4)
+        e = self.assertRaises(coordination.ConfigurationError,
+                              self.coordinator.start)
+        self.assertIn('fencing_margin (3.4 s) must be smaller than 3.333 s, '
+                      'what is left of the 10 s session timeout', str(e))

@@ -1,0 +1,203 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The self-fencing deadline: :class:`Fence`.
+
+A lock of a lease backend is freed by the server a lease after the last
+renewal *reached* it; a ZooKeeper lock, a session timeout after the
+server last heard from the session. This process cannot know when its
+renewals arrive, only when it *sent* the last one that succeeded: no
+renewal can reach the server before it was sent, so the server cannot
+free the lock before ``sent + lease``. The fence declares every lock
+lost at ``sent + lease - margin`` unless a later renewal succeeded by
+then, on this process's monotonic clock, so that the holder stops before
+another member can take the lock, not after it has.
+
+For one lock, "the last renewal sent" is the later of the start of its
+acquire (which set its lease) and the start of the last heartbeat that
+succeeded (which renewed every lock then held). A backend whose session
+is kept alive by its client library (ZooKeeper) has no deadline while
+connected; when the connection is lost the backend says since when the
+server may have heard nothing (:meth:`Fence.in_doubt`), and the deadline
+counts from then.
+"""
+
+import logging
+import threading
+import time
+
+LOG = logging.getLogger('cinder.coordination')
+
+
+class Fence(object):
+    """Declares held locks lost before the server can free them.
+
+    :param held: callable returning the locks held now, each with an
+        ``asked_at`` (clock time its acquire began).
+    :param expire: callable ``expire(lock, reason)`` that declares
+        *lock* lost; called from the fence's own thread (or from
+        :meth:`check`), never with the fence's lock held.
+    :param lease: seconds the server keeps a lock without renewal.
+    :param margin: seconds before the earliest possible end of the lease
+        at which locks are declared lost.
+    :param renewed_by_heartbeat: True for lease backends: a deadline
+        applies from each lock's acquire on. False for session backends:
+        none applies until :meth:`in_doubt`.
+    :param clock: the monotonic clock of the coordinator.
+
+    Failure behaviour: the fence never talks to the backend and cannot
+    fail on its account; what ``expire`` raises is logged and the other
+    locks are still expired.
+    """
+
+    def __init__(self, held, expire, lease, margin,
+                 renewed_by_heartbeat=True, clock=time.monotonic):
+        self._held = held
+        self._expire = expire
+        self.lease = float(lease)
+        self.margin = float(margin)
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = None
+        #: Clock time of the last renewal sent that succeeded; None when
+        #: no renewal is in question (a session backend, connected).
+        self._since = None
+        self._open = renewed_by_heartbeat
+        self._heartbeat = renewed_by_heartbeat
+        #: Bumped by every change, so that the thread never waits past
+        #: a deadline it has not seen.
+        self._changes = 0
+
+    # What the coordinator and the backend tell it.
+
+    def renewed(self, sent_at):
+        """A renewal sent at *sent_at* (clock time) succeeded."""
+        with self._cond:
+            if self._since is None or sent_at > self._since:
+                self._since = sent_at
+            self._changed()
+
+    def in_doubt(self, since):
+        """The server may have heard nothing from us since *since*.
+
+        For a session backend that lost its connection; a later
+        :meth:`resumed` ends the doubt.
+        """
+        with self._cond:
+            if not self._open:
+                self._open = True
+                self._since = since
+            self._changed()
+
+    def resumed(self):
+        """The session backend is connected again, its session alive."""
+        with self._cond:
+            if not self._heartbeat:
+                self._open = False
+                self._since = None
+            self._changed()
+
+    def poke(self):
+        """A lock was acquired: its deadline may be the next one."""
+        with self._cond:
+            self._changed()
+
+    def _changed(self):
+        self._changes += 1
+        self._cond.notify_all()
+
+    # The deadline.
+
+    def deadline(self, lock):
+        """Clock time at which *lock* is declared lost, or None."""
+        with self._cond:
+            return self._deadline(lock)
+
+    def _deadline(self, lock):
+        if not self._open:
+            return None
+        start = lock.asked_at
+        if self._since is not None and self._since > start:
+            start = self._since
+        return start + self.lease - self.margin
+
+    def check(self):
+        """Declare lost every held lock past its deadline, now.
+
+        :returns: the clock time of the next deadline, or None.
+        """
+        now = self._clock()
+        due = []
+        upcoming = None
+        with self._cond:
+            for lock in self._held():
+                if lock.lost is not None:
+                    continue
+                deadline = self._deadline(lock)
+                if deadline is None:
+                    continue
+                if deadline <= now:
+                    due.append((lock, deadline))
+                elif upcoming is None or deadline < upcoming:
+                    upcoming = deadline
+            since = self._since
+        for lock, deadline in due:
+            if since is not None and since > lock.asked_at:
+                what = 'the last renewal that reached the backend was sent'
+                ago = now - since
+            else:
+                what = 'the lock was asked for'
+                ago = now - lock.asked_at
+            reason = ('fenced: %s %.1fs ago and no renewal got through '
+                      'since; the %s s lease may end %s s from now' % (
+                          what, ago, _num(self.lease),
+                          _num(round(deadline + self.margin - now, 3))))
+            try:
+                self._expire(lock, reason)
+            except Exception:
+                LOG.exception('Declaring lock %s lost failed', lock.name)
+        return upcoming
+
+    # The thread.
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='cinder-coordination-fence')
+        self._thread.start()
+
+    def stop(self, timeout=None):
+        with self._cond:
+            self._stopped = True
+            self._changed()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self):
+        while True:
+            with self._cond:
+                seen = self._changes
+            upcoming = self.check()
+            with self._cond:
+                if self._stopped:
+                    return
+                if self._changes != seen:
+                    continue
+                if upcoming is None:
+                    self._cond.wait()
+                else:
+                    self._cond.wait(max(0.0, upcoming - self._clock()))
+
+
+def _num(value):
+    """*value* without a trailing ``.0``."""
+    return ('%g' % value) if isinstance(value, float) else str(value)
