@@ -229,6 +229,8 @@ def _print_report(report, model, elapsed, out, hosts=None):
             w('  %-20s %-8s %5.1f s  %s\n' % (
                 fault['kind'], fault['target'] or 'all',
                 fault['end'] - fault['start'], fault['note']))
+        for row in report.partitions:
+            w('  %-20s %-8s %s\n' % (row.kind, row.host, row.describe()))
         w('requests hit by a fault: %s\n' % (', '.join(
             '%s %d' % kv for kv in sorted(report.fault_hits.items()))
             or 'none'))

@@ -19,7 +19,9 @@ and ``--verify``. It judges
 * every request: a failure needs a reason, and one that is not a lost race
   must be excused by a fault (:mod:`cinder.stress.states`);
 * the ledger: no two protected critical sections of one lock overlapped
-  (:mod:`cinder.stress.verdict`);
+  (:mod:`cinder.stress.verdict`), and each partition's cut-off service
+  declared its locks lost before another service took one, and answered
+  again after the heal (:mod:`cinder.stress.partitions`);
 * everything on the share: each file belongs to a volume of the model;
   each volume is in one of its possible states (snapshots listed, size,
   the data of every slot of the volume and of every snapshot), or is an
@@ -29,6 +31,7 @@ and ``--verify``. It judges
 import collections
 import os
 
+from cinder.stress import partitions
 from cinder.stress import share
 from cinder.stress import states as states_mod
 from cinder.stress import verdict
@@ -52,6 +55,8 @@ class Report(object):
         self.ledger = None
         self.faults = []
         self.fault_hits = collections.Counter()
+        #: :class:`~cinder.stress.partitions.Partition` of each partition.
+        self.partitions = []
         self.checked = collections.OrderedDict(
             (key, 0) for key in ('volumes', 'snapshots', 'slots', 'absent',
                                  'leftovers', 'multi_state', 'unchecked'))
@@ -76,6 +81,7 @@ class Report(object):
                         'duration': round(f['end'] - f['start'], 3)}
                        for f in self.faults],
             'fault_hits': dict(self.fault_hits),
+            'partitions': [p.to_dict() for p in self.partitions],
             'violations': {kind: n for kind, n in
                            self.violations_by_kind().items()},
             'violation_details': [{'kind': v.kind, 'detail': v.detail}
@@ -107,6 +113,8 @@ def assess(run_dir, model):
         ended={int(pid): t for pid, t in model['killed'].items()})
     report.ledger = ledger
     report.violations.extend(ledger.violations)
+    report.partitions, found = partitions.judge(report.faults, ledger)
+    report.violations.extend(found)
     report.waits = verdict.percentiles(ledger.waits)
     requests = {r['n']: r for r in model['requests']}
     _account(os.path.join(run_dir, model['share']), volumes, requests,

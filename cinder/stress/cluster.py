@@ -28,7 +28,8 @@ control namespace, ``ctl``, where this process's calling thread moves
 too (it plays the controller: its requests and probes leave from there).
 No service reaches another's loopback or the machine's: locks and
 requests cross the bridge. The share stays a directory every namespace
-sees (the kernel has no NFS client).
+sees (the kernel has no NFS client). There a host can also be cut off
+from the broker and the lock server (:meth:`Cluster.partition`).
 """
 
 import os
@@ -48,6 +49,9 @@ from cinder.stress import netns
 #: for clusters whose lock server this module starts: short, so that a
 #: paused service loses its locks within a bounded test.
 TEST_LEASE = 6
+
+#: The ways :meth:`Cluster.partition` can cut a host off.
+PARTITIONS = ('both', 'one-way', 'lock-server')
 
 _LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
                 'zookeeper': 'timeout'}
@@ -336,6 +340,42 @@ class Cluster(object):
                 time.sleep(seconds)  # the simulated freeze itself
         finally:
             service.resume()
+
+    def partition(self, index, seconds, way='both', stop_event=None):
+        """Cut service ``index``'s host off for ``seconds``, then heal.
+
+        *way*: ``both`` (nothing passes between it and the control
+        namespace, where the broker and the lock server run),
+        ``one-way`` (what it sends still arrives; what it should receive
+        is dropped) or ``lock-server`` (both ways, the lock server's
+        port only: the broker still reaches it).
+
+        :returns: (clock time of the cut, clock time of the heal).
+        :raises ClusterError: the services are not on hosts apart.
+        """
+        if self.network is None or self.control is None:
+            raise ClusterError('a partition needs --hosts netns')
+        if way not in PARTITIONS:
+            raise ValueError('way must be one of %s, not %r' % (
+                ', '.join(PARTITIONS), way))
+        name = self.services[index].host
+        ports = None
+        if way == 'lock-server':
+            if self.server is None:
+                raise ClusterError('a lock-server partition needs '
+                                   '--lock-server')
+            ports = [self.server.port]
+        self.network.partition(name, outbound=(way != 'one-way'),
+                               peers=[self.control.address], ports=ports)
+        cut = time.monotonic()
+        try:
+            if stop_event is not None:
+                stop_event.wait(seconds)
+            else:
+                time.sleep(seconds)  # the partition itself
+        finally:
+            self.network.heal(name)
+        return cut, time.monotonic()
 
     def restart_lock_server(self):
         if self.server is None:

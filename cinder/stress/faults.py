@@ -16,9 +16,28 @@ import random
 import threading
 import time
 
+from cinder import exception
+from cinder import messaging
+
+#: Seconds a healed service has to answer a request again.
+RECOVERY_TIMEOUT = 90
+#: Seconds each probe of a healed service may take.
+PROBE_TIMEOUT = 3
+
+#: Fault kind -> way of :meth:`~cinder.stress.cluster.Cluster.partition`.
+PARTITION_KINDS = {'partition': 'both', 'partition-one-way': 'one-way',
+                   'partition-lock-server': 'lock-server'}
+
 
 class Fault(object):
-    __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note')
+    """One fault: its kind, host, time span and what was done.
+
+    ``recovered``: for a partition, the clock time at which the cut-off
+    service answered a request again after the heal, or None.
+    """
+
+    __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
+                 'recovered')
 
     def __init__(self, kind, host):
         self.kind = kind
@@ -27,6 +46,7 @@ class Fault(object):
         self.start = time.monotonic()
         self.end = None
         self.note = ''
+        self.recovered = None
 
     def hits(self, outcome):
         """Did this fault happen while ``outcome``'s request ran?"""
@@ -43,6 +63,11 @@ class FaultInjector(object):
     (only with a lease-based backend).
     ``lock-server-restart``: restart the lock server (only when the tool
     started it).
+    ``partition``, ``partition-one-way``, ``partition-lock-server``: cut
+    a service's host off from the broker and the lock server (both ways;
+    only what it receives; only the lock server) for its lease and 3 s
+    more, heal, and wait until it answers a request again, without a
+    restart (only with ``--hosts netns`` and a lease-based lock server).
     """
 
     def __init__(self, cluster, seed=0, interval=8.0):
@@ -58,6 +83,9 @@ class FaultInjector(object):
             self.kinds.append('pause')
         if cluster.server is not None:
             self.kinds.append('lock-server-restart')
+        if cluster.network is not None and cluster.lease and \
+                cluster.server is not None:
+            self.kinds.extend(PARTITION_KINDS)
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name='faults',
@@ -95,13 +123,48 @@ class FaultInjector(object):
                     self.cluster.pause(index, seconds, self._stop)
                     fault.note = 'paused %d s (lease %d s)' % (
                         seconds, self.cluster.lease)
+                elif kind in PARTITION_KINDS:
+                    self._partition(fault, index)
                 else:
                     self.cluster.restart_lock_server()
                     fault.note = 'restarted %s' % (
                         self.cluster.lock_server_kind)
             except Exception as e:
                 fault.note = 'failed to inject: %s' % e
-            fault.end = time.monotonic()
+            if fault.end is None:
+                fault.end = time.monotonic()
             self.faults.append(fault)
             if turn >= len(self.kinds):
                 self._round.set()
+
+    def _partition(self, fault, index):
+        seconds = self.cluster.lease + 3
+        fault.start, fault.end = self.cluster.partition(
+            index, seconds, PARTITION_KINDS[fault.kind], self._stop)
+        fault.note = 'cut %d s (lease %d s), healed' % (
+            seconds, self.cluster.lease)
+        fault.recovered = self._wait_for_answer(index)
+        if fault.recovered is None:
+            fault.note += '; no answer within %d s after the heal' % (
+                RECOVERY_TIMEOUT)
+        else:
+            fault.note += '; answered again %.1f s after the heal' % (
+                fault.recovered - fault.end)
+
+    def _wait_for_answer(self, index):
+        """Clock time the service answered a probe, or None.
+
+        ``get_volume_stats`` changes nothing, so a probe that went
+        unanswered is followed by another; each is bounded, one at a time.
+        """
+        service = self.cluster.services[index]
+        deadline = time.monotonic() + RECOVERY_TIMEOUT
+        while time.monotonic() < deadline and not self._stop.is_set():
+            try:
+                service.client(timeout=PROBE_TIMEOUT).call(
+                    'get_volume_stats')
+            except (exception.RequestOutcomeUnknown,
+                    messaging.RemoteError):
+                continue
+            return time.monotonic()
+        return None

@@ -66,7 +66,10 @@ class Ledger(object):
     lock right before that step, so the step ran after ``t``. A loss
     found after the ``exit`` line was written (by the release itself, or
     by the heartbeat just before it) adds another line, ``lost``: the
-    section before it was not protected to its end. One ``os.write`` of
+    section before it was not protected to its end. A ``declared`` line,
+    with ``lost`` (the reason), says when this service declared the lock
+    of an open section lost (the fence, the heartbeat or the backend
+    found it); its ``thread`` is the holder's. One ``os.write`` of
     one line on a file opened with ``O_APPEND``, so lines of several
     processes never interleave.
     """
@@ -78,10 +81,11 @@ class Ledger(object):
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                            0o600)
 
-    def record(self, event, lock_name, lost=None, waited=None, step=None):
+    def record(self, event, lock_name, lost=None, waited=None, step=None,
+               thread=None):
         entry = {'t': self._clock(), 'event': event, 'lock': lock_name,
                  'member': self.member_id, 'pid': os.getpid(),
-                 'thread': threading.get_ident()}
+                 'thread': thread or threading.get_ident()}
         if event == 'enter':
             entry['waited'] = waited
         elif event == 'step':
@@ -121,9 +125,10 @@ class LedgerHook(hooks.LockHook):
         #: must still be written.
         self._clean = set()
 
-    def _record(self, event, lock_name, lost=None, waited=None, step=None):
+    def _record(self, event, lock_name, lost=None, waited=None, step=None,
+                thread=None):
         try:
-            self.ledger.record(event, lock_name, lost, waited, step)
+            self.ledger.record(event, lock_name, lost, waited, step, thread)
         except OSError as e:
             LOG.warning('Cannot append to [coordination] ledger_file %s: %s',
                         self.ledger.path, e)
@@ -138,6 +143,13 @@ class LedgerHook(hooks.LockHook):
             if lock not in self._open:
                 return
         self._record('step', lock.name, step=step)
+
+    def lost(self, lock, reason):
+        holder = lock.holder
+        with self._guard:
+            if lock not in self._open or holder is None:
+                return
+        self._record('declared', lock.name, reason, thread=holder.ident)
 
     def leaving(self, lock):
         # Still inside the critical section: the next holder's "enter" is

@@ -328,28 +328,35 @@ class Network(object):
     def _table(self):
         return '%s_cut' % self.prefix.replace('-', '_')
 
-    def partition(self, name, inbound=True, outbound=True, peers=None):
+    def partition(self, name, inbound=True, outbound=True, peers=None,
+                  ports=None):
         """Cut host *name* off: drop what it receives and/or sends.
 
         :param peers: addresses to cut it from (default: every one).
+        :param ports: TCP ports of those peers to cut it from (default:
+            every port): what it sends to them, what it gets from them.
         Applied in one ``nft`` run: atomically.
         """
         host = self.hosts[name]
         rules = ['table inet %s {' % self._table()]
-        for chain, hook, wanted, direction, iface in (
-                ('cut_in', 'input', inbound, 'ip saddr', 'iif'),
-                ('cut_out', 'output', outbound, 'ip daddr', 'oif')):
+        for chain, hook, wanted, direction, iface, port in (
+                ('cut_in', 'input', inbound, 'ip saddr', 'iif',
+                 'tcp sport'),
+                ('cut_out', 'output', outbound, 'ip daddr', 'oif',
+                 'tcp dport')):
             if not wanted:
                 continue
             rules.append('  chain %s {' % chain)
             rules.append('    type filter hook %s priority 0; policy accept;'
                          % hook)
             rules.append('    %s "lo" accept' % iface)
+            match = ''
             if peers:
-                rules.append('    %s { %s } drop' % (direction,
-                                                     ', '.join(peers)))
-            else:
-                rules.append('    drop')
+                match += '%s { %s } ' % (direction, ', '.join(peers))
+            if ports:
+                match += '%s { %s } ' % (port, ', '.join(
+                    str(p) for p in ports))
+            rules.append('    %sdrop' % match)
             rules.append('  }')
         rules.append('}')
         _run(host.command(['nft', '-f', '-']), stdin='\n'.join(rules) + '\n')

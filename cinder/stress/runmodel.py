@@ -30,7 +30,9 @@ tool) can judge a kept run again. It is one JSON object:
 ``faults``
     One object per fault: ``kind``, ``host`` (the service whose requests
     it may hit, null for all), ``target``, ``start``, ``end``
-    (``time.monotonic()`` of the tool's host) and ``note``.
+    (``time.monotonic()`` of the tool's host), ``note`` and, for a
+    partition, ``recovered`` (when the cut-off service answered again
+    after the heal, or null).
 ``killed``
     Process id (a string) to the ``time.monotonic()`` it was killed at.
 ``requests``
@@ -73,7 +75,8 @@ def build(seed, backend, hosts, slot_offsets, slot_length, faults, killed,
         'share': 'share', 'ledger': 'ledger.jsonl',
         'slots': {'offsets': list(slot_offsets), 'length': slot_length},
         'faults': [{'kind': f.kind, 'host': f.host, 'target': f.target,
-                    'start': f.start, 'end': f.end, 'note': f.note}
+                    'start': f.start, 'end': f.end, 'note': f.note,
+                    'recovered': f.recovered}
                    for f in faults],
         'killed': {str(pid): t for pid, t in killed.items()},
         'requests': [r.to_dict() for r in sorted(requests,

@@ -42,7 +42,7 @@ class _Section(object):
     """One critical section of one holder."""
 
     __slots__ = ('lock', 'holder', 'enter', 'exit', 'lost', 'killed',
-                 'steps')
+                 'steps', 'declared')
 
     def __init__(self, lock, holder, enter):
         self.lock = lock
@@ -53,6 +53,8 @@ class _Section(object):
         self.killed = False
         #: (time, words) of each step the section confirmed its lock for.
         self.steps = []
+        #: When its holder declared the lock lost while inside, or None.
+        self.declared = None
 
     @property
     def protected(self):
@@ -95,6 +97,9 @@ class LedgerReport(object):
     :ivar unmatched: sentences, one per ``exit`` without an open section
         or ``lost`` without a preceding ``exit``; typically the
         counterpart of a malformed line. Not violations.
+    :ivar by_lock: lock name -> its sections (``lock``, ``holder``,
+        ``enter``, ``exit``, ``steps``, ``declared``), for the report of
+        each partition (:mod:`cinder.stress.partitions`).
     """
 
     def __init__(self):
@@ -105,6 +110,7 @@ class LedgerReport(object):
         self.unterminated = []
         self.malformed = 0
         self.unmatched = []
+        self.by_lock = {}
 
     def __repr__(self):
         return ('<LedgerReport sections=%d violations=%d '
@@ -124,7 +130,8 @@ def _parse_line(line):
     if not isinstance(entry, dict):
         return None
     t = entry.get('t')
-    if (entry.get('event') not in ('enter', 'exit', 'lost', 'step') or
+    if (entry.get('event') not in ('enter', 'exit', 'lost', 'step',
+                                   'declared') or
             not isinstance(entry.get('lock'), str) or
             isinstance(t, bool) or not isinstance(t, (int, float))):
         return None
@@ -185,6 +192,14 @@ def _read_sections(path, ended, report):
                             entry['step'], lock, entry['t']))
                     continue
                 stack[-1].steps.append((float(entry['t']), entry['step']))
+            elif event == 'declared':
+                # Written by the thread that found the loss, maybe just
+                # after the holder left: then nothing is left to mark.
+                stack = open_sections.get(key)
+                if stack and stack[-1].declared is None:
+                    stack[-1].declared = float(entry['t'])
+                    if stack[-1].lost is None:
+                        stack[-1].lost = entry.get('lost') or 'declared lost'
             elif event == 'exit':
                 section = _pop_open(open_sections, key)
                 if section is None:
@@ -220,6 +235,7 @@ def _read_sections(path, ended, report):
             report.unterminated.append('lock %s: %s' % (
                 section.lock, section.describe()))
     report.sections = sum(len(s) for s in by_lock.values())
+    report.by_lock = by_lock
     return by_lock
 
 

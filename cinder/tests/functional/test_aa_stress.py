@@ -141,9 +141,22 @@ class StressTest(testtools.TestCase):
 
     def _assert_faults(self, report):
         kinds = {f['kind'] for f in report['faults']}
-        self.assertEqual({'kill', 'pause', 'lock-server-restart'}, kinds)
+        self.assertEqual({'kill', 'pause', 'lock-server-restart',
+                          'partition', 'partition-one-way',
+                          'partition-lock-server'}, kinds)
         self.assertTrue(all(not f['note'].startswith('failed')
                             for f in report['faults']), report['faults'])
+        # Each cut-off service answered again after its heal, without a
+        # restart; where another service took a lock it had declared
+        # lost, it took it later.
+        partitions = report['partitions']
+        self.assertEqual(len([f for f in report['faults']
+                              if f['kind'].startswith('partition')]),
+                         len(partitions))
+        for row in partitions:
+            self.assertIsNotNone(row['answered_after_heal'], row)
+            if row['margin'] is not None:
+                self.assertGreater(row['margin'], 0, row)
 
     def test_redis_with_faults(self):
         status, report = self._run_apart(

@@ -123,6 +123,13 @@ class NetnsTestCase(base.BaseTestCase):
         self.assertEqual('TimeoutError', self.connect(a.address, host=b))
         self.assertEqual('hi', self.connect(c.address, host=b))
         self.net.heal('b')
+        # Some ports of a peer only: the others still answer.
+        self.net.partition('b', peers=[a.address], ports=[PORT + 1])
+        self.assertEqual('hi', self.connect(a.address, host=b))
+        self.net.heal('b')
+        self.net.partition('b', peers=[a.address], ports=[PORT])
+        self.assertEqual('TimeoutError', self.connect(a.address, host=b))
+        self.net.heal('b')
         # One way: what b receives is dropped, its SYN still goes out.
         self.net.partition('b', outbound=False)
         self.assertEqual('TimeoutError', self.connect(a.address, host=b))

@@ -14,6 +14,7 @@
 
 import json
 import os
+import threading
 
 import fixtures
 
@@ -104,7 +105,12 @@ class LedgerTestCase(fakes.CoordinationTestCase):
             ('exit', 'cinder-v1', None),
             ('lost', 'cinder-v1', 'the backend no longer had it at release'),
             ('enter', 'cinder-v2', None),
+            ('declared', 'cinder-v2', 'the coordinator was stopped'),
             ('exit', 'cinder-v2', 'the coordinator was stopped')], events)
+        # The declaration names the holder's thread, not the one that
+        # found the loss.
+        declared = [e for e in self.entries() if e['event'] == 'declared']
+        self.assertEqual(threading.get_ident(), declared[0]['thread'])
 
     def test_loss_seen_between_exit_and_release_is_recorded(self):
         coordinator = self.start()

@@ -53,6 +53,19 @@ class NetworkTestCase(base.BaseTestCase):
         self.assertEqual(['ip', 'netns', 'exec', host.netns, 'nft',
                           'delete', 'table', 'inet', 'cx_cut'], heal_argv)
 
+    def test_a_cut_of_some_ports_names_them_each_way(self):
+        net = netns.Network(prefix='cx')
+        net._created = True
+        with mock.patch.object(netns, '_run', return_value='') as run:
+            net.add_host('a')
+            run.reset_mock()
+            net.partition('a', peers=['10.77.0.9'], ports=[2181, 5672])
+        rules = run.call_args_list[0][1]['stdin']
+        self.assertIn('ip saddr { 10.77.0.9 } tcp sport { 2181, 5672 } '
+                      'drop', rules)
+        self.assertIn('ip daddr { 10.77.0.9 } tcp dport { 2181, 5672 } '
+                      'drop', rules)
+
     def test_a_failed_command_names_itself(self):
         with mock.patch('subprocess.run', return_value=mock.Mock(
                 returncode=2, stderr='RTNETLINK answers: File exists\n',

@@ -52,6 +52,9 @@ class _Ledger(object):
     def step(self, t, holder, words, lock='vol-1'):
         self._add(t, 'step', lock, holder, step=words)
 
+    def declared(self, t, holder, lock='vol-1', lost='fenced: no renewal'):
+        self._add(t, 'declared', lock, holder, lost=lost)
+
     def raw(self, text):
         self.lines.append(text)
 
