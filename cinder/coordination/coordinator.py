@@ -391,6 +391,12 @@ class Coordinator(loss.LossDetection):
                       _by(lock), held)
 
     def _check(self, lock):
+        fence = self._fence
+        if fence is not None and lock._lost is None:
+            # Not only the fence's thread: a process that resumes from a
+            # freeze past the deadline must fail here, before the server
+            # (which may still say "yours") is asked.
+            fence.check()
         if lock._lost is None:
             backend = self._backend
             if backend is None:

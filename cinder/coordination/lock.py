@@ -108,6 +108,10 @@ class Lock(object):
     def check(self, step=None):
         """Ask the backend whether this lock is still ours.
 
+        A lock past its fencing deadline (see :mod:`.fence`) is declared
+        lost first, without asking: the server may still have it, but
+        may free it before the caller's step is done.
+
         :param step: what the caller is about to do if it is (see
             :func:`ensure_locks_held`), told to the lock hooks once it is.
         :raises LockLost: it was lost, or ownership cannot be confirmed.

@@ -201,6 +201,29 @@ class CoordinatorFenceTestCase(fakes.CoordinationTestCase):
         self.assertRaises(coordination.LockLost, lock.release)
         self.assertIsNone(lock.holder)
 
+    def test_a_check_past_the_deadline_fails_before_the_thread_runs(self):
+        # A process frozen past its deadline resumes: the server still has
+        # the lock (nobody asked for it yet), the fence's thread has not
+        # run, and the next check must fail all the same.
+        self.start()
+        lock = self.coordinator.get_lock('vol-1')
+        lock.acquire()                              # asked at 100
+        self.clock.now += 29                        # deadline 129
+        lock._tooz_lock.owner = True
+        e = self.assertRaises(coordination.LockLost, lock.check)
+        self.assertIn('fenced', str(e))
+        self.assertIn('fenced', lock.lost)
+
+    def test_a_check_before_the_deadline_asks_the_server(self):
+        self.start()
+        lock = self.coordinator.get_lock('vol-1')
+        lock.acquire()
+        self.clock.now += 28.9
+        lock.check()
+        self.assertIsNone(lock.lost)
+        lock._tooz_lock.owner = False
+        self.assertRaises(coordination.LockLost, lock.check)
+
     def test_a_margin_as_long_as_the_lease_is_refused(self):
         self.fixture.config(group='coordination', fencing_margin=30)
         e = self.assertRaises(coordination.ConfigurationError,
