@@ -41,6 +41,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 
 #: Seconds one ``ip`` or ``nft`` command may take.
 COMMAND_TIMEOUT = 30
@@ -51,6 +52,9 @@ _MAX_IFNAME = 15
 _CLONE_NEWNET = 0x40000000
 #: One set of namespaces of a prefix at a time on the machine.
 LOCK_DIR = '/run/lock'
+#: Seconds between two tries of a :class:`MachineLock` taken with a
+#: timeout.
+POLL_INTERVAL = 0.5
 
 
 class NetnsError(Exception):
@@ -216,16 +220,36 @@ class MachineLock(object):
             str(subnet).replace('/', '_')))
         self._fd = None
 
-    def acquire(self, blocking=True):
-        """Take it; False when ``blocking`` is False and it is taken."""
+    def acquire(self, blocking=True, timeout=None, clock=time.monotonic,
+                wait=threading.Event().wait):
+        """Take it.
+
+        :param blocking: False tries once.
+        :param timeout: seconds to wait at most (tried every
+            :data:`POLL_INTERVAL` s, as ``flock`` has no timed wait);
+            None waits as long as it takes.
+        :param clock: monotonic clock the timeout is measured on.
+        :param wait: ``wait(seconds)`` between tries.
+        :returns: True, or False when not taken (another process has it).
+        """
         os.makedirs(LOCK_DIR, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = None if timeout is None else clock() + timeout
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking
-                                             else fcntl.LOCK_NB))
-        except BlockingIOError:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | (
+                        0 if blocking and deadline is None
+                        else fcntl.LOCK_NB))
+                    break
+                except BlockingIOError:
+                    if not blocking or clock() >= deadline:
+                        os.close(fd)
+                        return False
+                    wait(min(POLL_INTERVAL, max(0.0, deadline - clock())))
+        except BaseException:
             os.close(fd)
-            return False
+            raise
         self._fd = fd
         return True
 

@@ -54,13 +54,12 @@ def _wait_for(predicate, timeout=60):
 class HostsApartTest(base.BaseTestCase):
 
     def setUp(self):
-        super().setUp()
         netns_gate.require(self, 'hosts apart need',
                            also=lockservers.RabbitServer.missing())
+        # Before the test's timeout starts: see hold_subnet.
+        netns_gate.hold_subnet(self, SUBNET)
+        super().setUp()
         self.dir = self.useFixture(fixtures.TempDir()).path
-        lock = netns.MachineLock(SUBNET)
-        lock.acquire()
-        self.addCleanup(lock.release)
         self.prefix = 'ch%d' % (os.getpid() % 100000)
         self.net = netns.Network(prefix=self.prefix, subnet=SUBNET)
         self.addCleanup(self.assert_nothing_left)

@@ -59,11 +59,10 @@ except OSError as e:
 class NetnsTestCase(base.BaseTestCase):
 
     def setUp(self):
-        super(NetnsTestCase, self).setUp()
         netns_gate.require(self, 'network namespaces need')
-        lock = netns.MachineLock(SUBNET)
-        lock.acquire()
-        self.addCleanup(lock.release)
+        # Before the test's timeout starts: see hold_subnet.
+        netns_gate.hold_subnet(self, SUBNET)
+        super(NetnsTestCase, self).setUp()
         self.prefix = 'ct%d' % (os.getpid() % 100000)
         self.net = netns.Network(prefix=self.prefix, subnet=SUBNET)
         self.addCleanup(self.assert_nothing_left)

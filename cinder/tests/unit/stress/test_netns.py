@@ -17,9 +17,12 @@ The real namespaces are in cinder/tests/functional/test_netns.py.
 
 from unittest import mock
 
+import fixtures
 from oslotest import base
 
 from cinder.stress import netns
+from cinder.tests.functional import netns_gate
+from cinder.tests.unit.coordination import fakes
 
 
 class NetworkTestCase(base.BaseTestCase):
@@ -73,3 +76,75 @@ class NetworkTestCase(base.BaseTestCase):
             e = self.assertRaises(netns.NetnsError, netns._run,
                                   ['ip', 'netns', 'add', 'cx-a'])
         self.assertIn('ip netns add cx-a failed (exit 2): RTNETLINK', str(e))
+
+
+class MachineLockTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'cinder.stress.netns.LOCK_DIR',
+            self.useFixture(fixtures.TempDir()).path))
+        self.clock = fakes.FakeClock()
+        self.waits = []
+        # Another run holds the subnet (flock: another open file).
+        self.other = netns.MachineLock('10.77.0.0/24')
+        self.assertTrue(self.other.acquire(blocking=False))
+        self.addCleanup(self.other.release)
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        self.clock.now += seconds
+
+    def take(self, timeout, wait=None):
+        lock = netns.MachineLock('10.77.0.0/24')
+        self.addCleanup(lock.release)
+        return lock.acquire(timeout=timeout, clock=self.clock,
+                            wait=wait or self.wait)
+
+    def test_a_timeout_gives_up_when_it_has_passed(self):
+        self.assertFalse(self.take(timeout=2))
+        self.assertEqual([0.5, 0.5, 0.5, 0.5], self.waits)
+
+    def test_a_timeout_takes_it_once_the_other_lets_go(self):
+        def wait(seconds):
+            self.wait(seconds)
+            if len(self.waits) == 3:
+                self.other.release()
+
+        self.assertTrue(self.take(timeout=900, wait=wait))
+        self.assertEqual([0.5] * 3, self.waits)
+        self.assertFalse(netns.MachineLock('10.77.0.0/24').acquire(
+            blocking=False))
+
+
+class HoldSubnetTestCase(base.BaseTestCase):
+    """netns_gate.hold_subnet: the subnet, taken before a test's timeout."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'cinder.stress.netns.LOCK_DIR',
+            self.useFixture(fixtures.TempDir()).path))
+        self.test = mock.Mock(spec=['fail', 'addCleanup'])
+        self.test.fail.side_effect = AssertionError
+
+    def test_held_until_the_test_cleans_up(self):
+        netns_gate.hold_subnet(self.test, '10.77.0.0/24', timeout=0)
+        other = netns.MachineLock('10.77.0.0/24')
+        self.assertFalse(other.acquire(blocking=False))
+        (release,), _ = self.test.addCleanup.call_args
+        release()
+        self.assertTrue(other.acquire(blocking=False))
+        other.release()
+
+    def test_a_subnet_not_freed_in_time_fails_the_test_naming_the_lock(self):
+        other = netns.MachineLock('10.77.0.0/24')
+        other.acquire()
+        self.addCleanup(other.release)
+        self.assertRaises(AssertionError, netns_gate.hold_subnet,
+                          self.test, '10.77.0.0/24', timeout=0)
+        message = self.test.fail.call_args[0][0]
+        self.assertIn('10.77.0.0/24 was not free within 0 s', message)
+        self.assertIn(other.path, message)
+        self.test.addCleanup.assert_not_called()
