@@ -30,7 +30,6 @@ configuration files, which hold it, are private to the user (0600).
 """
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -45,6 +44,7 @@ from cinder.stress import cluster as cluster_mod
 from cinder.stress import faults as faults_mod
 from cinder.stress import lockservers
 from cinder.stress import netns
+from cinder.stress import report as report_mod
 from cinder.stress import runmodel
 from cinder.stress import workload as workload_mod
 
@@ -177,80 +177,6 @@ class Progress(object):
             self.stream.flush()
 
 
-def _print_report(report, model, elapsed, out, hosts=None):
-    w = out.write
-    w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
-        len(model['services']), model['backend'], model['seed'], elapsed))
-    if hosts:
-        w('%-12s %-16s %s\n' % ('service', 'namespace', 'address'))
-        for row in hosts:
-            w('%-12s %-16s %s\n' % (
-                row['host'], row['netns'] or '-',
-                row['address'] or '127.0.0.1'))
-        w('\n')
-    w('%-22s %6s %7s  %s\n' % ('operation', 'done', 'failed', 'why'))
-    w('%s\n' % ('-' * 70))
-    for kind, counts in report.ops.items():
-        why = ', '.join('%s %d' % (k[len('failed: '):], n)
-                        for k, n in sorted(counts.items())
-                        if k.startswith('failed: '))
-        w('%-22s %6d %7d  %s\n' % (
-            kind, counts['done'], counts['failed'], why))
-    waits = report.waits
-    w('\nlock waits: %d acquires, p50 %s, p99 %s, max %s\n' % (
-        waits.get('count', 0), _ms(waits.get('p50')), _ms(waits.get('p99')),
-        _ms(waits.get('max'))))
-    ledger = report.ledger
-    w('critical sections: %d; overlaps after a lost lock: %d (stale '
-      'writes: %d); unterminated (killed): %d\n' % (
-          ledger.sections, len(ledger.overlaps_after_loss),
-          report.violations_by_kind().get('stale-write', 0),
-          len(ledger.unterminated)))
-    for sentence in ledger.overlaps_after_loss[:5]:
-        w('  after a lost lock: %s\n' % sentence)
-    if len(ledger.overlaps_after_loss) > 5:
-        w('  ... %d more (--json lists all)\n' % (
-            len(ledger.overlaps_after_loss) - 5))
-    checked = report.checked
-    w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
-      'as expected; %d with more than one possible state; %d leftovers '
-      'of interrupted requests; %d unchecked\n' % (
-          checked['volumes'], checked['snapshots'], checked['slots'],
-          checked['absent'], checked['multi_state'], checked['leftovers'],
-          checked['unchecked']))
-    for sentence in report.leftovers[:10]:
-        w('  leftover: %s\n' % sentence)
-    if len(report.leftovers) > 10:
-        w('  ... %d more leftovers (--json lists all)\n' % (
-            len(report.leftovers) - 10))
-    if report.faults:
-        w('\nfaults injected:\n')
-        for fault in report.faults:
-            w('  %-20s %-8s %5.1f s  %s\n' % (
-                fault['kind'], fault['target'] or 'all',
-                fault['end'] - fault['start'], fault['note']))
-        for row in report.partitions:
-            w('  %-20s %-8s %s\n' % (row.kind, row.host, row.describe()))
-        w('requests hit by a fault: %s\n' % (', '.join(
-            '%s %d' % kv for kv in sorted(report.fault_hits.items()))
-            or 'none'))
-    w('\nviolations: %d\n' % len(report.violations))
-    for kind, count in sorted(report.violations_by_kind().items()):
-        w('  %-24s %d\n' % (kind, count))
-    for violation in report.violations[:10]:
-        w('  - %s: %s\n' % (violation.kind, violation.detail))
-    if len(report.violations) > 10:
-        w('  ... %d more (--json lists all)\n' % (
-            len(report.violations) - 10))
-    w('\nverdict: %s\n' % (
-        'OK: nothing lost, no critical section overlapped'
-        if report.ok else 'VIOLATIONS FOUND'))
-
-
-def _ms(seconds):
-    return '-' if seconds is None else '%.1f ms' % (seconds * 1000.0)
-
-
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.verify is not None:
@@ -272,20 +198,6 @@ def _cleanup():
     return 0
 
 
-def _output(report, model, elapsed, args, extra=None):
-    out = sys.stdout
-    extra = extra or {}
-    if args.json:
-        data = report.to_dict()
-        data.update(services=len(model['services']), seed=model['seed'],
-                    backend=model['backend'], seconds=round(elapsed, 1))
-        data.update(extra)
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write('\n')
-    else:
-        _print_report(report, model, elapsed, out, extra.get('hosts'))
-
-
 def _verify(args):
     """Judge a kept run again from its saved model."""
     started = time.monotonic()
@@ -303,8 +215,9 @@ def _verify(args):
             'model-mismatch', 'the saved possible states differ from those '
             'replayed from the saved requests for volume(s) %s' % (
                 ', '.join(changed))))
-    _output(report, model, time.monotonic() - started, args,
-            {'work_dir': args.verify, 'verified': True})
+    report_mod.output(report, model, time.monotonic() - started,
+                      args.json, sys.stdout,
+                      {'work_dir': args.verify, 'verified': True})
     return 0 if report.ok else 1
 
 
@@ -368,8 +281,8 @@ def _run(args):
     report, model['states'] = assess.assess(work_dir, model)
     runmodel.save(work_dir, model)
     elapsed = time.monotonic() - started
-    _output(report, model, elapsed, args,
-            {'work_dir': work_dir, 'hosts': placement})
+    report_mod.output(report, model, elapsed, args.json, out,
+                      {'work_dir': work_dir, 'hosts': placement})
     if report.ok and not (args.keep or args.work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
     elif not args.json:
