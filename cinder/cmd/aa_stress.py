@@ -24,6 +24,9 @@ Every run saves its model (``run-model.json``, see
 :mod:`cinder.stress.runmodel`) in its work directory; ``--verify DIR``
 judges a kept run again from it, without starting anything.
 
+``--cluster NAME --share DIR`` starts nothing: it validates a running,
+deployed cluster (:mod:`cinder.cmd.aa_stress_deployed`).
+
 Exit status: 0 for a clean verdict, 1 for violations, 2 for bad usage.
 The secrets of ``--backend-url`` appear in no output; the services'
 configuration files, which hold it, are private to the user (0600).
@@ -36,6 +39,7 @@ import sys
 import tempfile
 import time
 
+from cinder.cmd import aa_stress_deployed
 from cinder.cmd import common
 from cinder.cmd import url_args
 from cinder import messaging
@@ -55,7 +59,7 @@ def _parse(argv):
         description='Run several cinder-volume services Active/Active on '
                     'one share and lock backend, drive a conflicting '
                     'workload, and check that nothing was lost.')
-    parser.add_argument('--services', type=int, default=3,
+    parser.add_argument('--services', type=int,
                         help='number of cinder-volume services (3)')
     parser.add_argument('--operations', type=int, default=300,
                         help='requests to send (300)')
@@ -113,7 +117,8 @@ def _parse(argv):
                              'logs go (default: a temporary directory, '
                              'removed after a clean verdict)')
     parser.add_argument('--keep', action='store_true',
-                        help='keep the work directory')
+                        help='keep the work directory (with --cluster, '
+                             'the run\'s volumes on the share too)')
     parser.add_argument('--json', action='store_true',
                         help='print the report as JSON')
     parser.add_argument('--debug', action='store_true',
@@ -122,11 +127,15 @@ def _parse(argv):
                         help='run no services: judge again the run kept '
                              'in DIR (--keep or --work-dir) from the model '
                              'it saved there, and print the same verdict')
+    aa_stress_deployed.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.verify is not None:
         if not os.path.isdir(args.verify):
             parser.error('--verify: %s is not a directory' % args.verify)
         return args
+    aa_stress_deployed.refuse_options(args, parser)
+    if args.services is None:
+        args.services = 3
     for name in ('services', 'operations', 'volumes', 'workers'):
         if getattr(args, name) < 1:
             parser.error('--%s must be at least 1' % name)
@@ -134,6 +143,7 @@ def _parse(argv):
         parser.error('--fault-interval must be positive')
     url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
     url_args.resolve_transport(args, parser)
+    aa_stress_deployed.require_urls(args, parser)
     if args.hosts == 'netns' or args.cleanup:
         option = '--cleanup' if args.cleanup else '--hosts netns'
         lacking = netns.missing()
@@ -227,6 +237,8 @@ def _run(args):
             print('cinder-aa-stress: %s not found; install qemu-utils' %
                   tool, file=sys.stderr)
             return 2
+    if args.cluster is not None:
+        return aa_stress_deployed.run(args, Progress(sys.stderr))
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='cinder-aa-stress-')
     os.makedirs(work_dir, exist_ok=True)
     cluster = cluster_mod.Cluster(

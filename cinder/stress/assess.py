@@ -26,6 +26,11 @@ and ``--verify``. It judges
   each volume is in one of its possible states (snapshots listed, size,
   the data of every slot of the volume and of every snapshot), or is an
   allowed leftover of an interrupted request, named with the request.
+
+A model of ``scope`` ``own`` (a deployed cluster's share, which holds the
+operator's volumes too) has only the files of its own volumes judged:
+other files are not reported (nor ever written). A model without a
+ledger has the locks judged by the share alone.
 """
 
 import collections
@@ -39,6 +44,12 @@ from cinder.stress import verdict
 Violation = verdict.Violation
 
 GiB = 1024 ** 3
+
+#: Why a run without a ledger judges no critical section.
+NO_LEDGER = ('no ledger: the locks were judged by the share alone (give '
+             '--ledger, the services\' [coordination] ledger_file, when '
+             'they run on this machine: ledger times are monotonic clocks, '
+             'comparable only on one machine)')
 
 #: Problems of the files that an interrupted request may leave.
 _LEFTOVER_KINDS = frozenset(['stray-file', 'stray-temp-file',
@@ -90,6 +101,8 @@ class Report(object):
             'leftovers': self.leftovers,
             'overlaps_after_loss': (self.ledger.overlaps_after_loss
                                     if self.ledger else []),
+            'critical_sections': (self.ledger.sections if self.ledger
+                                  else None),
             'notes': self.notes,
         }
 
@@ -108,21 +121,29 @@ def assess(run_dir, model):
     _judge_requests(model['requests'], judgments, report)
     for sentence in unexplained:
         report.violations.append(Violation('unexplained-success', sentence))
+    if model['ledger'] is None:
+        report.notes.append(NO_LEDGER)
+        report.waits = verdict.percentiles([])
+    else:
+        _judge_ledger(os.path.join(run_dir, model['ledger']), model,
+                      report)
+    requests = {r['n']: r for r in model['requests']}
+    _account(os.path.join(run_dir, model['share']), volumes, requests,
+             model['slots'], report, own=model.get('scope') == 'own')
+    saved = {volume_id: sorted((s.to_dict() for s in volume.states),
+                               key=_state_key)
+             for volume_id, volume in volumes.items()}
+    return report, saved
+
+
+def _judge_ledger(path, model, report):
     ledger = verdict.analyze_ledger(
-        os.path.join(run_dir, model['ledger']),
-        ended={int(pid): t for pid, t in model['killed'].items()})
+        path, ended={int(pid): t for pid, t in model['killed'].items()})
     report.ledger = ledger
     report.violations.extend(ledger.violations)
     report.partitions, found = partitions.judge(report.faults, ledger)
     report.violations.extend(found)
     report.waits = verdict.percentiles(ledger.waits)
-    requests = {r['n']: r for r in model['requests']}
-    _account(os.path.join(run_dir, model['share']), volumes, requests,
-             model['slots'], report)
-    saved = {volume_id: sorted((s.to_dict() for s in volume.states),
-                               key=_state_key)
-             for volume_id, volume in volumes.items()}
-    return report, saved
 
 
 def _state_key(state):
@@ -156,9 +177,12 @@ def _judge_requests(requests, judgments, report):
                     request['error_type'], request['error'])))
 
 
-def _account(share_dir, volumes, requests, slots, report):
-    """Check that everything on the share is expected or allowed."""
-    on_share, others = share.list_share(share_dir)
+def _account(share_dir, volumes, requests, slots, report, own=False):
+    """Check that everything on the share is expected or allowed.
+
+    With *own*, only the files of *volumes*: the rest is someone else's.
+    """
+    on_share, others = ({}, []) if own else share.list_share(share_dir)
     for entry in others:
         report.violations.append(Violation(
             'stray-file', '%s is on the share but is no file of a '

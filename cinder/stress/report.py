@@ -19,6 +19,8 @@ with what the run was (services, backend, seed, time): as JSON with
 
 import json
 
+from cinder.stress import assess
+
 
 def output(report, model, elapsed, as_json, out, extra=None):
     """Print the report of a run to *out*, as JSON if *as_json*."""
@@ -58,17 +60,7 @@ def print_report(report, model, elapsed, out, hosts=None):
     w('\nlock waits: %d acquires, p50 %s, p99 %s, max %s\n' % (
         waits.get('count', 0), _ms(waits.get('p50')), _ms(waits.get('p99')),
         _ms(waits.get('max'))))
-    ledger = report.ledger
-    w('critical sections: %d; overlaps after a lost lock: %d (stale '
-      'writes: %d); unterminated (killed): %d\n' % (
-          ledger.sections, len(ledger.overlaps_after_loss),
-          report.violations_by_kind().get('stale-write', 0),
-          len(ledger.unterminated)))
-    for sentence in ledger.overlaps_after_loss[:5]:
-        w('  after a lost lock: %s\n' % sentence)
-    if len(ledger.overlaps_after_loss) > 5:
-        w('  ... %d more (--json lists all)\n' % (
-            len(ledger.overlaps_after_loss) - 5))
+    _print_ledger(report, w)
     checked = report.checked
     w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
       'as expected; %d with more than one possible state; %d leftovers '
@@ -101,8 +93,27 @@ def print_report(report, model, elapsed, out, hosts=None):
         w('  ... %d more (--json lists all)\n' % (
             len(report.violations) - 10))
     w('\nverdict: %s\n' % (
+        'VIOLATIONS FOUND' if not report.ok else
         'OK: nothing lost, no critical section overlapped'
-        if report.ok else 'VIOLATIONS FOUND'))
+        if report.ledger is not None else
+        'OK: nothing lost (the locks judged by the share alone)'))
+
+
+def _print_ledger(report, w):
+    ledger = report.ledger
+    if ledger is None:
+        w('critical sections: not judged; %s\n' % assess.NO_LEDGER)
+        return
+    w('critical sections: %d; overlaps after a lost lock: %d (stale '
+      'writes: %d); unterminated (killed): %d\n' % (
+          ledger.sections, len(ledger.overlaps_after_loss),
+          report.violations_by_kind().get('stale-write', 0),
+          len(ledger.unterminated)))
+    for sentence in ledger.overlaps_after_loss[:5]:
+        w('  after a lost lock: %s\n' % sentence)
+    if len(ledger.overlaps_after_loss) > 5:
+        w('  ... %d more (--json lists all)\n' % (
+            len(ledger.overlaps_after_loss) - 5))
 
 
 def _ms(seconds):

@@ -23,7 +23,14 @@ tool) can judge a kept run again. It is one JSON object:
     host names.
 ``share``, ``ledger``
     Paths of the share directory and of the ledger, relative to the run
-    directory.
+    directory (or absolute: a deployed cluster's share and ledger). The
+    ledger is null when the run had none: the locks were then judged by
+    the share alone.
+``scope``
+    ``all`` (the share is the run's own: every file on it is judged) or
+    ``own`` (the share of a deployed cluster: only the files of the
+    run's own volumes are judged; the others are neither judged nor
+    touched). Optional; ``all`` when absent.
 ``slots``
     ``offsets`` (bytes) and ``length`` of the data slots every volume has;
     a slot holds one byte value over its whole length, 0 if never written.
@@ -55,11 +62,13 @@ FORMAT = 'cinder-aa-stress-run'
 VERSION = 1
 FILE_NAME = 'run-model.json'
 
-_REQUIRED = {'seed': int, 'services': list, 'share': str, 'ledger': str,
-             'slots': dict, 'faults': list, 'killed': dict,
-             'requests': list, 'states': dict}
+_REQUIRED = {'seed': int, 'services': list, 'share': str,
+             'ledger': (str, type(None)), 'slots': dict, 'faults': list,
+             'killed': dict, 'requests': list, 'states': dict}
 _REQUEST_KEYS = ('n', 'op', 'host', 'volumes', 'args', 'start', 'end',
                  'ok', 'error_type', 'error')
+#: What ``scope`` may be: judge the whole share, or the run's volumes only.
+SCOPES = ('all', 'own')
 
 
 class ModelError(Exception):
@@ -67,12 +76,12 @@ class ModelError(Exception):
 
 
 def build(seed, backend, hosts, slot_offsets, slot_length, faults, killed,
-          requests):
+          requests, share='share', ledger='ledger.jsonl', scope='all'):
     """The model of a run, without its ``states`` (see :func:`save`)."""
     return {
         'format': FORMAT, 'version': VERSION, 'seed': seed,
         'backend': backend, 'services': list(hosts),
-        'share': 'share', 'ledger': 'ledger.jsonl',
+        'share': share, 'ledger': ledger, 'scope': scope,
         'slots': {'offsets': list(slot_offsets), 'length': slot_length},
         'faults': [{'kind': f.kind, 'host': f.host, 'target': f.target,
                     'start': f.start, 'end': f.end, 'note': f.note,
@@ -120,9 +129,13 @@ def load(run_dir):
         raise ModelError('%s has version %r; this cinder-aa-stress reads '
                          'version %d' % (path, model.get('version'), VERSION))
     for key, kind in _REQUIRED.items():
-        if not isinstance(model.get(key), kind):
+        if key not in model or not isinstance(model[key], kind):
             raise ModelError('%s: field %r is missing or not a %s' % (
-                path, key, kind.__name__))
+                path, key, kind[0].__name__ if isinstance(kind, tuple)
+                else kind.__name__))
+    if model.setdefault('scope', 'all') not in SCOPES:
+        raise ModelError('%s: scope %r is not one of %s' % (
+            path, model['scope'], ', '.join(SCOPES)))
     for index, request in enumerate(model['requests']):
         missing = [k for k in _REQUEST_KEYS
                    if not isinstance(request, dict) or k not in request]

@@ -16,8 +16,10 @@ What is on a real share is covered by test_share (images made with
 qemu-img) and by the planted-damage functional tests.
 """
 
+import os
 from unittest import mock
 
+import fixtures
 from oslotest import base
 
 from cinder.stress import assess
@@ -61,10 +63,11 @@ class AssessTestCase(base.BaseTestCase):
         found.problems = list(self.problems)
         return found
 
-    def assess(self, faults=()):
+    def assess(self, faults=(), **fields):
         model = {'faults': list(faults), 'requests': self.r.requests,
                  'slots': {'offsets': [0, 128], 'length': 64},
                  'ledger': 'ledger', 'killed': {}, 'share': 'share'}
+        model.update(fields)
         report, _states = assess.assess('/run', model)
         return report
 
@@ -155,3 +158,66 @@ class AssessTestCase(base.BaseTestCase):
     def test_size_is_checked(self):
         self.r.add('extend_volume', volume=V, size=2)
         self.assertEqual(['size-mismatch'], self.kinds(self.assess()))
+
+    def test_scope_own_judges_only_the_runs_volumes(self):
+        operator = '99999999-2222-3333-4444-555555555555'
+        self.others = ['notes.txt']
+        share.list_share.side_effect = lambda d: (
+            {V: self.files, operator: ['volume-' + operator]}, self.others)
+        self.assertEqual(['stray-file', 'stray-volume'],
+                         self.kinds(self.assess()))
+        share.examine_volume.reset_mock()
+        report = self.assess(scope='own')
+        self.assertEqual([], self.kinds(report))
+        self.assertEqual(1, report.checked['volumes'])
+        self.assertEqual([mock.call('/run/share', V)],
+                         share.examine_volume.call_args_list)
+
+    def test_without_a_ledger_the_share_alone_is_judged(self):
+        verdict.analyze_ledger.reset_mock()
+        report = self.assess(ledger=None)
+        verdict.analyze_ledger.assert_not_called()
+        self.assertTrue(report.ok)
+        self.assertIsNone(report.to_dict()['critical_sections'])
+        self.assertEqual([assess.NO_LEDGER], report.notes)
+        self.assertEqual(0, report.to_dict()['lock_waits']['count'])
+        self.assertEqual(0, self.assess().to_dict()['critical_sections'])
+
+
+class OperatorShareTestCase(base.BaseTestCase):
+    """A deployed cluster's share, with the operator's files on it."""
+
+    def setUp(self):
+        super().setUp()
+        self.share = self.useFixture(fixtures.TempDir()).path
+        self.files = {'notes.txt': b'ours',
+                      'volume-' + V: b'not an image',
+                      'volume-%s.info' % V: b'{not json'}
+        for name, data in self.files.items():
+            with open(os.path.join(self.share, name), 'wb') as f:
+                f.write(data)
+        self.before = self.snapshot()
+
+    def snapshot(self):
+        found = {}
+        for name in sorted(os.listdir(self.share)):
+            path = os.path.join(self.share, name)
+            with open(path, 'rb') as f:
+                found[name] = (f.read(), os.stat(path).st_mtime_ns)
+        return found
+
+    def assess(self, **fields):
+        model = {'faults': [], 'requests': [], 'ledger': None,
+                 'slots': {'offsets': [0], 'length': 64}, 'killed': {},
+                 'share': self.share}
+        model.update(fields)
+        return assess.assess('/nowhere', model)[0]
+
+    def test_operator_files_are_neither_judged_nor_touched(self):
+        report = self.assess(scope='own')
+        self.assertEqual([], report.violations)
+        self.assertEqual(self.before, self.snapshot())
+        report = self.assess()
+        self.assertEqual(['stray-file', 'stray-volume'],
+                         sorted(v.kind for v in report.violations))
+        self.assertEqual(self.before, self.snapshot())

@@ -1,0 +1,58 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of cinder.stress.report: what a run without a ledger says."""
+
+import io
+import json
+
+from oslotest import base
+
+from cinder.stress import assess
+from cinder.stress import report as report_mod
+from cinder.stress import verdict
+
+MODEL = {'services': ['a', 'b'], 'backend': 'redis://r:6379', 'seed': 1}
+
+
+class ReportTestCase(base.BaseTestCase):
+
+    def output(self, report, as_json):
+        out = io.StringIO()
+        report_mod.output(report, MODEL, 1.0, as_json, out,
+                          {'removed': ['v1']})
+        return out.getvalue()
+
+    def test_without_a_ledger_no_critical_section_is_claimed(self):
+        report = assess.Report()
+        report.notes.append(assess.NO_LEDGER)
+        text = self.output(report, False)
+        self.assertIn('critical sections: not judged; no ledger: the locks '
+                      'were judged by the share alone', text)
+        self.assertIn('verdict: OK: nothing lost (the locks judged by the '
+                      'share alone)', text)
+        data = json.loads(self.output(report, True))
+        self.assertIsNone(data['critical_sections'])
+        self.assertEqual(['v1'], data['removed'])
+        self.assertEqual([assess.NO_LEDGER], data['notes'])
+
+    def test_with_a_ledger_its_sections_are_counted(self):
+        report = assess.Report()
+        report.ledger = verdict.LedgerReport()
+        report.ledger.sections = 12
+        text = self.output(report, False)
+        self.assertIn('critical sections: 12; overlaps after a lost lock: '
+                      '0', text)
+        self.assertIn('verdict: OK: nothing lost, no critical section '
+                      'overlapped', text)
+        data = json.loads(self.output(report, True))
+        self.assertEqual(12, data['critical_sections'])
