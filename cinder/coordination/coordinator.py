@@ -390,30 +390,11 @@ class Coordinator(loss.LossDetection):
             LOG.debug('Lock "%s" "released"%s :: held %.3fs', lock.name,
                       _by(lock), held)
 
-    def _check(self, lock):
+    def _check_deadlines(self):
+        """Declare lost, now, every held lock past its fencing deadline."""
         fence = self._fence
-        if fence is not None and lock._lost is None:
-            # Not only the fence's thread: a process that resumes from a
-            # freeze past the deadline must fail here, before the server
-            # (which may still say "yours") is asked.
+        if fence is not None:
             fence.check()
-        if lock._lost is None:
-            backend = self._backend
-            if backend is None:
-                self._mark_lost(lock, 'the coordinator was stopped')
-            else:
-                try:
-                    owner = backend.is_still_owner(lock._tooz_lock)
-                except Exception as e:
-                    raise exceptions.LockLost(
-                        'ownership of lock %s cannot be confirmed: %s' % (
-                            lock.name, backend.translate('Checking', e))
-                    ) from None
-                if not owner:
-                    self._mark_lost(lock, 'another member may hold it')
-        if lock._lost is not None:
-            raise exceptions.LockLost('lock %s was lost after %.3fs: %s' % (
-                lock.name, self._clock() - lock._held_since, lock._lost))
 
     def _stepped(self, lock, step):
         """Tell the hooks that *step* follows under *lock*."""

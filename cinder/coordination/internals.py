@@ -15,7 +15,8 @@
 Tooz exposes no public way to do some of what this layer promises: tell
 that a locked file is still the one at its path, bound the Redis client's
 retries, check the ownership of an etcd lock, stop renewing a lock whose
-release failed, listen to the ZooKeeper session. Where nothing public
+release failed, listen to the ZooKeeper session, take a Redis fencing
+token only while the lock is held. Where nothing public
 serves, the attribute is reached here, and nowhere else:
 
 * :data:`INTERNALS` lists each one, with why it is needed and what tooz
@@ -60,6 +61,11 @@ INTERNALS = (
              'the redis-py client, whose own retries are turned off so '
              'that a dead server is reported within backend_timeout',
              'a driver option for the client\'s retry policy'),
+    Internal('redis', 'tooz', 'tooz.drivers.redis.RedisLock', '_lock',
+             'the redis-py lock, whose token (its local.token) the script '
+             'that takes a fencing token compares with the lock\'s key',
+             'a RedisLock method giving the lock\'s token, or running a '
+             'script only while the lock is held'),
     Internal('etcd', 'tooz', 'tooz.drivers.etcd3gw.Etcd3Lock', '_key_b64',
              'the lock\'s key, to check ownership and to delete the key of '
              'a lock whose release failed',
@@ -138,9 +144,15 @@ def check_file(probe_lock):
                                            ', '.join(missing)))
 
 
-def check_redis(driver):
+def check_redis(driver, probe_lock):
     """:raises ConfigurationError: the Redis driver's internals moved."""
     _reach(driver, _internal('redis', '_client'))
+    redis_lock = _reach(probe_lock, _internal('redis', '_lock'))
+    if not hasattr(getattr(redis_lock, 'local', None), 'token'):
+        raise exceptions.ConfigurationError(
+            'redis %s cannot be used with the redis lock backend: its Lock '
+            'keeps no local.token, which cinder.coordination compares with '
+            'the lock\'s key for fencing tokens' % _version('redis'))
 
 
 def check_etcd(driver, probe_lock):
@@ -183,6 +195,11 @@ def file_barrier(tooz_lock):
 
 def redis_client(driver):
     return driver._client
+
+
+def redis_lock_token(tooz_lock):
+    """The token of a tooz Redis lock (bytes), None when not held."""
+    return tooz_lock._lock.local.token
 
 
 def etcd_key_and_token(tooz_lock):

@@ -35,12 +35,14 @@ class Lock(object):
     :class:`BackendUnavailable` when the backend does not answer. Releasing
     a lock that is not held raises :class:`LockNotHeld`; releasing a lock
     that was lost while held raises :class:`LockLost`, because the
-    critical section ran partly unprotected.
+    critical section ran partly unprotected. :meth:`token` gives each grant
+    a fencing token, greater than the token of every earlier grant of the
+    name.
     """
 
     # One is made per acquire: slots make that and each access cheaper.
     __slots__ = ('name', 'by', 'asked_at', 'holder', '_coordinator',
-                 '_tooz_lock', '_held_since', '_lost')
+                 '_tooz_lock', '_held_since', '_lost', '_token')
 
     def __init__(self, coordinator, name, tooz_lock):
         self.name = name
@@ -48,6 +50,7 @@ class Lock(object):
         self._tooz_lock = tooz_lock
         self._held_since = None
         self._lost = None
+        self._token = None
         #: The function the lock is taken for, named in the DEBUG lines
         #: (``Acquiring lock "X" by "f"``); set by :func:`synchronized`.
         self.by = None
@@ -103,7 +106,10 @@ class Lock(object):
         if self._held_since is None:
             raise exceptions.LockNotHeld('lock %s is not held' %
                                          self.name)
-        self._coordinator._release(self)
+        try:
+            self._coordinator._release(self)
+        finally:
+            self._token = None
 
     def check(self, step=None):
         """Ask the backend whether this lock is still ours.
@@ -120,9 +126,80 @@ class Lock(object):
         if self._held_since is None:
             raise exceptions.LockNotHeld('lock %s is not held' %
                                          self.name)
-        self._coordinator._check(self)
+        self._confirm('is_still_owner')
         if step is not None:
             self._coordinator._stepped(self, step)
+
+    def token(self):
+        """The fencing token of this grant of the lock: a positive int.
+
+        It is greater than the token of every earlier grant of this name,
+        by any member, on every backend this module is tested with (what
+        makes it so, and when it would not be, is in the admin guide's
+        *Coordination* page). Pass it along with the writes the lock
+        protects, to a store that refuses a token lower than one it has
+        seen: a holder that lost its lock without noticing is then refused.
+
+        The first call of a grant asks the backend once, in the same round
+        trip as an ownership check (:meth:`check`); later calls of the
+        grant return the same token without I/O (or raise LockLost, once
+        the loss of the lock is known). A new acquire gets a new token.
+
+        :raises LockNotHeld: the lock is not held.
+        :raises LockLost: it was lost, or the backend did not answer (the
+            ownership cannot be confirmed; a later call tries again).
+        :raises CoordinationError: the backend gives no fencing tokens
+            (one of the Tooz drivers this module is not tested with).
+        """
+        if self._held_since is None:
+            raise exceptions.LockNotHeld('lock %s is not held' %
+                                         self.name)
+        token = self._token
+        if token is None or self._lost is not None:
+            # A loss already known is raised without I/O.
+            backend = self._coordinator.backend
+            if backend is not None and not backend.fencing_tokens:
+                raise exceptions.CoordinationError(
+                    'lock %s has no fencing token: the lock backend %s '
+                    'gives none' % (self.name, backend.masked_url))
+            token = self._token = self._confirm('fencing_token')
+        return token
+
+    def _confirm(self, ask):
+        """Ask the backend's *ask* whether this held lock is still ours.
+
+        :returns: the backend's answer: anything but None or False.
+        :raises LockLost: the answer was None or False (the lock is marked
+            lost), the lock was lost before, or the backend did not answer
+            (any error is converted by the backend's ``translate``).
+        """
+        coordinator = self._coordinator
+        answer = None
+        if self._lost is None:
+            # Not only the fence's thread: a process that resumes from a
+            # freeze past the deadline must fail here, before the server
+            # (which may still say "yours") is asked.
+            coordinator._check_deadlines()
+        if self._lost is None:
+            backend = coordinator.backend
+            if backend is None:
+                coordinator._mark_lost(self, 'the coordinator was stopped')
+            else:
+                try:
+                    answer = getattr(backend, ask)(self._tooz_lock)
+                except Exception as e:
+                    raise exceptions.LockLost(
+                        'ownership of lock %s cannot be confirmed: %s' % (
+                            self.name, backend.translate('Checking', e))
+                    ) from None
+                if answer is None or answer is False:
+                    coordinator._mark_lost(self, 'another member may hold '
+                                                 'it')
+        if self._lost is not None:
+            raise exceptions.LockLost('lock %s was lost after %.3fs: %s' % (
+                self.name, coordinator._clock() - self._held_since,
+                self._lost))
+        return answer
 
     def __enter__(self):
         self.acquire()

@@ -167,6 +167,29 @@ class Backend(object):
         except tooz.NotImplemented:
             return True
 
+    # Fencing tokens.
+    #: :meth:`fencing_token` gives tokens (the backends this module is
+    #: tested with).
+    fencing_tokens = False
+
+    def fencing_token(self, tooz_lock):
+        """The fencing token of this grant of *tooz_lock*, if still ours.
+
+        Asked at most once per grant, while the lock is held
+        (:meth:`cinder.coordination.Lock.token` keeps the answer). The
+        ownership check and the reading (or making) of the token are one
+        atomic step, in one round trip: a token is only ever given to the
+        holder of the grant it belongs to. The token of a later grant of
+        the same name is greater, whichever member gets it; each backend
+        states what makes it so and when it would not be.
+
+        :returns: a positive int, or None if the lock is no longer ours.
+        :raises Exception: whatever the client raises (the caller converts
+            it with :meth:`translate`).
+        """
+        raise NotImplementedError('%s gives no fencing tokens' %
+                                  type(self).__name__)
+
     def forget(self, tooz_lock):
         """Stop renewing *tooz_lock*, whose release failed.
 

@@ -63,6 +63,33 @@ class Etcd3Backend(base.Backend):
             'success': success, 'failure': []})
         return bool(result.get('succeeded', False))
 
+    fencing_tokens = True
+
+    def fencing_token(self, tooz_lock):
+        """The create revision of the lock's key, read if it is ours.
+
+        One read-only transaction: if the key holds this lock's token, it
+        reads the key. Each grant creates the key anew (tooz puts it only
+        if absent), and etcd gives each change of its store the next
+        revision of a single counter of the cluster, kept on disk with the
+        data and never reused, compactions included: a later grant of any
+        name has a greater create revision. It would not be greater if the
+        cluster were rebuilt from nothing (a new data directory) or
+        restored from a backup older than tokens already handed out.
+        """
+        if not tooz_lock.acquired:
+            return None
+        key, token = internals.etcd_key_and_token(tooz_lock)
+        result = self.driver.client.transaction({
+            'compare': [{'key': key, 'result': 'EQUAL',
+                         'target': 'VALUE', 'value': token}],
+            'success': [{'request_range': {'key': key}}],
+            'failure': []})
+        if not result.get('succeeded', False):
+            return None
+        kvs = result['responses'][0]['response_range']['kvs']
+        return int(kvs[0]['create_revision'])
+
     def forget(self, tooz_lock):
         # Tooz keeps a lock whose release failed among the locks its
         # heartbeat renews: the lease would be renewed until this service

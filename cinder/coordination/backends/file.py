@@ -19,14 +19,25 @@ import logging
 import os
 import socket
 import stat
+import threading
 import time
 import urllib.parse
 
 from cinder.coordination.backends import base
 from cinder.coordination import bounded
+from cinder.coordination import exceptions
 from cinder.coordination import internals
 
 LOG = logging.getLogger('cinder.coordination')
+
+#: The fencing token counter of a lock directory: a hidden, non-empty
+#: file, which housekeeping never takes for a lock file.
+TOKEN_FILE = '.cinder-fencing-tokens'
+#: Digits of the counter (a fixed width: each write replaces them all).
+TOKEN_WIDTH = 20
+#: fcntl locks belong to the process: this keeps its threads apart, and
+#: keeps a close() of one thread from dropping another thread's lock.
+_token_mutex = threading.Lock()
 
 
 class FileBackend(base.Backend):
@@ -105,6 +116,27 @@ class FileBackend(base.Backend):
     def is_still_owner(self, tooz_lock):
         return bool(tooz_lock.acquired)
 
+    fencing_tokens = True
+
+    def fencing_token(self, tooz_lock):
+        """The next value of the lock directory's counter, if still held.
+
+        A file lock is never lost while held (no I/O is needed to tell),
+        so the counter is only read and written: see :func:`next_token`.
+        One counter for the directory, not one per name: a counter in the
+        lock file would start again at 1 once housekeeping removed the
+        file (``cinder-manage util clean_locks``). Grants of a name never
+        overlap and each takes its token while it holds the lock, so a
+        later grant of any name gets a greater token.
+
+        :returns: the token, or None if the lock is not held.
+        :raises OSError: the counter cannot be read, written or synced.
+        :raises CoordinationError: the counter file holds no number.
+        """
+        if not tooz_lock.acquired:
+            return None
+        return next_token(os.path.join(self.directory, TOKEN_FILE))
+
     leftover_kind = 'lock file'
 
     def leftovers_place(self):
@@ -135,6 +167,8 @@ class FileBackend(base.Backend):
     def remove_locks(self, pattern):
         """Unlink the idle lock files matching *pattern*.
 
+        The fencing token counter (:data:`TOKEN_FILE`) is never removed.
+
         A file is only ever opened here (to lock it while it is unlinked)
         under tooz's per-path barrier of this process, and only if no
         thread of this process holds or is acquiring its lock: fcntl
@@ -146,6 +180,8 @@ class FileBackend(base.Backend):
         removed = 0
         for path in glob.glob(os.path.join(self.directory, pattern)):
             name = os.path.relpath(path, self.directory)
+            if name == TOKEN_FILE:
+                continue   # not a lock file: the fencing token counter
             # Keeps the path's barrier alive (tooz holds them weakly), so
             # that every lock of this path made meanwhile shares it.
             probe = self.driver.get_lock(name.encode('utf-8'))
@@ -190,3 +226,42 @@ def _remove_idle_lock_file(path):
         return True
     finally:
         os.close(fd)
+
+
+def next_token(path):
+    """Increment the counter in the file *path* and return the new value.
+
+    The file (created with 0 if missing) holds ``TOKEN_WIDTH`` digits and a
+    newline. Under an exclusive fcntl lock of the file (which every
+    process using the directory takes) and a mutex of this process, the
+    value is read with ``pread``, rewritten whole with ``pwrite`` and
+    synced with ``fsync`` before it is returned: a token handed out
+    survives a crash of the host, so a later one is greater. It would
+    not be if the file were deleted or restored from a backup.
+
+    :raises OSError: the file cannot be opened, locked, read, written or
+        synced; the value is then unchanged or already the new one (a
+        token may be skipped, never repeated).
+    :raises CoordinationError: the file holds something else than a
+        number.
+    """
+    with _token_mutex:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            data = os.pread(fd, TOKEN_WIDTH + 1, 0)
+            try:
+                current = int(data) if data else 0
+            except ValueError:
+                raise exceptions.CoordinationError(
+                    'the fencing token counter %s holds %r, not a number; '
+                    'it is never written but by cinder.coordination' % (
+                        path, data[:TOKEN_WIDTH + 1])) from None
+            token = current + 1
+            os.pwrite(fd, b'%0*d\n' % (TOKEN_WIDTH, token), 0)
+            os.fsync(fd)
+            return token
+        finally:
+            # Drops the fcntl lock: the mutex keeps every other descriptor
+            # of the file in this process closed meanwhile.
+            os.close(fd)

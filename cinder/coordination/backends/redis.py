@@ -12,12 +12,36 @@
 
 """``redis://``: leases refreshed by the heartbeat."""
 
+import logging
+import threading
 import urllib.parse
 
 from oslo_utils import strutils
 
 from cinder.coordination.backends import base
 from cinder.coordination import internals
+
+LOG = logging.getLogger('cinder.coordination')
+
+#: Takes the next fencing token, only while the lock is held.
+#: KEYS: the lock's key, the counter. ARGV: the lock's token, the
+#: highest fencing token this process was given. Returns {0, 0} if the
+#: key does not hold the lock's token, else {the new token, 1 if the
+#: counter was behind ARGV[2] (so set to it first), else 0}.
+_NEXT_TOKEN = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then
+    return {0, 0}
+end
+local behind = 0
+if tonumber(redis.call('get', KEYS[2]) or '0') < tonumber(ARGV[2]) then
+    redis.call('set', KEYS[2], ARGV[2])
+    behind = 1
+end
+return {redis.call('incr', KEYS[2]), behind}
+"""
+#: The counter's key, after tooz's namespace and the coordinator's prefix.
+#: Lock keys end with ``_lock``: none can be the counter.
+TOKEN_KEY = 'fencing-tokens'
 
 
 class RedisBackend(base.Backend):
@@ -38,12 +62,72 @@ class RedisBackend(base.Backend):
         return self._with_query_defaults(
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
 
+    def __init__(self, url, timeout):
+        super().__init__(url, timeout)
+        self._token_key = None
+        self._next_token = None
+        #: The highest fencing token given to this process.
+        self._highest_token = 0
+        self._highest_lock = threading.Lock()
+
     def after_start(self, coordinator):
         from redis import backoff
         from redis import retry
-        internals.check_redis(self.driver)
-        internals.redis_client(self.driver).set_retry(
-            retry.Retry(backoff.NoBackoff(), 0))
+        internals.check_redis(self.driver, self.probe_lock())
+        client = internals.redis_client(self.driver)
+        client.set_retry(retry.Retry(backoff.NoBackoff(), 0))
+        self._token_key = b'%s_%s%s' % (
+            self.driver.namespace, coordinator.prefix.encode('utf-8'),
+            TOKEN_KEY.encode('ascii'))
+        self._next_token = client.register_script(_NEXT_TOKEN)
+
+    fencing_tokens = True
+
+    def fencing_token(self, tooz_lock):
+        """The next value of one counter key, taken only if the lock is ours.
+
+        One script, which Redis runs atomically: if the lock's key still
+        holds this lock's token, it increments the counter and returns it.
+        The counter is one key for every lock name (tooz's namespace and
+        the coordinator's prefix, then ``fencing-tokens``), never given an
+        expiry: a counter per name, in the lock's key or beside it, would
+        go with the key at each release or expiry and start again at 1.
+        Grants of a name never overlap on the server, and each takes its
+        token while it holds the key, so a later grant of any name gets a
+        greater token.
+
+        The counter is only as durable as the Redis data: a Redis without
+        persistence that restarts (or a failover to a replica that had not
+        yet received the last increments) starts it again from 0. This
+        process then sets it back to the highest token it was given
+        before it increments it, and logs a WARNING; a process that never
+        saw those tokens cannot, so its tokens can repeat older ones. Run
+        Redis with ``appendonly yes`` and ``appendfsync always`` where
+        tokens must hold across restarts.
+
+        :returns: the token, or None if the lock's key no longer holds
+            this lock's token.
+        """
+        token = internals.redis_lock_token(tooz_lock)
+        if not token:
+            return None
+        highest = self._highest_token
+        new, behind = self._next_token(keys=[tooz_lock.name, self._token_key],
+                                       args=[token, highest])
+        if not new:
+            return None
+        if behind:
+            LOG.warning('The fencing token counter %s of lock backend %s '
+                        'was behind the highest token this service was '
+                        'given (%d): Redis lost its data (a restart '
+                        'without persistence?). It was set back to it; '
+                        'tokens given to other services since may repeat '
+                        'older ones.', self._token_key.decode('utf-8',
+                                                              'replace'),
+                        self.masked_url, highest)
+        with self._highest_lock:
+            self._highest_token = max(self._highest_token, new)
+        return new
 
     def lease(self):
         return getattr(self.driver, 'lock_timeout', None)

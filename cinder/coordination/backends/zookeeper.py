@@ -214,18 +214,44 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
             answer within ``backend_timeout`` (the connection is down) or
             met a dropped connection. The lock may well still be ours.
         """
+        return self._own_node(tooz_lock)[0]
+
+    fencing_tokens = True
+
+    def fencing_token(self, tooz_lock):
+        """The czxid of this holder's lock node, read if it is ours.
+
+        The same read as :meth:`is_still_owner`, with the same failures.
+        Each grant is a node created for it, and the czxid is the id of
+        the transaction that created it: ZooKeeper numbers the
+        transactions of the whole ensemble with one counter (the leader's
+        epoch in the high 32 bits, a count within it below), kept with
+        the data on disk, so a later grant of any name has a greater one.
+        The node's sequence number would not do: it counts the children of
+        the lock's parent node, which housekeeping deletes, and restarts
+        at 0 when the parent is created again. The czxid would not be
+        greater if the ensemble were rebuilt from empty data directories
+        or restored from older snapshots.
+
+        :returns: the czxid, or None if the lock is lost.
+        """
+        owned, stat = self._own_node(tooz_lock)
+        return stat.czxid if owned else None
+
+    def _own_node(self, tooz_lock):
+        """(whether the lock's node is ours, the node's ZnodeStat)."""
         client = self.client
         kazoo_lock = internals.kazoo_lock(tooz_lock)
         if (self._acquired_in.get(id(tooz_lock)) != self._sessions_lost or
                 client.state == kazoo_states.KazooState.LOST or
                 not kazoo_lock.is_acquired):
-            return False
+            return False, None
         path = kazoo_paths.join(kazoo_lock.path, kazoo_lock.node)
         try:
-            data, _stat = client.get_async(path).get(timeout=self.timeout)
+            data, stat = client.get_async(path).get(timeout=self.timeout)
         except (kazoo_exceptions.NoNodeError,
                 kazoo_exceptions.SessionExpiredError):
-            return False
+            return False, None
         except (kazoo_exceptions.ConnectionLoss,
                 kazoo_exceptions.ConnectionDropped,
                 kazoo_exceptions.OperationTimeoutError,
@@ -235,7 +261,7 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
                 'cannot tell whether it is still held: %s (the connection '
                 'is %s; [coordination] backend_timeout is %s s)' % (
                     type(e).__name__, client.state.lower(), self.timeout))
-        return data == kazoo_lock.data
+        return data == kazoo_lock.data, stat
 
     def probe(self):
         """Open a TCP connection to each server of the URL, in turn.

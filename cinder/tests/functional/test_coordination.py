@@ -20,6 +20,8 @@ pause a server exist only for the backends that have a server.
 import contextlib
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from unittest import mock
@@ -35,6 +37,33 @@ from cinder.coordination import lock as lock_mod
 from cinder.stress import lockservers
 
 WAIT = 30  # upper bound of event waits; reached only when the code is wrong
+
+#: A process that takes a lock COUNT times once told to go, and prints
+#: when each grant began (on the host's monotonic clock, which every
+#: process shares) and its fencing token.
+TOKEN_WORKER = '''
+import sys
+import time
+
+from oslo_config import cfg
+
+from cinder import coordination
+
+url, prefix, name, count = sys.argv[1:]
+conf = cfg.ConfigOpts()
+coordinator = coordination.Coordinator(conf=conf, prefix=prefix)
+conf([], project='cinder-test', default_config_files=[])
+conf.set_override('backend_url', url, group='coordination')
+conf.set_override('backend_timeout', 5, group='coordination')
+coordinator.start()
+print('ready', flush=True)
+sys.stdin.readline()
+for _ in range(int(count)):
+    with coordinator.get_lock(name) as lock:
+        began = time.monotonic()
+        print(began, lock.token(), flush=True)
+coordinator.stop()
+'''
 
 
 #: Upper bound of a client's return after a server restart. kazoo waits
@@ -176,6 +205,89 @@ class ContractMixin(object):
         self.assertIsNone(lock.lost)
         self.assertNotIn('LOST', self.log.output)
 
+    # Fencing tokens.
+
+    def grant_tokens(self, coordinator, names, blocking=True):
+        """Take each lock of *names* in turn; the token of each grant."""
+        tokens = []
+        for name in names:
+            lock = coordinator.get_lock(name)
+            lock.acquire(blocking=blocking)
+            try:
+                token = lock.token()
+                self.assertEqual(token, lock.token())  # kept for the grant
+                tokens.append(token)
+            finally:
+                lock.release()
+        return tokens
+
+    def assertIncreasing(self, tokens):
+        for token in tokens:
+            self.assertIsInstance(token, int)
+            self.assertGreater(token, 0)
+        self.assertEqual(sorted(set(tokens)), tokens,
+                         'fencing tokens not strictly increasing')
+
+    def test_tokens_increase_with_each_grant_of_a_name(self):
+        self.assertIncreasing(self.grant_tokens(self.coordinator(),
+                                                ['fenced'] * 4))
+
+    def test_tokens_increase_across_members_taking_turns(self):
+        first, second = self.coordinator(), self.coordinator()
+        tokens = []
+        for coordinator in (first, second) * 3:
+            tokens += self.grant_tokens(coordinator, ['turns'])
+        self.assertIncreasing(tokens)
+
+    def test_tokens_increase_across_names(self):
+        first, second = self.coordinator(), self.coordinator()
+        tokens = []
+        for coordinator, name in ((first, 'a'), (second, 'b'), (first, 'b'),
+                                  (second, 'c'), (first, 'a')):
+            tokens += self.grant_tokens(coordinator, [name])
+        self.assertIncreasing(tokens)
+
+    def test_tokens_outlive_lock_housekeeping(self):
+        # clean_locks removes lock files (file) and idle parent nodes
+        # (ZooKeeper); a counter kept with them would start again.
+        coordinator = self.coordinator()
+        tokens = self.grant_tokens(coordinator, ['vol-9', 'vol-9'])
+        coordinator.remove_lock('vol-9')
+        self.assertFalse(coordinator.backend.has_leftover(
+            coordinator.prefix + 'vol-9'))
+        tokens += self.grant_tokens(coordinator, ['vol-9'])
+        self.assertIncreasing(tokens)
+
+    def test_tokens_increase_across_processes(self):
+        url = self.shared_url()
+        prefix = self.coordinator(url).prefix
+        workers = [subprocess.Popen(
+            [sys.executable, '-c', TOKEN_WORKER, url, prefix, 'procs', '4'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+        for worker in workers:
+            self.addCleanup(worker.wait)
+            self.addCleanup(worker.kill)
+        for worker in workers:
+            self.assertEqual('ready\n', worker.stdout.readline())
+        for worker in workers:
+            worker.stdin.write('go\n')
+            worker.stdin.flush()
+        grants = []
+        mine = self.coordinator(url)
+        for _ in range(4):
+            with mine.get_lock('procs') as lock:
+                grants.append((time.monotonic(), lock.token()))
+        for worker in workers:
+            out, _ = worker.communicate(timeout=120)
+            self.assertEqual(0, worker.returncode)
+            theirs = [line.split() for line in out.splitlines()]
+            self.assertEqual(4, len(theirs))
+            grants += [(float(began), int(token)) for began, token in theirs]
+        # Grants of one name never overlap: in the order they began, their
+        # tokens increase, whichever process took each.
+        self.assertIncreasing([token for _, token in sorted(grants)])
+
 
 class ServerContractMixin(ContractMixin):
     """What every backend with a server must do when the server fails."""
@@ -257,6 +369,44 @@ class ServerContractMixin(ContractMixin):
             self.assertLess(time.monotonic() - start, 2 * 2 + 1)
             self.assertIn('[coordination] backend_url', str(e))
 
+    #: Tokens stay greater than those given before a restart of the
+    #: server, for a member that never saw those (the server keeps them).
+    tokens_survive_restart = True
+
+    def test_tokens_increase_across_server_restart(self):
+        server = self.dedicated()
+        before = self.coordinator(server.url + self.restart_query,
+                                  max_reconnect_backoff=1)
+        tokens = self.grant_tokens(before, ['restart'] * 3)
+        server.restart()
+        if self.tokens_survive_restart:
+            # Only what the server kept can make these greater.
+            tokens += self.grant_tokens(self.coordinator(server.url),
+                                        ['restart', 'other'], blocking=WAIT)
+        tokens += when_back(self.grant_tokens, before, ['restart'],
+                            blocking=WAIT)
+        tokens += self.grant_tokens(self.coordinator(server.url),
+                                    ['restart'])
+        self.assertIncreasing(tokens)
+
+    def take_from(self, holder, lock, other):
+        """Make *other* take *lock* of *holder*, as after a lost lease."""
+        raise NotImplementedError
+
+    def test_no_token_for_a_holder_whose_lock_was_taken(self):
+        holder, other = self.take_from_coordinators()
+        lock = holder.get_lock('stale')
+        lock.acquire()
+        taken = self.take_from(holder, lock, other)
+        token = taken.token()
+        # The server's answer, without what this process knows (its fence
+        # may have declared the lock lost already).
+        self.assertIsNone(holder.backend.fencing_token(lock._tooz_lock))
+        self.assertRaises(coordination.LockLost, lock.token)
+        self.assertRaises(coordination.LockLost, lock.release)
+        self.assertEqual(token, taken.token())
+        taken.release()
+
     def test_lock_held_across_restart(self):
         server = self.dedicated()
         # Reconnect at least every second: a ZooKeeper session survives
@@ -294,6 +444,17 @@ class LeaseContractMixin(ServerContractMixin):
         return '%s?%s=%d' % (url, self.lease_option, seconds)
 
     lease_url = _url_with_lease
+
+    def take_from_coordinators(self):
+        url = self._url_with_lease(self.shared_url(), 2)
+        # The holder's heartbeat never renews; the other's does.
+        return (self.coordinator(url, heartbeat=3600),
+                self.coordinator(url, heartbeat=0.5))
+
+    def take_from(self, holder, lock, other):
+        taken = other.get_lock(lock.name[len(other.prefix):])
+        taken.acquire(blocking=WAIT)   # once the holder's lease ran out
+        return taken
 
     def test_heartbeat_keeps_a_lock_past_its_lease(self):
         url = self._url_with_lease(self.shared_url(), 2)
@@ -392,6 +553,15 @@ class FileContractTest(ContractMixin, base.BaseTestCase):
         self.assertNotIn(prefix + 'vol-1-delete_volume',
                          os.listdir(directory))
 
+    def test_tokens_increase_for_a_coordinator_started_anew(self):
+        # What a restart of the "server" is here: the directory stays, the
+        # process that was given the tokens is gone.
+        before = self.coordinator()
+        tokens = self.grant_tokens(before, ['restart'] * 3)
+        before.stop()
+        tokens += self.grant_tokens(self.coordinator(), ['restart', 'other'])
+        self.assertIncreasing(tokens)
+
     def test_ledger_check_sees_overlap_without_a_shared_lock(self):
         # Each worker gets a lock directory of its own: what host-local
         # locks on two hosts amount to. The ledger check must see it.
@@ -404,6 +574,30 @@ class FileContractTest(ContractMixin, base.BaseTestCase):
 class RedisContractTest(LeaseContractMixin, base.BaseTestCase):
     kind = 'redis'
     survives_restart = False  # no persistence: keys are gone
+    # The test server has no persistence: the token counter is gone after
+    # a restart. A member that was given tokens sets it back to the
+    # highest it saw (and logs it); one that was not starts again from 1.
+    # A persistent Redis keeps the counter: see the test below.
+    tokens_survive_restart = False
+
+    def test_tokens_increase_across_server_restart(self):
+        super().test_tokens_increase_across_server_restart()
+        self.assertIn('WARNING The fencing token counter', self.log.output)
+        self.assertIn('was behind the highest token this service was given',
+                      self.log.output)
+
+    def test_tokens_survive_restart_of_a_persistent_redis(self):
+        lockservers.check_available(self.kind)
+        server = lockservers.PersistentRedisServer()
+        self.addCleanup(server.stop)
+        server.start()
+        tokens = self.grant_tokens(self.coordinator(server.url),
+                                   ['restart'] * 3)
+        server.restart()
+        tokens += self.grant_tokens(self.coordinator(server.url),
+                                    ['restart', 'other'], blocking=WAIT)
+        self.assertIncreasing(tokens)
+        self.assertNotIn('WARNING', self.log.output)
 
     # Tooz retries a release whose connection failed, and the retry finds
     # that redis-py dropped the lock's token before the first try: the
@@ -463,6 +657,19 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
     # A session that outlives a slow restart (the test server allows
     # sessions of up to 60 s).
     restart_query = '?timeout=30'
+
+    def take_from_coordinators(self):
+        return self.coordinator(), self.coordinator()
+
+    def take_from(self, holder, lock, other):
+        # The holder's node is deleted, as with its session when it
+        # expires; the other member's node is created after it.
+        kazoo_lock = lock._tooz_lock._lock
+        holder.backend.client.delete('%s/%s' % (kazoo_lock.path,
+                                                kazoo_lock.node))
+        taken = other.get_lock(lock.name[len(other.prefix):])
+        taken.acquire(blocking=WAIT)
+        return taken
 
     @contextlib.contextmanager
     def release_fails(self, coordinator, lock):

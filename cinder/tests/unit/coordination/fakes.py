@@ -59,10 +59,12 @@ class FakeToozLock(object):
         # What the backends reach inside tooz's locks (see
         # cinder.coordination.internals): the kazoo lock (ZooKeeper), the
         # fasteners lock and its open file (file: an always linked one),
-        # the key and token (etcd).
+        # the redis-py lock's token (Redis), the key and token (etcd).
         self._lock = types.SimpleNamespace(path=name, node=None, data=b'',
                                            is_acquired=False,
-                                           lockfile=_ALWAYS_LINKED)
+                                           lockfile=_ALWAYS_LINKED,
+                                           local=types.SimpleNamespace(
+                                               token=None))
         self._barrier = types.SimpleNamespace(cond=threading.Condition(),
                                               owner=None)
         self._key_b64 = 'a2V5'
@@ -89,9 +91,39 @@ class FakeToozLock(object):
         return self.owner
 
 
+class FakeRedisClient(object):
+    """The parts of a redis-py client the Redis backend uses.
+
+    ``values`` holds the keys; the one script the backend registers (the
+    fencing token's) runs on them as Redis would run its Lua.
+    """
+
+    def __init__(self):
+        self.values = {}
+        self.scripts = []
+
+    def set_retry(self, retry):
+        pass
+
+    def register_script(self, script):
+        self.scripts.append(script)
+
+        def next_token(keys, args):
+            lock_key, counter = keys
+            token, highest = args
+            if self.values.get(lock_key) != token:
+                return [0, 0]
+            behind = int(self.values.get(counter, 0) < highest)
+            value = max(self.values.get(counter, 0), highest) + 1
+            self.values[counter] = value
+            return [value, behind]
+        return next_token
+
+
 class FakeDriver(object):
     requires_beating = True
     lock_timeout = 30
+    namespace = b'tooz'
 
     def __init__(self):
         self.locks = {}
@@ -103,7 +135,7 @@ class FakeDriver(object):
         self.listeners = []
         self._coord = self  # what the ZooKeeper backend reaches for
         # What the Redis and etcd backends reach for.
-        self._client = types.SimpleNamespace(set_retry=lambda retry: None)
+        self._client = FakeRedisClient()
         self._acquired_locks = set()
         # kazoo's connection handler and its reconnect policy.
         self._connection = types.SimpleNamespace(

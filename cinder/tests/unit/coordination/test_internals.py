@@ -43,7 +43,15 @@ class InstalledLibrariesTestCase(base.BaseTestCase):
             self.driver('file://' + directory).get_lock(b'x'))
 
     def test_redis(self):
-        internals.check_redis(self.driver('redis://127.0.0.1:1'))
+        import redis
+        from tooz.drivers import redis as tooz_redis
+
+        driver = self.driver('redis://127.0.0.1:1')
+        # The driver makes locks once started only; making one asks
+        # nothing of the server either.
+        lock = tooz_redis.RedisLock(driver, redis.Redis(port=1), b'x', 30)
+        internals.check_redis(driver, lock)
+        self.assertIsNone(internals.redis_lock_token(lock))
 
     def test_etcd(self):
         driver = self.driver('etcd3+http://127.0.0.1:1')
@@ -97,6 +105,25 @@ class MissingInternalTestCase(fakes.CoordinationTestCase):
     def test_redis_driver_without_its_client(self):
         del self.driver._client
         self.assertStartFails('redis://h:1', '_client')
+
+    def test_redis_lock_without_its_redis_py_lock(self):
+        self.locks_lack('_lock')
+        self.assertStartFails('redis://h:1', '_lock')
+
+    def test_redis_py_lock_without_its_token(self):
+        real_get_lock = self.driver.get_lock
+
+        def get_lock(name):
+            lock = real_get_lock(name)
+            del lock._lock.local
+            return lock
+
+        self.driver.get_lock = get_lock
+        self.fixture.config(group='coordination', backend_url='redis://h:1')
+        exc = self.assertRaises(coordination.ConfigurationError,
+                                self.coordinator.start)
+        self.assertIn('local.token', str(exc))
+        self.assertFalse(self.coordinator.started)
 
     def test_etcd_lock_without_its_token(self):
         self.locks_lack('_uuid')

@@ -346,6 +346,44 @@ class ZooKeeperOwnershipTestCase(ZooKeeperTestCase):
         self.assertLost(lock)
 
 
+class ZooKeeperTokenTestCase(ZooKeeperTestCase):
+    """The token is the czxid of the node read by an ownership check."""
+
+    assertLost = ZooKeeperOwnershipTestCase.assertLost
+
+    @staticmethod
+    def stat(czxid):
+        from kazoo.protocol import states as kazoo_states
+
+        return kazoo_states.ZnodeStat(
+            czxid=czxid, mzxid=czxid, ctime=0, mtime=0, version=0,
+            cversion=0, aversion=0, ephemeralOwner=1, dataLength=0,
+            numChildren=0, pzxid=czxid)
+
+    def test_token_is_the_czxid_of_the_nodes_read(self):
+        lock = self.acquired()
+        stat = self.stat(0x300000007)
+        self.client.reads = [(lock._tooz_lock._lock.data, stat)]
+        self.assertEqual(0x300000007, lock.token())
+        self.assertEqual(1, len([c for c in self.client.calls
+                                 if c[0] == 'get']))
+        lock.release()
+
+    def test_token_of_a_node_of_another_holder_is_a_loss(self):
+        lock = self.acquired()
+        self.client.reads = [(b'another-member', self.stat(9))]
+        self.assertRaises(coordination.LockLost, lock.token)
+        self.assertLost(lock)
+
+    def test_token_that_cannot_be_read_cannot_tell(self):
+        lock = self.acquired()
+        self.client.reads = [kazoo_exceptions.ConnectionLoss()]
+        e = self.assertRaises(coordination.LockLost, lock.token)
+        self.assertIn('cannot be confirmed', str(e))
+        self.assertIsNone(lock.lost)
+        lock.release()
+
+
 class ZooKeeperPrivateAttributeTestCase(ZooKeeperTestCase):
 
     def test_tooz_lock_without_its_kazoo_lock_fails_at_start(self):

@@ -103,7 +103,9 @@ class LeaseTestCase(base.BaseTestCase):
     def test_lease_of_a_given_url_is_the_backends_own(self):
         # Not a guess: what the backend was started with, here a 12 s
         # lock_timeout given in the URL's query.
-        self.driver(lock_timeout=12)
+        driver = self.driver(lock_timeout=12, namespace=b'tooz')
+        # A Mock's own _lock is no redis-py lock (checked at start).
+        driver.get_lock.side_effect = fakes.FakeToozLock
         self.assertEqual(12.0, cluster_mod.backend_lease(
             'redis://h:1?lock_timeout=12'))
 
