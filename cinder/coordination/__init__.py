@@ -103,6 +103,7 @@ from cinder.coordination.decorator import synchronized_remove
 from cinder.coordination.exceptions import BackendUnavailable
 from cinder.coordination.exceptions import ConfigurationError
 from cinder.coordination.exceptions import CoordinationError
+from cinder.coordination.exceptions import FencedOff
 from cinder.coordination.exceptions import LockAcquireFailed
 from cinder.coordination.exceptions import LockLost
 from cinder.coordination.exceptions import LockNameError
@@ -116,7 +117,8 @@ from cinder.coordination.urls import mask_url
 
 __all__ = [
     'BackendUnavailable', 'Backoff', 'COORDINATOR', 'ConfigurationError',
-    'CoordinationError', 'Coordinator', 'Lock', 'LockAcquireFailed',
+    'CoordinationError', 'Coordinator', 'FencedOff', 'Lock',
+    'LockAcquireFailed',
     'LockLost', 'LockNameError', 'LockNotHeld', 'coordination_opts',
     'ensure_locks_held', 'list_opts', 'mask_url', 'synchronized',
     'synchronized_remove',

@@ -42,6 +42,14 @@ class LockLost(CoordinationError):
     """A lock this process held was taken away or cannot be confirmed."""
 
 
+class FencedOff(LockLost):
+    """The storage refused a write: a newer holder of the lock wrote first.
+
+    Raised by storage that checks fencing tokens
+    (:mod:`cinder.volume.fenced_record`); nothing was written.
+    """
+
+
 class LockNotHeld(CoordinationError):
     """A lock was released (or checked) by someone who does not hold it."""
 
