@@ -53,6 +53,9 @@ from cinder import local_service
 from cinder import messaging
 from cinder import objects
 from cinder.stress import lockservers
+from cinder.stress import share
+from cinder.volume.drivers import remotefs
+from cinder.volume import fenced_record
 
 MiB = 1024 * 1024
 CONNECTOR = {'host': 'demo-compute'}
@@ -150,22 +153,28 @@ class Demo(object):
 
     def check_images(self):
         checked = 0
-        for name in sorted(os.listdir(self.share)):
-            if name.endswith('.info'):
-                with open(os.path.join(self.share, name)) as f:
-                    info = json.load(f)
-                volume_name = name[:-len('.info')]
-                for fname in {info['active']} | {
-                        v for k, v in info.items()
-                        if k not in ('active', 'base_format')}:
-                    fmt = (info['base_format'] if fname == volume_name
-                           else 'qcow2')
-                    if fmt == 'qcow2':
-                        subprocess.run(
-                            ['qemu-img', 'check', '-f', 'qcow2',
-                             os.path.join(self.share, fname)], check=True,
-                            capture_output=True)
-                        checked += 1
+        volume_names = set()
+        for name in os.listdir(self.share):
+            match = remotefs.INFO_FILE.match(name)
+            if match:
+                volume_names.add(match.group(1))
+        for volume_name in sorted(volume_names):
+            generation = fenced_record.FencedRecord(os.path.join(
+                self.share, volume_name + '.info')).read()
+            if generation is None or generation.text is None:
+                continue                # deleted
+            info = json.loads(generation.text)
+            for fname in {info['active']} | {
+                    v for k, v in info.items()
+                    if k not in ('active', 'base_format')}:
+                fmt = (info['base_format'] if fname == volume_name
+                       else 'qcow2')
+                if fmt == 'qcow2':
+                    subprocess.run(
+                        ['qemu-img', 'check', '-f', 'qcow2',
+                         os.path.join(self.share, fname)], check=True,
+                        capture_output=True)
+                    checked += 1
         return '%d qcow2 image(s) pass qemu-img check' % checked
 
     # The story -----------------------------------------------------------
@@ -242,7 +251,7 @@ class Demo(object):
             for volume in (from_snap, clone, race.get('racer')):
                 if volume is not None:
                     self.call('delete_volume', volume=volume)
-            left = os.listdir(self.share)
+            left = share.files_on_share(self.share)
             if left:
                 raise DemoFailure('files left on the share: %s' % left)
             locks = [n for n in os.listdir(self.state)

@@ -110,6 +110,7 @@ from cinder.coordination.exceptions import LockNameError
 from cinder.coordination.exceptions import LockNotHeld
 from cinder.coordination.heartbeat import Backoff
 from cinder.coordination.lock import ensure_locks_held
+from cinder.coordination.lock import held_lock
 from cinder.coordination.lock import Lock
 from cinder.coordination.options import coordination_opts
 from cinder.coordination.options import list_opts
@@ -120,7 +121,7 @@ __all__ = [
     'CoordinationError', 'Coordinator', 'FencedOff', 'Lock',
     'LockAcquireFailed',
     'LockLost', 'LockNameError', 'LockNotHeld', 'coordination_opts',
-    'ensure_locks_held', 'list_opts', 'mask_url', 'synchronized',
+    'ensure_locks_held', 'held_lock', 'list_opts', 'mask_url', 'synchronized',
     'synchronized_remove',
 ]
 

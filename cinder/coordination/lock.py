@@ -69,6 +69,17 @@ class Lock(object):
         return self._held_since is not None
 
     @property
+    def token_source(self):
+        """Where :meth:`token` counts, or None once stopped.
+
+        The location of the lock backend (no secrets): tokens of one
+        source compare, tokens of two sources (another backend, or
+        services that lock at different places) do not.
+        """
+        backend = self._coordinator.backend
+        return None if backend is None else backend.location()
+
+    @property
     def lost(self):
         """Why the lock was lost while held, or None."""
         return self._lost
@@ -238,3 +249,17 @@ def ensure_locks_held(locks=None, step=None):
         # Only once every lock is confirmed: the step runs only then.
         for lock in locks:
             lock._coordinator._stepped(lock, step)
+
+
+def held_lock(name):
+    """The :class:`Lock` called *name* that this thread holds.
+
+    :param name: the name given to :meth:`Coordinator.get_lock` (or
+        rendered by :func:`synchronized`), without the coordinator's
+        prefix.
+    :raises LockNotHeld: this thread holds no lock of that name.
+    """
+    for lock in thread_locks():
+        if lock.held and lock.name == lock._coordinator.prefix + name:
+            return lock
+    raise exceptions.LockNotHeld('this thread holds no lock %s' % name)

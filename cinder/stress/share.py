@@ -25,6 +25,7 @@ import subprocess
 
 from cinder.stress import verdict
 from cinder.volume.drivers import remotefs
+from cinder.volume import fenced_record
 
 Violation = verdict.Violation
 
@@ -54,15 +55,47 @@ def _volume_name(volume_id):
 
 
 def _files_of(share_dir, name):
-    """Names of every file of volume *name* in *share_dir*, sorted."""
+    """Names of every file of volume *name* in *share_dir*, sorted.
+
+    But the tombstone of a deleted volume's info file: the one file that
+    deleting a volume leaves, on purpose (see
+    :mod:`cinder.volume.fenced_record`).
+    """
+    tombstone = _tombstone(share_dir, name)
     return sorted(entry for entry in os.listdir(share_dir)
-                  if entry == name or entry.startswith(name + '.'))
+                  if (entry == name or entry.startswith(name + '.')) and
+                  entry != tombstone)
+
+
+def _record(share_dir, name):
+    return fenced_record.FencedRecord(os.path.join(share_dir,
+                                                   name + '.info'))
+
+
+def _tombstone(share_dir, name):
+    """File name of the tombstone of volume *name*, or None."""
+    record = _record(share_dir, name)
+    try:
+        generation = record.read()
+    except Exception:
+        return None                     # reported by examine_volume
+    if generation is None or generation.text is not None:
+        return None
+    return os.path.basename(record.generation_path(generation.number))
 
 
 def _is_info_or_temp(name, entry):
-    """Whether *entry* is the info file of *name* or a temporary copy."""
+    """Whether *entry* is a file of the info file of *name*.
+
+    One of its generations, one from before generations, or a temporary
+    file of one.
+    """
     info = name + '.info'
-    return entry == info or entry.startswith(info + '.tmp-')
+    return entry == info or entry.startswith(info + '.')
+
+
+def _is_temp(name, entry):
+    return entry.startswith(name + '.info.tmp-')
 
 
 def _format_of(name, info, entry):
@@ -71,14 +104,21 @@ def _format_of(name, info, entry):
 
 def _load_info(share_dir, name):
     """(VolumeInfo, None) or (None, why it cannot be used)."""
-    path = os.path.join(share_dir, name + '.info')
+    record = _record(share_dir, name)
     try:
-        with open(path) as f:
-            text = f.read()
+        generation = record.read()
     except (OSError, UnicodeDecodeError) as e:
-        return None, 'info file %s cannot be read: %s' % (path, e)
+        return None, 'info file %s cannot be read: %s' % (record.path, e)
+    except Exception as e:
+        return None, str(e)
+    if generation is None or generation.text is None:
+        return None, 'info file %s does not exist%s' % (
+            record.path, '' if generation is None else
+            ' (the volume was deleted)')
+    path = record.generation_path(generation.number)
     try:
-        return remotefs.VolumeInfo.from_json(text, path, name, None), None
+        return remotefs.VolumeInfo.from_json(generation.text, path, name,
+                                             None), None
     except Exception as e:
         return None, str(e)
 
@@ -285,10 +325,10 @@ def examine_volume(share_dir, volume_id):
             'stray-file', 'volume %s: %s is on the share but not in the '
             'chain %s' % (volume_id, entry, ' <- '.join(reversed(chain)))))
     for entry in found.files:
-        if _is_info_or_temp(name, entry) and entry != name + '.info':
+        if _is_temp(name, entry):
             problems.append(Violation(
                 'stray-temp-file', 'volume %s: %s is an info file never '
-                'renamed into place' % (volume_id, entry)))
+                'linked into place' % (volume_id, entry)))
     for entry in sorted(set(chain) - images):
         problems.append(Violation(
             'chain-file-missing', 'volume %s: chain file %s is not on the '
@@ -350,7 +390,25 @@ def list_share(share_dir):
             volumes.setdefault(match.group(1), []).append(entry)
         else:
             others.append(entry)
+    for volume_id in list(volumes):
+        tombstone = _tombstone(share_dir, _volume_name(volume_id))
+        if tombstone is not None:
+            volumes[volume_id].remove(tombstone)
+            if not volumes[volume_id]:
+                del volumes[volume_id]
     return volumes, others
+
+
+def files_on_share(share_dir):
+    """Names of the files in *share_dir*, sorted, but tombstones.
+
+    A deleted volume leaves one file on purpose, the tombstone of its
+    info file (see :mod:`cinder.volume.fenced_record`): a share whose
+    volumes were all deleted holds nothing else of theirs.
+    """
+    volumes, others = list_share(share_dir)
+    return sorted(others + [name for names in volumes.values()
+                            for name in names])
 
 
 def read_slots(path, fmt, offsets, length):

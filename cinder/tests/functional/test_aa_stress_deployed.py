@@ -33,6 +33,7 @@ from cinder.cmd import aa_stress
 from cinder.cmd import url_args
 from cinder.stress import lockservers
 from cinder.stress.lockservers import rabbitmq_server
+from cinder.stress import share
 from cinder.tests.functional import broker
 from cinder.tests.functional import volume_service
 
@@ -125,8 +126,8 @@ class DeployedClusterTest(testtools.TestCase):
         # holds the operator's files only.
         self.assertGreater(len(report['removed']), 0)
         self.assertEqual([], report['removal_failures'])
-        self.assertEqual(sorted(OPERATOR_FILES), sorted(os.listdir(
-            self.share)))
+        self.assertEqual(sorted(OPERATOR_FILES),
+                         share.files_on_share(self.share))
         # The bus password is in no output and no file of the run.
         secret = ':%s@' % rabbitmq_server.PASSWORD
         self.assertNotIn(secret, out + err)
@@ -144,6 +145,6 @@ class DeployedClusterTest(testtools.TestCase):
         # The running cluster is named, and nothing was started or
         # written: the share holds the operator's files only.
         self.assertIn(self.cluster, err)
-        self.assertEqual(sorted(OPERATOR_FILES), sorted(os.listdir(
-            self.share)))
+        self.assertEqual(sorted(OPERATOR_FILES),
+                         share.files_on_share(self.share))
         self.assertFalse(os.path.exists(self.work))

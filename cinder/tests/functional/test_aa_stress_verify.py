@@ -28,6 +28,7 @@ from unittest import mock
 import testtools
 
 from cinder.cmd import aa_stress
+from cinder.volume import fenced_record
 
 
 def _verify(run_dir):
@@ -108,9 +109,10 @@ class PlantedDamageTest(testtools.TestCase):
             self.target
         self.share = os.path.join(self.copy, 'share')
         self.name = 'volume-%s' % self.volume_id
-        self.info_path = os.path.join(self.share, self.name + '.info')
-        with open(self.info_path) as f:
-            self.info = json.load(f)
+        self.record = fenced_record.FencedRecord(
+            os.path.join(self.share, self.name + '.info'))
+        self.generation = self.record.read()
+        self.info = json.loads(self.generation.text)
         with open(os.path.join(self.copy, 'run-model.json')) as f:
             self.offset = json.load(f)['slots']['offsets'][self.slot]
 
@@ -118,8 +120,11 @@ class PlantedDamageTest(testtools.TestCase):
         return self.info['base_format'] if entry == self.name else 'qcow2'
 
     def write_info(self):
-        with open(self.info_path, 'w') as f:
-            json.dump(self.info, f)
+        """Change the info file as a damaged share would (in place)."""
+        with open(self.record.path_of(self.generation), 'w') as f:
+            json.dump({'format': fenced_record.FORMAT,
+                       'token': self.generation.token,
+                       'text': json.dumps(self.info)}, f)
 
     def assert_named(self, kind):
         status, report, err = _verify(self.copy)

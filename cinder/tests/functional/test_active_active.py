@@ -50,8 +50,10 @@ import testtools.content
 from cinder import coordination
 from cinder import objects
 from cinder.stress import lockservers
+from cinder.stress import share
 from cinder.tests.functional import qemu_gate
 from cinder.tests.functional import volume_service
+from cinder.volume import fenced_record
 
 MiB = 1024 * 1024
 REQUEST_TIMEOUT = 120
@@ -159,9 +161,12 @@ class ActiveActiveMixin(object):
             request.wait()
         self.gate.release(gate_name)
 
+    def record(self, volume):
+        return fenced_record.FencedRecord(
+            os.path.join(self.share, volume.name + '.info'))
+
     def info(self, volume):
-        with open(os.path.join(self.share, volume.name + '.info')) as f:
-            return json.load(f)
+        return json.loads(self.record(volume).read().text)
 
     def image_format(self, volume, name, info):
         return info['base_format'] if name == volume.name else 'qcow2'
@@ -223,10 +228,11 @@ class ActiveActiveMixin(object):
                 problems.append('snapshot %s file %s is not in the chain '
                                 '%s' % (snapshot_id, info[snapshot_id],
                                         chain_files))
+        record = self.record(volume)
         on_disk = sorted(
             name for name in os.listdir(self.share)
-            if name.startswith(volume.name) and name != volume.name +
-            '.info')
+            if name.startswith(volume.name) and
+            not record.is_generation(name))
         if on_disk != sorted(chain_files):
             problems.append('files of %s on the share %s differ from its '
                             'chain %s' % (volume.id, on_disk,
@@ -273,7 +279,8 @@ class ActiveActiveMixin(object):
             problems.append('clone data differs from the source')
         if deleting.error is not None:
             problems.append('delete failed: %s' % deleting.error)
-        elif any(n.startswith(source.name) for n in os.listdir(self.share)):
+        elif any(n.startswith(source.name)
+                 for n in share.files_on_share(self.share)):
             problems.append('files of the deleted source are left')
         self.assert_verdict(problems)
 

@@ -20,6 +20,7 @@ import fixtures
 import testtools
 
 from cinder.cmd import volume_demo
+from cinder.stress import share
 
 
 class VolumeDemoTest(testtools.TestCase):
@@ -37,7 +38,8 @@ class VolumeDemoTest(testtools.TestCase):
         self.assertEqual(0, status, out)
         self.assertIn('verdict: OK', out)
         self.assertEqual(7, out.count('\nok '), out)
-        self.assertEqual([], os.listdir(os.path.join(work, 'share')))
+        self.assertEqual([], share.files_on_share(os.path.join(work,
+                                                               'share')))
 
     def test_unreachable_lock_backend_fails_with_the_reason(self):
         status, out, _ = self.run_demo(

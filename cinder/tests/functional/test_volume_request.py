@@ -27,6 +27,7 @@ import time
 import fixtures
 import testtools
 
+from cinder.stress import share
 from cinder.tests.functional import broker
 from cinder.tests.functional import volume_service
 
@@ -131,7 +132,7 @@ class VolumeRequestTest(testtools.TestCase):
         status, gone, err = self.request('delete-volume', volume['id'])
         self.assertEqual(0, status, err)
         self.assertEqual('deleted', gone['status'])
-        self.assertEqual([], os.listdir(self.share))
+        self.assertEqual([], share.files_on_share(self.share))
         self.assertEqual([], os.listdir(self.state_dir))
 
         # Forgotten once deleted: a usage error naming the id.

@@ -25,6 +25,7 @@ from cinder import messaging
 from cinder import objects
 from cinder.tests.functional import qemu_gate
 from cinder.tests.functional import volume_service
+from cinder.volume import fenced_record
 
 FAKE_DRIVER = 'cinder.tests.unit.fake_driver.FakeDriver'
 
@@ -104,8 +105,8 @@ class NfsVolumeServiceTest(testtools.TestCase):
         clone = objects.Volume(size=1)
         svc.call('create_volume', volume=clone, snapshot=snapshot)
         self.assertEqual(share, volume.provider_location)
-        with open(os.path.join(share, volume.name + '.info')) as f:
-            info = json.load(f)
+        info = json.loads(fenced_record.FencedRecord(os.path.join(
+            share, volume.name + '.info')).read().text)
         self.assertIn(snapshot.id, info)
         subprocess.run(['qemu-img', 'check', '-f', 'qcow2', '--force-share',
                         os.path.join(share, info['active'])], check=True,

@@ -31,12 +31,17 @@ All files of a volume sit in the directory where its share
     qcow2 overlays, made when a snapshot is taken or the volume is
     reverted. Each names its backing file by its bare file name, so the
     chain is valid wherever the share is mounted.
-``volume-<id>.info``
-    JSON: ``"active"`` is the file the volume is read and written
-    through, ``"base_format"`` the format of ``volume-<id>``, and every
-    other key is a snapshot id mapped to the file that holds that
-    snapshot's image (the file that was active when the snapshot was
-    taken; it is never written again). It is replaced atomically.
+``volume-<id>.info.g<N>``
+    The *info file*, kept as a fenced record
+    (:mod:`cinder.volume.fenced_record`): its newest generation ``N``
+    holds, with the fencing token of its writer, JSON where ``"active"``
+    is the file the volume is read and written through, ``"base_format"``
+    the format of ``volume-<id>``, and every other key is a snapshot id
+    mapped to the file that holds that snapshot's image (the file that
+    was active when the snapshot was taken; it is never written again).
+    The newest two generations are kept; a deleted volume leaves its last
+    one, an empty *tombstone*. A ``volume-<id>.info`` file written before
+    generations existed is read until the first change replaces it.
 
 A file other than ``volume-<id>`` is always qcow2, whatever its content;
 formats are never guessed from an image's bytes, because a guest can write
@@ -79,13 +84,33 @@ and reverts refuse to run. An operation whose lock is lost stops right
 before its next step (see :class:`RemoteFSSnapDriver`) and leaves what a
 crash at that point would leave.
 
+Fencing
+=======
+
+A lock check cannot stop a holder frozen right after the check passed.
+The info file can: every operation that changes a volume first *claims*
+its record with the fencing token of the volume's lock
+(:meth:`cinder.coordination.Lock.token`), and each commit of the info file
+appends a generation with ``link(2)``, which fails for a writer older than
+the newest claim (:class:`~cinder.coordination.FencedOff`, a ``LockLost``).
+So a holder that lost its lock cannot commit anything once another holder
+entered, and since the info file says which files make up the volume,
+files it made meanwhile are never used. Right before an in-place rewrite
+(``commit``, ``rebase``, ``resize``) the record is read again and a newer
+claim stops the step; what remains is a rewrite that a holder began right
+before another holder entered, and that the fence's kill of its
+``qemu-img`` has not ended yet: at most the rewrite's own duration.
+Rewrites are not copy-on-write because a qcow2 image names its backing
+file in its header: merging an older snapshot away without rewriting its
+child in place would mean copying every image above it. The admin guide
+("Fencing at the storage") gives the measured windows and costs.
+
 Images are changed with ``qemu-img`` and must not be open in a running
 guest meanwhile: deleting the newest snapshot, reverting and extending
 rewrite the active file, which this driver does without the help of a
 hypervisor (``qemu-img`` refuses images that a local QEMU holds locked).
 """
 
-import errno
 import glob
 import json
 import os
@@ -98,6 +123,7 @@ from cinder import coordination
 from cinder import exception
 from cinder.image import qemu_img
 from cinder.volume import driver
+from cinder.volume import fenced_record
 
 LOG = logging.getLogger(__name__)
 
@@ -115,12 +141,16 @@ class VolumeInfo(object):
     :ivar active: name of the file the volume is used through.
     :ivar base_format: format of the file named ``volume.name``.
     :ivar snapshots: dict of snapshot id to the name of its file.
+    :ivar generation: see below.
     """
 
     def __init__(self, active, base_format, snapshots=None):
         self.active = active
         self.base_format = base_format
         self.snapshots = dict(snapshots or {})
+        #: The :class:`~cinder.volume.fenced_record.Generation` it was
+        #: read as, or last written as; None for a new volume.
+        self.generation = None
 
     def to_json(self):
         data = dict(self.snapshots)
@@ -173,6 +203,11 @@ class VolumeInfo(object):
         if len(set(data.values())) != len(data):
             raise bad('two snapshots map to the same file')
         return cls(active, base_format, data)
+
+
+#: An info file, of the volume called group 1: from before generations,
+#: or a generation.
+INFO_FILE = re.compile(r'^(volume-[^.]+)\.info(?:\.g[0-9]+)?$')
 
 
 def is_volume_file_name(volume_name, name):
@@ -280,12 +315,16 @@ class RemoteFSDriver(driver.VolumeDriver):
         found = driver.ResourceIds(set(), set())
         for share in self._mounted_shares:
             directory = self._get_mount_point_for_share(share)
-            names = os.listdir(directory)
+            names = self._live_names(directory, os.listdir(directory))
             ids = driver.resource_ids_in(names)
             found.volumes.update(ids.volumes)
             found.snapshots.update(
                 self._snapshot_ids_in(directory, names, ids.volumes))
         return found
+
+    def _live_names(self, directory, names):
+        """*names* (in *directory*) but those of deleted volumes."""
+        return names
 
     def _snapshot_ids_in(self, directory, names, volume_ids):
         """Ids of the snapshots of *volume_ids* kept in *directory*."""
@@ -408,6 +447,35 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     #: Message for disabled snapshots; subclasses name their option.
     snapshot_support_option = 'snapshot_support'
 
+    def _records_in(self, directory, names):
+        """{volume name: (record, newest Generation)} among *names*.
+
+        :raises VolumeDriverException: naming a generation that cannot be
+            read or parsed, rather than guessing.
+        """
+        found = {}
+        for name in names:
+            match = INFO_FILE.match(name)
+            if match and match.group(1) not in found:
+                volume_name = match.group(1)
+                record = fenced_record.FencedRecord(
+                    os.path.join(directory, volume_name + '.info'))
+                try:
+                    found[volume_name] = (record, record.read())
+                except OSError as e:
+                    raise exception.VolumeDriverException(
+                        'Info file %s cannot be read: %s' % (record.path, e))
+        return found
+
+    def _live_names(self, directory, names):
+        """*names* but the tombstones of deleted volumes."""
+        ended = set(
+            os.path.basename(record.path_of(generation))
+            for record, generation in self._records_in(
+                directory, names).values()
+            if generation is not None and generation.text is None)
+        return [name for name in names if name not in ended]
+
     def _snapshot_ids_in(self, directory, names, volume_ids):
         """The snapshots listed by the info files among *names*.
 
@@ -415,22 +483,14 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             read or parsed, rather than guessing its snapshots.
         """
         found = set()
-        for name in names:
-            volume_name = name[:-len('.info')]
-            if (not name.endswith('.info') or
-                    volume_name[len('volume-'):].lower() not in volume_ids):
+        for volume_name, (record, generation) in self._records_in(
+                directory, names).items():
+            if (volume_name[len('volume-'):].lower() not in volume_ids or
+                    generation is None or generation.text is None):
                 continue
-            path = os.path.join(directory, name)
-            try:
-                with open(path) as f:
-                    text = f.read()
-            except FileNotFoundError:
-                continue  # the volume was deleted meanwhile
-            except OSError as e:
-                raise exception.VolumeDriverException(
-                    'Info file %s cannot be read: %s' % (path, e))
-            info = VolumeInfo.from_json(text, path, volume_name,
-                                        self._volume_format())
+            info = VolumeInfo.from_json(
+                generation.text, record.path_of(generation), volume_name,
+                self._volume_format())
             found.update(s.lower() for s in info.snapshots)
         return found
 
@@ -462,6 +522,27 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def _info_path_in(directory, volume):
         return os.path.join(directory, volume.name + '.info')
 
+    def _record(self, directory, volume):
+        """The :class:`~.fenced_record.FencedRecord` of the info file."""
+        return fenced_record.FencedRecord(
+            self._info_path_in(directory, volume))
+
+    def _writer(self, directory, volume):
+        """(record, token): the info file, as this lock's holder writes it.
+
+        With the fencing token of this thread's lock on *volume*, and that
+        token's source.
+
+        :raises LockNotHeld: the lock is not held (a bug of the caller).
+        :raises LockLost: the lock was lost.
+        """
+        lock = coordination.held_lock('%s-%s' % (self.driver_prefix,
+                                                 volume.id))
+        token = lock.token()
+        return fenced_record.FencedRecord(
+            self._info_path_in(directory, volume),
+            source=lock.token_source), token
+
     def volume_info_path(self, volume):
         """Path of the info file of *volume*."""
         return self._info_path_in(self._share_dir(volume.provider_location),
@@ -487,18 +568,43 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             if not os.path.lexists(os.path.join(directory, name)):
                 return name
 
-    def _read_info(self, directory, volume):
+    def _read_info(self, directory, volume, claim=False):
         """Read the info file of *volume* in *directory*.
 
-        :raises VolumeNotFound: the volume has no file at all.
+        :param claim: claim the record for this thread's lock on the
+            volume first (see the module doc), as every operation that
+            changes the volume does.
+        :returns: a :class:`VolumeInfo` whose ``generation`` is the one
+            read (and claimed).
+        :raises VolumeNotFound: the volume has no file at all, or was
+            deleted.
         :raises VolumeDriverException: naming the info file, when it is
             missing although image files exist, or is unreadable.
+        :raises FencedOff: *claim* and a newer holder claimed it.
         """
         path = self._info_path_in(directory, volume)
+        record = self._record(directory, volume)
         try:
-            with open(path) as f:
-                text = f.read()
-        except FileNotFoundError:
+            generation = record.read()
+        except OSError as e:
+            raise exception.VolumeDriverException(
+                'Info file %s of volume %s cannot be read: %s' % (
+                    path, volume.id, e))
+        if claim and generation is not None and generation.text is not None:
+            # Damage is reported in the file that holds it, before a claim
+            # copies it into a new generation.
+            VolumeInfo.from_json(generation.text, record.path_of(generation),
+                                 volume.name, self._volume_format())
+            writer, token = self._writer(directory, volume)
+            generation = writer.claim(
+                token, before_append=lambda: coordination.ensure_locks_held(
+                    step='commit %s' % os.path.basename(record.path)))
+        if generation is not None and generation.text is None:
+            raise exception.VolumeNotFound(
+                volume.id, 'Volume %s not found: it was deleted (%s is a '
+                'tombstone)' % (volume.id,
+                                record.generation_path(generation.number)))
+        if generation is None:
             if self._volume_files(directory, volume):
                 raise exception.VolumeDriverException(
                     'Info file %s of volume %s is missing, but files of the '
@@ -507,64 +613,48 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             raise exception.VolumeNotFound(
                 volume.id, 'Volume %s not found: %s does not exist' % (
                     volume.id, path))
-        except OSError as e:
-            raise exception.VolumeDriverException(
-                'Info file %s of volume %s cannot be read: %s' % (
-                    path, volume.id, e))
-        return VolumeInfo.from_json(text, path, volume.name,
-                                    self._volume_format())
+        info = VolumeInfo.from_json(
+            generation.text, record.path_of(generation), volume.name,
+            self._volume_format())
+        info.generation = generation
+        return info
 
     def _write_info(self, directory, volume, info):
-        """Replace the info file of *volume* atomically.
+        """Commit *info* as the next generation of the volume's record.
 
-        The new content goes to a temporary file in the same directory,
-        which is flushed and fsynced and then renamed over the info file;
-        the directory is fsynced last. If anything fails before the rename
-        the temporary file is removed and the old info file is untouched.
+        On the generation *info* was read as (``info.generation``), or as
+        the first one for a new volume. The generation is written to a
+        temporary file, synced, and linked into place; if anything fails
+        the temporary file is removed and the record is as it was.
 
         :raises LockLost: the volume's lock was lost; nothing was changed.
+        :raises FencedOff: a newer holder of the lock claimed the record;
+            nothing was changed.
         """
-        path = self._info_path_in(directory, volume)
-        text = info.to_json()
-        tmp = '%s.tmp-%s' % (path, uuid.uuid4().hex[:8])
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, 'w') as f:
-                fd = None
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            coordination.ensure_locks_held(
-                step='commit %s' % os.path.basename(path))
-            os.replace(tmp, path)
-        except BaseException:
-            if fd is not None:
-                os.close(fd)
-            # No lock check: the temporary file has a random name that no
-            # other service uses, so removing it cannot harm one.
-            try:
-                os.unlink(tmp)
-            except OSError:
-                LOG.warning('Cannot remove temporary file %s', tmp)
-            raise
-        self._fsync_dir(directory)
+        record, token = self._writer(directory, volume)
 
-    @staticmethod
-    def _fsync_dir(directory):
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as e:
-            LOG.warning('Cannot open %s to sync it: %s', directory, e)
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError as e:
-            # Some file systems cannot sync a directory; the rename is
-            # still atomic.
-            if e.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
-                LOG.warning('Cannot sync directory %s: %s', directory, e)
-        finally:
-            os.close(dir_fd)
+        def check():
+            coordination.ensure_locks_held(
+                step='commit %s' % os.path.basename(record.path))
+        if info.generation is None:
+            info.generation = record.create(token, info.to_json(), check)
+        else:
+            info.generation = record.write(token, info.to_json(),
+                                           info.generation, check)
+
+    def _check_step(self, directory, volume, info, step):
+        """Right before an in-place rewrite: still ours, here and there.
+
+        Reads the record again (a newer holder's claim stops the step)
+        and checks the locks (:func:`~cinder.coordination.ensure_locks_held`
+        with *step*).
+
+        :raises FencedOff: a newer holder claimed the record.
+        :raises LockLost: a lock was lost.
+        """
+        record, token = self._writer(directory, volume)
+        record.ensure_newest(token)
+        coordination.ensure_locks_held(step=step)
 
     def _delete_files(self, directory, names):
         """Delete chain files no longer used, in the order given.
@@ -608,11 +698,14 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             except OSError as e:
                 LOG.warning('Cannot remove %s: %s', path, e)
 
-    def _load(self, volume):
+    def _load(self, volume, claim=False):
         """(directory, info) of an existing *volume*.
 
+        :param claim: claim the info file's record first (see
+            :meth:`_read_info`), for an operation that changes the volume.
         :raises VolumeNotFound: the volume has no share or no files, or its
             active image is missing.
+        :raises FencedOff: *claim* and a newer holder claimed it.
         """
         share = volume.provider_location
         if not share:
@@ -620,7 +713,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 volume.id, 'Volume %s not found: it has no '
                 'provider_location (no share)' % volume.id)
         directory = self._share_dir(share)
-        info = self._read_info(directory, volume)
+        info = self._read_info(directory, volume, claim=claim)
         active = os.path.join(directory, info.active)
         if not os.path.exists(active):
             raise exception.VolumeNotFound(
@@ -700,6 +793,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         directory = self._share_dir(share)
         path = os.path.join(directory, volume.name)
         if self._volume_files(directory, volume):
+            # A tombstone too: a volume id is never used again.
             raise exception.InvalidVolume(
                 'Volume %s already has files on share %s (%s); not '
                 'overwriting them' % (volume.id, share, path))
@@ -730,25 +824,33 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def delete_volume(self, volume):
         """Delete every file of the volume: chain, snapshots, info file.
 
-        Files are found by name, not through the info file, so leftovers
-        of interrupted operations and a damaged info file go too. The info
-        file is deleted last.
+        The info file's record is ended first, with a tombstone appended
+        under the lock's fencing token (even if its newest generation is
+        damaged): from then on no older holder can bring the volume back.
+        Then the files are found by name, not through the info file, so
+        leftovers of interrupted operations go too; the tombstone stays.
+
+        :raises FencedOff: a newer holder claimed the volume; nothing was
+            deleted.
         """
         share = volume.provider_location
         if not share:
             LOG.info('Volume %s has no share; nothing to delete', volume.id)
             return
         directory = self._share_dir(share)
-        paths = self._volume_files(directory, volume)
+        record, token = self._writer(directory, volume)
+        tombstone = record.end(
+            token, before_append=lambda: coordination.ensure_locks_held(
+                step='commit %s' % os.path.basename(record.path)))
+        if tombstone is not None:
+            tombstone = record.path_of(tombstone)
+        paths = [p for p in self._volume_files(directory, volume)
+                 if p != tombstone]
         if not paths:
             LOG.info('Volume %s has no files on share %s; already deleted',
                      volume.id, share)
             return
-        info_path = self._info_path_in(directory, volume)
-        names = [os.path.basename(p) for p in paths if p != info_path]
-        if info_path in paths:
-            names.append(os.path.basename(info_path))
-        self._delete_files(directory, names)
+        self._delete_files(directory, [os.path.basename(p) for p in paths])
         LOG.info('Deleted volume %s from share %s', volume.id, share)
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
@@ -761,7 +863,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises LockLost: the lock was lost before the resize; the image
             is unchanged.
         """
-        directory, info = self._load(volume)
+        directory, info = self._load(volume, claim=True)
         fmt = self._format_of(volume, info, info.active)
         chain = self._chain(directory, volume, info)
         current = chain[0][1].virtual_size
@@ -772,7 +874,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'bytes' % (volume.id, new_size, current))
         if size == current:
             return
-        coordination.ensure_locks_held(step='rewrite %s' % info.active)
+        self._check_step(directory, volume, info, 'rewrite %s' % info.active)
         qemu_img.resize(os.path.join(directory, info.active), size, fmt,
                         preallocation=self._preallocation())
         LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
@@ -820,7 +922,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         """
         self._check_snapshots_supported('create_snapshot')
         volume = snapshot.volume
-        directory, info = self._load(volume)
+        directory, info = self._load(volume, claim=True)
         if snapshot.id in info.snapshots:
             LOG.info('Snapshot %s of volume %s already exists', snapshot.id,
                      volume.id)
@@ -859,7 +961,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         self._check_snapshots_supported('delete_snapshot')
         volume = snapshot.volume
         try:
-            directory, info = self._load(volume)
+            directory, info = self._load(volume, claim=True)
         except exception.VolumeNotFound:
             LOG.info('Volume %s of snapshot %s is gone; nothing to delete',
                      volume.id, snapshot.id)
@@ -892,7 +994,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         if child == info.active:
             # Newest snapshot: fold the active overlay into its file,
             # which changes the snapshot's image for good.
-            coordination.ensure_locks_held(step='rewrite %s' % name)
+            self._check_step(directory, volume, info, 'rewrite %s' % name)
             qemu_img.commit(child_path, fmt='qcow2')
             info.active = name
             del info.snapshots[snapshot.id]
@@ -900,7 +1002,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             self._delete_files(directory, [child])
         else:
             parent = names[index + 1] if index + 1 < len(names) else None
-            coordination.ensure_locks_held(step='rewrite %s' % child)
+            self._check_step(directory, volume, info, 'rewrite %s' % child)
             qemu_img.rebase(
                 child_path, parent,
                 self._format_of(volume, info, parent) if parent else None,
@@ -948,7 +1050,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             deleted (it is left; :meth:`delete_volume` removes it).
         """
         self._check_snapshots_supported('revert_to_snapshot')
-        directory, info = self._load(volume)
+        directory, info = self._load(volume, claim=True)
         name = self._snapshot_file(volume, info, snapshot)
         chain = self._chain(directory, volume, info)
         names = [n for n, _ in chain]

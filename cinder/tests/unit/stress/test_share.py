@@ -25,6 +25,7 @@ import fixtures
 from oslotest import base
 
 from cinder.stress import share
+from cinder.volume import fenced_record
 
 MiB = 1024 ** 2
 GiB = 1024 ** 3
@@ -130,6 +131,33 @@ class AuditTestCase(_ImageTestCase):
         self.assertEqual(info['active'], found.chain[0])
         self.assertEqual(self.name, found.chain[-1])
         self.assertTrue(found.usable)
+
+    def test_generations_of_the_info_file_are_its_own(self):
+        info = self.make_volume()
+        os.unlink(self.path(self.name + '.info'))
+        record = fenced_record.FencedRecord(self.path(self.name + '.info'))
+        generation = record.create(1, json.dumps(info))
+        record.write(2, json.dumps(info), record.claim(2))
+        self.assertEqual([], self.audit(
+            expected_snapshots=['snap-1', 'snap-2']))
+        del info['snap-2']
+        record.write(2, json.dumps(info), record.read())
+        self.assertEqual(['snapshot-missing'], self.kinds(self.audit(
+            expected_snapshots=['snap-1', 'snap-2'])))
+        self.assertNotEqual(generation, record.read())
+
+    def test_a_deleted_volume_s_tombstone_is_not_left_over(self):
+        self.make_volume(snapshots=())
+        record = fenced_record.FencedRecord(self.path(self.name + '.info'))
+        tombstone = record.path_of(record.remove(1, record.claim(1)))
+        self.assertEqual(['leftover-files'],
+                         self.kinds(self.audit(exists=False)))
+        for name in os.listdir(self.share):
+            if self.path(name) != tombstone:
+                os.unlink(self.path(name))
+        self.assertEqual([], self.audit(exists=False))
+        self.assertEqual(({}, []), share.list_share(self.share))
+        self.assertEqual(1, len(os.listdir(self.share)))
 
     def test_list_share(self):
         self.make_volume()

@@ -29,6 +29,7 @@ from cinder import objects
 from cinder.tests.unit.volume.drivers import test_remotefs
 from cinder.volume import driver as volume_driver
 from cinder.volume.drivers import nfs
+from cinder.volume import fenced_record
 
 GiB = 1024 ** 3
 REAL_CREATE = qemu_img.create
@@ -261,8 +262,9 @@ class MountTestCase(NfsTestCase):
         volume = objects.Volume(provider_location=self.remote)
         with open(os.path.join(self.mount_point(), volume.name), 'w'):
             pass
-        self.driver._write_info(self.mount_point(), volume,
-                                nfs.remotefs.VolumeInfo(volume.name, 'raw'))
+        record = fenced_record.FencedRecord(
+            self.driver.volume_info_path(volume))
+        record.create(1, nfs.remotefs.VolumeInfo(volume.name, 'raw').to_json())
         conn = self.driver.initialize_connection(volume, {'host': 'h'})
         self.assertEqual({'driver_volume_type': 'nfs', 'data': {
             'export': self.remote, 'name': volume.name, 'format': 'raw',
@@ -409,7 +411,7 @@ class SnapshotSupportTestCase(NfsTestCase):
                          objects.Volume(), snapshot)):
             e = self.assertRaises(exception.VolumeDriverException, call)
             self.assertIn('nfs_snapshot_support = True', str(e))
-        self.assertEqual([volume.name, volume.name + '.info'],
+        self.assertEqual([volume.name, volume.name + '.info.g1'],
                          sorted(os.listdir(self.share)))
         self.assertFalse(self.driver.get_volume_stats(
             refresh=True)['snapshot_support'])

@@ -34,6 +34,7 @@ from cinder.image import qemu_img
 from cinder import lock_check
 from cinder import objects
 from cinder.volume.drivers import remotefs
+from cinder.volume import fenced_record
 
 GiB = 1024 ** 3
 
@@ -113,9 +114,32 @@ class DriverTestCase(base.BaseTestCase):
         volume.update(self.driver.create_volume(volume))
         return volume
 
+    def record(self, volume):
+        return fenced_record.FencedRecord(
+            self.driver.volume_info_path(volume))
+
     def info(self, volume):
-        with open(self.driver.volume_info_path(volume)) as f:
-            return json.load(f)
+        """The newest generation of the info file, as a dict."""
+        return json.loads(self.record(volume).read().text)
+
+    def plant_info(self, volume, text):
+        """Put *text* in the newest generation, as a damaged share would.
+
+        :returns: the path of that generation.
+        """
+        record = self.record(volume)
+        generation = record.read()
+        path = record.path_of(generation)
+        with open(path, 'w') as f:
+            json.dump({'format': fenced_record.FORMAT,
+                       'token': generation.token, 'text': text}, f)
+        return path
+
+    def live_files(self, directory=None):
+        """The files in *directory* (the first share) but tombstones."""
+        directory = directory or self.share
+        return sorted(self.driver._live_names(directory,
+                                              os.listdir(directory)))
 
     def file_format(self, volume, name):
         if name == volume.name:
@@ -170,9 +194,11 @@ class DriverTestCase(base.BaseTestCase):
         mapped = set(v for k, v in info.items()
                      if k not in ('active', 'base_format'))
         self.assertLessEqual(mapped, set(chain))
+        record = self.record(volume)
         present = sorted(f for f in os.listdir(directory)
-                         if f.startswith(volume.name))
-        self.assertEqual(sorted(chain + [volume.name + '.info']), present)
+                         if f.startswith(volume.name) and
+                         not record.is_generation(f))
+        self.assertEqual(sorted(chain), present)
         return chain
 
     def compare(self, a, b):
@@ -454,17 +480,24 @@ class VolumeTestCase(DriverTestCase):
              'w').close()
         other = self.create_volume()
         self.driver.delete_volume(volume)
-        self.assertEqual(sorted([other.name, other.name + '.info']),
-                         sorted(os.listdir(self.share)))
+        self.assertEqual(sorted([other.name, other.name + '.info.g1']),
+                         self.live_files())
+        # What is left of the volume: the tombstone of its info file.
+        self.assertEqual([volume.name + '.info.g6'],
+                         sorted(set(os.listdir(self.share)) -
+                                set(self.live_files())))
         # again: already gone is fine
         self.driver.delete_volume(volume)
 
     def test_delete_volume_with_garbled_info_file(self):
-        volume = self.create_volume()
-        with open(self.driver.volume_info_path(volume), 'w') as f:
-            f.write('{garbage')
-        self.driver.delete_volume(volume)
-        self.assertEqual([], os.listdir(self.share))
+        for garbage in ('{"format"', None):
+            volume = self.create_volume()
+            path = self.plant_info(volume, '{garbage')
+            if garbage is not None:
+                with open(path, 'w') as f:
+                    f.write(garbage)
+            self.driver.delete_volume(volume)
+            self.assertEqual([], self.live_files())
 
     def test_delete_volume_without_share(self):
         self.driver.delete_volume(objects.Volume())
@@ -522,7 +555,7 @@ class VolumeTestCase(DriverTestCase):
         clone = objects.Volume()
         self.assertRaises(exception.VolumeNotFound,
                           self.driver.create_cloned_volume, clone, volume)
-        self.assertEqual([], os.listdir(self.share))
+        self.assertEqual([], self.live_files())
 
     def test_clone_of_volume_with_missing_active_file(self):
         volume = self.create_volume()
@@ -564,21 +597,25 @@ class InfoFileTestCase(DriverTestCase):
     def leftovers(self):
         return [f for f in os.listdir(self.share) if '.tmp' in f]
 
-    def test_info_file_is_replaced_atomically(self):
+    def test_info_file_generations_are_linked_whole(self):
         volume = self.create_volume()
         path = self.driver.volume_info_path(volume)
         calls = []
-        real_replace = os.replace
+        real_link = os.link
 
-        def replace(src, dst):
+        def link(src, dst):
             calls.append((os.path.dirname(src), dst))
             with open(src) as f:
-                json.load(f)  # complete before it is renamed
-            return real_replace(src, dst)
-        with mock.patch.object(remotefs.os, 'replace', side_effect=replace):
+                json.load(f)  # complete before it is linked
+            return real_link(src, dst)
+        with mock.patch.object(fenced_record.os, 'link', side_effect=link):
             self.driver.create_snapshot(objects.Snapshot(volume=volume))
-        self.assertEqual([(self.share, path)], calls)
+        # The claim under the new lock's token, then the commit.
+        self.assertEqual([(self.share, path + '.g2'),
+                          (self.share, path + '.g3')], calls)
         self.assertEqual([], self.leftovers())
+        self.assertEqual(self.info(volume),
+                         json.loads(self.record(volume).read().text))
 
     def test_info_file_and_directory_are_synced(self):
         volume = self.create_volume()
@@ -586,70 +623,82 @@ class InfoFileTestCase(DriverTestCase):
         synced = []
 
         def fsync(fd):
-            synced.append(os.readlink('/proc/self/fd/%d' % fd))
+            path = os.readlink('/proc/self/fd/%d' % fd)
+            if path.startswith(self.share):     # not the lock's token
+                synced.append(path)
             return real_fsync(fd)
-        with mock.patch.object(remotefs.os, 'fsync', side_effect=fsync):
+        with mock.patch.object(fenced_record.os, 'fsync', side_effect=fsync):
             self.driver.create_snapshot(objects.Snapshot(volume=volume))
-        self.assertEqual(2, len(synced))
-        self.assertIn('.info.tmp-', synced[0])
-        self.assertEqual(self.share, synced[1])
+        self.assertEqual(4, len(synced))
+        for tmp, directory in (synced[:2], synced[2:]):
+            self.assertIn('.info.tmp-', tmp)
+            self.assertEqual(self.share, directory)
 
     def assertUnchangedAfterCrash(self, volume, operation, **patch):
-        path = self.driver.volume_info_path(volume)
-        with open(path) as f:
-            before = f.read()
+        before = self.record(volume).read()
         files = sorted(os.listdir(self.share))
-        with mock.patch.object(remotefs.os, *patch.popitem()):
+        with mock.patch.object(fenced_record.os, *patch.popitem()):
             self.assertRaises(OSError, operation)
-        with open(path) as f:
-            self.assertEqual(before, f.read())
+        self.assertEqual(before, self.record(volume).read())
         self.assertEqual([], self.leftovers())
         self.assertEqual(files, sorted(os.listdir(self.share)))
 
-    def test_crash_in_rename_keeps_the_old_info_file(self):
+    def test_crash_in_link_keeps_the_old_info_file(self):
         volume = self.create_volume()
         self.assertUnchangedAfterCrash(
             volume, lambda: self.driver.create_snapshot(
                 objects.Snapshot(volume=volume)),
-            replace=mock.Mock(side_effect=OSError('crash')))
+            link=mock.Mock(side_effect=OSError('crash')))
 
     def test_crash_while_writing_keeps_the_old_info_file(self):
         volume = self.create_volume()
         self.driver.create_snapshot(objects.Snapshot(volume=volume))
+        real_fsync = os.fsync
+
+        def fsync(fd):
+            if os.readlink('/proc/self/fd/%d' % fd).startswith(self.share):
+                raise OSError('disk full')
+            return real_fsync(fd)           # the lock's token
         self.assertUnchangedAfterCrash(
             volume, lambda: self.driver.create_snapshot(
                 objects.Snapshot(volume=volume)),
-            fsync=mock.Mock(side_effect=OSError('disk full')))
+            fsync=mock.Mock(side_effect=fsync))
 
-    def test_crash_in_rename_during_revert(self):
+    def test_crash_in_link_during_revert(self):
         volume = self.create_volume()
         snapshot = objects.Snapshot(volume=volume)
         self.driver.create_snapshot(snapshot)
         self.assertUnchangedAfterCrash(
             volume, lambda: self.driver.revert_to_snapshot(volume, snapshot),
-            replace=mock.Mock(side_effect=OSError('crash')))
+            link=mock.Mock(side_effect=OSError('crash')))
 
     def test_garbled_info_file_names_its_path(self):
         volume = self.create_volume()
-        path = self.driver.volume_info_path(volume)
-        with open(path, 'w') as f:
-            f.write('{"active": ')
+        path = self.plant_info(volume, '{"active": ')
         e = self.assertRaises(exception.VolumeDriverException,
                               self.driver.create_snapshot,
                               objects.Snapshot(volume=volume))
         self.assertIn(path, str(e))
         self.assertIn('not valid JSON', str(e))
 
+    def test_damaged_generation_names_its_path(self):
+        volume = self.create_volume()
+        record = self.record(volume)
+        path = record.path_of(record.read())
+        with open(path, 'w') as f:
+            f.write('{"format"')
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.extend_volume, volume, 2)
+        self.assertIn(path, str(e))
+
     def test_info_file_naming_foreign_files_is_refused(self):
         volume = self.create_volume()
-        path = self.driver.volume_info_path(volume)
         for bad in ({'active': '../../etc/passwd', 'base_format': 'raw'},
                     {'active': volume.name, 'base_format': 'vmdk'},
                     {'active': volume.name, 'base_format': 'raw',
                      'snap': '/etc/passwd'},
                     ['not', 'an', 'object']):
-            with open(path, 'w') as f:
-                json.dump(bad, f)
+            path = self.plant_info(volume, json.dumps(bad))
             e = self.assertRaises(exception.VolumeDriverException,
                                   self.driver.extend_volume, volume, 2)
             self.assertIn(path, str(e))
@@ -657,12 +706,30 @@ class InfoFileTestCase(DriverTestCase):
     def test_missing_info_file_names_its_path(self):
         volume = self.create_volume()
         path = self.driver.volume_info_path(volume)
-        os.unlink(path)
+        for name in os.listdir(self.share):
+            if self.record(volume).is_generation(name):
+                os.unlink(os.path.join(self.share, name))
         e = self.assertRaises(exception.VolumeDriverException,
                               self.driver.create_snapshot,
                               objects.Snapshot(volume=volume))
         self.assertIn(path, str(e))
         self.assertIn('missing', str(e))
+
+    def test_an_info_file_from_before_generations_is_read_and_replaced(self):
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snapshot)
+        info = self.info(volume)
+        record = self.record(volume)
+        for name in os.listdir(self.share):
+            if record.is_generation(name):
+                os.unlink(os.path.join(self.share, name))
+        with open(record.path, 'w') as f:
+            json.dump(info, f)
+        self.driver.delete_snapshot(snapshot)
+        self.assertFalse(os.path.exists(record.path))
+        self.assertNotIn(snapshot.id, self.info(volume))
+        self.assertChainSound(volume)
 
 
 class LockTestCase(DriverTestCase):
@@ -839,9 +906,26 @@ class ListResourceIdsTestCase(DriverTestCase):
 
     def test_unparseable_info_file_is_an_error_naming_it(self):
         volume = self.create_volume()
-        path = self.driver.volume_info_path(volume)
-        with open(path, 'w') as f:
-            f.write('{"active": ')
+        path = self.plant_info(volume, '{"active": ')
         e = self.assertRaises(exception.VolumeDriverException,
                               self.driver.list_resource_ids)
         self.assertIn(path, str(e))
+        with open(path, 'w') as f:
+            f.write('{"format"')
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.list_resource_ids)
+        self.assertIn(path, str(e))
+
+    def test_a_deleted_volume_s_tombstone_is_no_volume(self):
+        # Both on one share: the most free one is chosen for each.
+        with self.capacities(**{self.share: (100 * GiB, 50 * GiB),
+                                self.share2: (100 * GiB, 10 * GiB)}):
+            volume = self.create_volume()
+            other = self.create_volume()
+        self.driver.delete_volume(volume)
+        left = [name for name in os.listdir(self.share)
+                if volume.id in name]
+        self.assertEqual(1, len(left), left)  # the tombstone
+        self.assertRegex(left[0], r'\.info\.g[0-9]+$')
+        self.assertEqual({other.id},
+                         self.driver.list_resource_ids().volumes)

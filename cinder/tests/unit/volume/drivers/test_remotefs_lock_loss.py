@@ -23,14 +23,17 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 from unittest import mock
+
+import fixtures
 
 from cinder import coordination
 from cinder import exception
 from cinder.image import qemu_img
 from cinder import objects
 from cinder.tests.unit.volume.drivers import test_remotefs
-from cinder.volume.drivers import remotefs
+from cinder.volume import fenced_record
 
 
 def data_digest(path):
@@ -163,8 +166,10 @@ class LockLossTestCase(ShareFilesTestCase):
     # Lost right before one step ------------------------------------------
 
     @contextlib.contextmanager
-    def lock_lost_after(self, obj, attribute, then_raise=None):
+    def lock_lost_after(self, obj, attribute, then_raise=None, when=None):
         """Lose the lock as soon as ``obj.<attribute>`` first returns.
+
+        With *when*, the first call for whose arguments ``when`` is true.
 
         Until then the real check runs; from then on the check raises
         LockLost. Yields a dict whose ``files`` is set to the files of the
@@ -183,7 +188,7 @@ class LockLossTestCase(ShareFilesTestCase):
 
         def call(*args, **kwargs):
             result = real(*args, **kwargs)
-            if not lost:
+            if not lost and (when is None or when(*args, **kwargs)):
                 lost['files'] = self.share_files()
                 if then_raise is not None:
                     raise then_raise
@@ -193,12 +198,14 @@ class LockLossTestCase(ShareFilesTestCase):
                 mock.patch.object(obj, attribute, side_effect=call):
             yield lost
 
-    def assertStopsAfter(self, obj, attribute, operation, then_raise=None):
+    def assertStopsAfter(self, obj, attribute, operation, then_raise=None,
+                         when=None):
         """Lose the lock after *attribute*: LockLost, and no change since.
 
         :returns: the LockLost raised.
         """
-        with self.lock_lost_after(obj, attribute, then_raise) as lost:
+        with self.lock_lost_after(obj, attribute, then_raise,
+                                  when) as lost:
             e = self.assertRaises(coordination.LockLost, operation)
         self.assertIn('files', lost, '%s was not called' % attribute)
         self.assertShareUnchanged(lost['files'], self.share_files())
@@ -217,9 +224,24 @@ class LockLossTestCase(ShareFilesTestCase):
         self.write(volume, 0x33, '64k')
         return volume, s1, s2
 
-    def failing_fsync(self):
-        return mock.patch.object(remotefs.os, 'fsync', side_effect=OSError(
-            errno.EIO, 'Input/output error'))
+    @contextlib.contextmanager
+    def fsync_failing_after(self, obj, attribute):
+        """``os.fsync`` fails once ``obj.<attribute>`` has been called."""
+        called = []
+        real = getattr(obj, attribute)
+        real_fsync = os.fsync
+
+        def call(*args, **kwargs):
+            called.append(True)
+            return real(*args, **kwargs)
+
+        def fsync(fd):
+            if called:
+                raise OSError(errno.EIO, 'Input/output error')
+            return real_fsync(fd)
+        with mock.patch.object(obj, attribute, side_effect=call), \
+                mock.patch.object(os, 'fsync', side_effect=fsync):
+            yield
 
     # create_volume, create_cloned_volume, create_volume_from_snapshot
 
@@ -282,7 +304,8 @@ class LockLossTestCase(ShareFilesTestCase):
 
     def test_lost_before_cleanup_of_a_failed_snapshot(self):
         volume = self.create_volume()
-        with self.failing_fsync():
+        # The overlay is made, then the info file cannot be written.
+        with self.fsync_failing_after(qemu_img, 'create'):
             e = self.assertStopsAfter(qemu_img, 'create',
                                       lambda: self.driver.create_snapshot(
                                           objects.Snapshot(volume=volume)))
@@ -348,7 +371,7 @@ class LockLossTestCase(ShareFilesTestCase):
 
     def test_lost_before_cleanup_of_a_failed_revert(self):
         volume, s1, s2 = self.two_snapshots()
-        with self.failing_fsync():
+        with self.fsync_failing_after(qemu_img, 'create'):
             e = self.assertStopsAfter(
                 qemu_img, 'create',
                 lambda: self.driver.revert_to_snapshot(volume, s2))
@@ -364,10 +387,18 @@ class LockLossTestCase(ShareFilesTestCase):
 
     def test_lost_between_two_deletes_of_a_volume(self):
         volume, s1, s2 = self.two_snapshots()
-        self.assertStopsAfter(os, 'unlink',
-                              lambda: self.driver.delete_volume(volume))
-        # the info file, deleted last, still lists what is left
-        self.assertIn(s2.id, self.info(volume))
+        images = self.assertChainSound(volume)
+        self.assertStopsAfter(
+            os, 'unlink', lambda: self.driver.delete_volume(volume),
+            when=lambda path: os.path.basename(path) in images)
+        # The info file was ended first: the volume is deleted, and a
+        # retry removes what is left.
+        self.assertIsNone(self.record(volume).read().text)
+        self.assertRaises(exception.VolumeNotFound, self.driver.local_path,
+                          volume)
+        self.assertNotEqual([], self.live_files())
+        self.driver.delete_volume(volume)
+        self.assertEqual([], self.live_files())
 
 
 class StepsTestCase(ShareFilesTestCase):
@@ -388,8 +419,10 @@ class StepsTestCase(ShareFilesTestCase):
         named = set(word for step in steps for word in step.split()[1:])
         changed = set(p for p in set(before) | set(after)
                       if before.get(p) != after.get(p))
+        # A commit names the info file; it changes its generations.
         unnamed = sorted(os.path.basename(p) for p in changed
-                         if os.path.basename(p) not in named)
+                         if re.sub(r'\.g[0-9]+$', '', os.path.basename(p))
+                         not in named)
         self.assertEqual([], unnamed, steps)
         return steps
 
@@ -407,7 +440,8 @@ class StepsTestCase(ShareFilesTestCase):
         self.driver.create_snapshot(s2)
         steps = self.assertStepsNameChanges(
             lambda: self.driver.delete_snapshot(s1))
-        self.assertTrue(steps[0].startswith('rewrite '), steps)
+        # After the claim of the info file.
+        self.assertTrue(steps[1].startswith('rewrite '), steps)
         self.assertStepsNameChanges(
             lambda: self.driver.revert_to_snapshot(volume, s2))
         self.assertStepsNameChanges(
@@ -417,4 +451,111 @@ class StepsTestCase(ShareFilesTestCase):
             self.driver.create_cloned_volume(clone, volume)))
         steps = self.assertStepsNameChanges(
             lambda: self.driver.delete_snapshot(s2))
-        self.assertTrue(steps[0].startswith('rewrite '), steps)
+        # After the claim of the info file.
+        self.assertTrue(steps[1].startswith('rewrite '), steps)
+
+
+class FencedOffTestCase(ShareFilesTestCase):
+    """A newer holder claimed the volume: the storage refuses the older.
+
+    The newer holder is played by a claim with a larger fencing token
+    than any this test's coordinator hands out, appended to the info file
+    at the moment the older holder is frozen in a real deployment.
+    """
+
+    NEWER = 10 ** 12
+
+    def other_holder(self, volume):
+        """The info file, written as another holder of the same backend."""
+        return fenced_record.FencedRecord(
+            self.driver.volume_info_path(volume),
+            source=self.coordinator.backend.location())
+
+    def claim_meanwhile(self, volume, obj, attribute):
+        """A newer holder claims *volume* when ``obj.<attribute>`` returns.
+
+        :returns: a dict whose ``files`` is set to the files of the shares
+            right after that claim.
+        """
+        claimed = {}
+        real = getattr(obj, attribute)
+
+        def call(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if not claimed:
+                self.other_holder(volume).claim(self.NEWER)
+                claimed['files'] = self.share_files()
+            return result
+        self.useFixture(fixtures.MockPatchObject(obj, attribute,
+                                                 side_effect=call))
+        return claimed
+
+    def assertFencedOff(self, operation, claimed):
+        e = self.assertRaises(coordination.FencedOff, operation)
+        self.assertIsInstance(e, coordination.LockLost)
+        self.assertIn('another service holds the lock now', str(e))
+        self.assertShareUnchanged(claimed['files'], self.share_files())
+
+    def test_a_commit_after_a_newer_claim_is_refused(self):
+        volume = self.create_volume()
+        claimed = self.claim_meanwhile(volume, qemu_img, 'create')
+        self.assertFencedOff(lambda: self.driver.create_snapshot(
+            objects.Snapshot(volume=volume)), claimed)
+        # What the newer holder sees: the volume as it was, no snapshot.
+        self.assertEqual({'active': volume.name, 'base_format': 'raw'},
+                         self.info(volume))
+
+    def test_a_rewrite_after_a_newer_claim_does_not_start(self):
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snapshot)
+        claimed = self.claim_meanwhile(volume, self.driver, '_chain')
+        with mock.patch.object(qemu_img, 'commit') as commit:
+            self.assertFencedOff(
+                lambda: self.driver.delete_snapshot(snapshot), claimed)
+        commit.assert_not_called()
+
+    def test_a_delete_after_a_newer_claim_deletes_nothing(self):
+        volume = self.create_volume()
+        self.other_holder(volume).claim(self.NEWER)
+        before = self.share_files()
+        self.assertFencedOff(lambda: self.driver.delete_volume(volume),
+                             {'files': before})
+        self.assertEqual(volume.name, self.info(volume)['active'])
+
+    def test_a_request_of_an_older_holder_changes_nothing(self):
+        volume = self.create_volume()
+        self.other_holder(volume).claim(self.NEWER)
+        before = {'files': self.share_files()}
+        for operation in (
+                lambda: self.driver.extend_volume(volume, 2),
+                lambda: self.driver.create_snapshot(
+                    objects.Snapshot(volume=volume))):
+            self.assertFencedOff(operation, before)
+
+    def test_after_its_claim_an_older_writer_is_refused(self):
+        volume = self.create_volume()
+        before = self.record(volume).read()     # an older holder read it
+        stale = []
+        real = qemu_img.create
+
+        def create(*args, **kwargs):
+            stale.append(self.assertRaises(
+                coordination.FencedOff, self.other_holder(volume).write,
+                before.token, 'stale', before))
+            return real(*args, **kwargs)
+        with mock.patch.object(qemu_img, 'create', side_effect=create):
+            self.driver.create_snapshot(objects.Snapshot(volume=volume))
+        self.assertEqual(1, len(stale))
+        self.assertEqual(1, len(self.info(volume)) - 2)     # the snapshot
+
+    def test_a_volume_written_under_another_lock_backend_is_claimed(self):
+        # The cluster moved to another lock backend: its tokens count
+        # anew, and the volumes written before are not fenced off.
+        volume = self.create_volume()
+        fenced_record.FencedRecord(
+            self.driver.volume_info_path(volume),
+            source='zookeeper://old:2181').claim(self.NEWER)
+        snapshot = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snapshot)
+        self.assertIn(snapshot.id, self.info(volume))
