@@ -87,9 +87,10 @@ class LedgerReport(object):
         one section was not protected (its lock was lost, or its process
         was killed while inside), each saying what the unprotected holder
         did after the other entered. Not violations in themselves; a
-        holder that took a step after the other entered, or was still
-        rewriting an image in place then, adds a violation of kind
-        ``stale-write``.
+        holder that rewrote an image in place after the other entered, or
+        was still rewriting one then, adds a violation of kind
+        ``stale-write``. Its other steps are *fenced* (see
+        :data:`FENCED_VERBS`) and only listed.
     :ivar unterminated: sentences, one per ``enter`` without ``exit``.
     :ivar malformed: number of lines that are not JSON objects with the
         fields of a ledger line (a killed process may leave a partial
@@ -297,22 +298,26 @@ def _sweep(lock, sections, report):
         if unprotected:
             other = min(unprotected, key=lambda s: s.enter)
             text = _overlap(lock, other, current, len(unprotected) - 1)
-            stale = []
+            stale, fenced = set(), set()
             for partner in unprotected:
                 for section, entered in ((partner, current),
                                          (current, partner)):
                     if not section.protected:
-                        stale.extend(_stale_steps(section, entered))
-            stale = sorted(set(stale))
+                        more_stale, more_fenced = _stale_steps(section,
+                                                               entered)
+                        stale.update(more_stale)
+                        fenced.update(more_fenced)
             if stale:
                 report.violations.append(Violation(
                     'stale-write', '%s; after the other entered, the holder '
                     'whose lock was lost went on: %s' % (
-                        text, '; '.join(stale))))
-                text += '; stale holder: %s' % '; '.join(stale)
-            else:
+                        text, '; '.join(sorted(stale)))))
+                text += '; stale holder: %s' % '; '.join(sorted(stale))
+            elif not fenced:
                 text += '; the holder whose lock was lost changed nothing ' \
                     'after the other entered'
+            if fenced:
+                text += '; fenced steps: %s' % '; '.join(sorted(fenced))
             report.overlaps_after_loss.append(text)
         if current.exit > current.enter:
             heapq.heappush(heap, (current.exit, next(counter), current))
@@ -320,7 +325,7 @@ def _sweep(lock, sections, report):
 
 
 def _stale_steps(section, other):
-    """What *section* did after *other* entered, as sentences.
+    """What *section* did after *other* entered: (stale, fenced) sentences.
 
     A step line is written right after the section's check passed and
     before the step, so a step recorded after the other's ``enter`` ran
@@ -328,18 +333,32 @@ def _stale_steps(section, other):
     frozen in between: the check-then-act window only fencing closes).
     An in-place ``rewrite`` recorded before but still running then (until
     the section's next step or its end) changed shared state after it
-    too.
+    too. Such rewrites, and rewrites recorded after the other entered,
+    are stale writes; steps of :data:`FENCED_VERBS` are fenced.
     """
-    found = []
+    stale, fenced = [], []
     ends = [t for t, _words in section.steps[1:]] + [section.exit]
     who = '%s (pid %s) ' % (section.holder[0], section.holder[1])
     for (t, words), end in zip(section.steps, ends):
+        verb = words.split(' ', 1)[0]
         if t >= other.enter:
-            found.append('%s%s at %.6f' % (who, words, t))
-        elif words.startswith('rewrite ') and end > other.enter:
-            found.append('%s%s from %.6f, still running at %.6f' % (
+            (fenced if verb in FENCED_VERBS else stale).append(
+                '%s%s at %.6f' % (who, words, t))
+        elif verb == 'rewrite' and end > other.enter:
+            stale.append('%s%s from %.6f, still running at %.6f' % (
                 who, words, t, other.enter))
-    return found
+    return stale, fenced
+
+
+#: Step verbs whose effect the storage fences (see the RemoteFS driver's
+#: docstring): ``commit`` appends to the info file's fenced record, which
+#: refuses a holder older than the newest claim, and only a commit makes
+#: the files ``create`` made, or the absence of those ``delete`` removed,
+#: part of a volume. A holder whose lock was lost can take such a step
+#: after another entered without harm: it lands before the other's claim
+#: (which then sees it) or is refused. An in-place ``rewrite`` is not
+#: fenced: it changes a file the other holder may use.
+FENCED_VERBS = frozenset(['create', 'commit', 'delete'])
 
 
 def _overlap(lock, first, second, more):

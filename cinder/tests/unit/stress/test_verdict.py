@@ -158,16 +158,36 @@ class LedgerTestCase(base.BaseTestCase):
         self.assertIn('changed nothing after the other entered',
                       report.overlaps_after_loss[0])
 
-    def test_a_step_after_the_other_entered_is_a_stale_write(self):
+    def test_a_rewrite_after_the_other_entered_is_a_stale_write(self):
         self.ledger.enter(1.0, A)
         self.ledger.enter(1.5, B)
-        self.ledger.step(1.7, A, 'delete volume-1.0001')
+        self.ledger.step(1.7, A, 'rewrite volume-1.0001')
         self.ledger.exit(2.0, A, lost='lease expired')
         self.ledger.exit(3.0, B)
         report = self.analyze()
         [violation] = report.violations
         self.assertEqual('stale-write', violation.kind)
-        self.assertIn('delete volume-1.0001 at 1.700000', violation.detail)
+        self.assertIn('rewrite volume-1.0001 at 1.700000', violation.detail)
+
+    def test_fenced_steps_after_the_other_entered_are_listed_only(self):
+        # The storage refuses them or orders them before the other's
+        # claim: see verdict.FENCED_VERBS.
+        self.ledger.enter(1.0, A)
+        self.ledger.enter(1.5, B)
+        self.ledger.step(1.6, A, 'create volume-1.0002')
+        self.ledger.step(1.7, A, 'commit volume-1.info')
+        self.ledger.step(1.8, A, 'delete volume-1.0001')
+        self.ledger.exit(2.0, A, lost='lease expired')
+        self.ledger.exit(3.0, B)
+        report = self.analyze()
+        self.assertEqual([], report.violations)
+        [text] = report.overlaps_after_loss
+        self.assertIn('fenced steps: ', text)
+        for words in ('create volume-1.0002 at 1.600000',
+                      'commit volume-1.info at 1.700000',
+                      'delete volume-1.0001 at 1.800000'):
+            self.assertIn(words, text)
+        self.assertNotIn('changed nothing', text)
 
     def test_an_in_place_rewrite_running_when_the_other_entered(self):
         self.ledger.enter(1.0, A)
