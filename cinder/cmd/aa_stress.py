@@ -294,7 +294,8 @@ def _run(args):
     runmodel.save(work_dir, model)
     elapsed = time.monotonic() - started
     report_mod.output(report, model, elapsed, args.json, out,
-                      {'work_dir': work_dir, 'hosts': placement})
+                      {'work_dir': work_dir, 'hosts': placement,
+                       'fenced_off': cluster.fenced_off()})
     if report.ok and not (args.keep or args.work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
     elif not args.json:

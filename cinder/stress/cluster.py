@@ -56,6 +56,9 @@ PARTITIONS = ('both', 'one-way', 'lock-server')
 _LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
                 'zookeeper': 'timeout'}
 
+#: What a service logs for each step the share refused to it.
+FENCED_OFF = 'Fenced off: '
+
 HOSTS = ('local', 'netns')
 #: Names of the namespaces, veths and bridge of ``hosts='netns'``.
 NETNS_PREFIX = 'cvaa'
@@ -220,6 +223,21 @@ class Cluster(object):
                          'netns': host.netns if host else None,
                          'address': host.address if host else None})
         return rows
+
+    def fenced_off(self):
+        """How many steps the share refused to the services (FencedOff).
+
+        Counted in their logs: :mod:`cinder.volume.fenced_record` logs
+        one ``Fenced off:`` WARNING per refused writer.
+        """
+        count = 0
+        for service in self.services:
+            try:
+                with open(service.log_file, errors='replace') as f:
+                    count += sum(FENCED_OFF in line for line in f)
+            except FileNotFoundError:
+                pass
+        return count
 
     def start(self):
         os.makedirs(self.share, exist_ok=True)

@@ -33,11 +33,16 @@ def output(report, model, elapsed, as_json, out, extra=None):
         json.dump(data, out, indent=2, sort_keys=True)
         out.write('\n')
     else:
-        print_report(report, model, elapsed, out, extra.get('hosts'))
+        print_report(report, model, elapsed, out, extra.get('hosts'),
+                     extra.get('fenced_off'))
 
 
-def print_report(report, model, elapsed, out, hosts=None):
-    """The text tables of a run's report, written to *out*."""
+def print_report(report, model, elapsed, out, hosts=None, fenced_off=None):
+    """The text tables of a run's report, written to *out*.
+
+    :param fenced_off: steps the share refused to the services (their
+        ``Fenced off:`` log lines), or None when unknown.
+    """
     w = out.write
     w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
         len(model['services']), model['backend'], model['seed'], elapsed))
@@ -61,6 +66,9 @@ def print_report(report, model, elapsed, out, hosts=None):
         waits.get('count', 0), _ms(waits.get('p50')), _ms(waits.get('p99')),
         _ms(waits.get('max'))))
     _print_ledger(report, w)
+    if fenced_off is not None:
+        w('fenced off by the share: %d step(s) of holders whose lock was '
+          'lost\n' % fenced_off)
     checked = report.checked
     w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
       'as expected; %d with more than one possible state; %d leftovers '

@@ -12,6 +12,7 @@
 
 """Unit tests of the configuration a Cluster gives its services."""
 
+import os
 from unittest import mock
 
 import fixtures
@@ -90,6 +91,25 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         self.assertIsNot(first, second)
         self.assertIsNot(first['DEFAULT'], second['DEFAULT'])
         self.assertIn(mock.call().start(), self.process.mock_calls)
+
+
+class FencedOffTestCase(base.BaseTestCase):
+
+    def test_the_refusals_in_every_service_log_are_counted(self):
+        work_dir = self.useFixture(fixtures.TempDir()).path
+        cluster = cluster_mod.Cluster(work_dir, services=3,
+                                      transport_url='rabbit://h:1/')
+        lines = {'a': ['INFO ok', 'WARNING Fenced off: x', 'WARNING Fenced '
+                       'off: y'],
+                 'b': ['ERROR ... FencedOff: x (the traceback, not counted)'],
+                 'c': None}
+        for host, text in sorted(lines.items()):
+            path = os.path.join(work_dir, host + '.log')
+            if text is not None:
+                with open(path, 'w') as f:
+                    f.write('\n'.join(text) + '\n')
+            cluster.services.append(mock.Mock(log_file=path))
+        self.assertEqual(2, cluster.fenced_off())
 
 
 class LeaseTestCase(base.BaseTestCase):

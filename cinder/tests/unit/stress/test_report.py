@@ -56,3 +56,14 @@ class ReportTestCase(base.BaseTestCase):
                       'overlapped', text)
         data = json.loads(self.output(report, True))
         self.assertEqual(12, data['critical_sections'])
+
+    def test_the_fenced_off_steps_are_told(self):
+        report = assess.Report()
+        out = io.StringIO()
+        report_mod.output(report, MODEL, 1.0, False, out, {'fenced_off': 3})
+        self.assertIn('fenced off by the share: 3 step(s) of holders whose '
+                      'lock was lost', out.getvalue())
+        self.assertNotIn('fenced off', self.output(report, False))
+        out = io.StringIO()
+        report_mod.output(report, MODEL, 1.0, True, out, {'fenced_off': 3})
+        self.assertEqual(3, json.loads(out.getvalue())['fenced_off'])
