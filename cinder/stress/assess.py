@@ -37,6 +37,7 @@ import collections
 import os
 
 from cinder.stress import partitions
+from cinder.stress import qemu
 from cinder.stress import share
 from cinder.stress import states as states_mod
 from cinder.stress import verdict
@@ -275,14 +276,14 @@ def _read_data(share_dir, volume_id, found, slots):
     def fmt(entry):
         return info.base_format if entry == name else 'qcow2'
 
-    data[None] = share.read_slots(os.path.join(share_dir, info.active),
-                                  fmt(info.active), slots['offsets'],
-                                  slots['length'])
+    data[None] = qemu.read_slots(os.path.join(share_dir, info.active),
+                                 fmt(info.active), slots['offsets'],
+                                 slots['length'])
     for sid, entry in sorted(info.snapshots.items()):
         if entry in found.files:
-            data[sid] = share.read_slots(os.path.join(share_dir, entry),
-                                         fmt(entry), slots['offsets'],
-                                         slots['length'])
+            data[sid] = qemu.read_slots(os.path.join(share_dir, entry),
+                                        fmt(entry), slots['offsets'],
+                                        slots['length'])
     return data
 
 

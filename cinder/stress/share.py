@@ -13,30 +13,21 @@
 """What cinder-aa-stress finds in the volumes' files on a RemoteFS share.
 
 :func:`audit_volume` compares a volume's info file, its ``qemu-img``
-backing chain and the files present on the share; :func:`read_bytes`
-reads the data patterns the workload wrote. See the docstring of
-:mod:`cinder.volume.drivers.remotefs` for the layout.
+backing chain and the files present on the share;
+:mod:`cinder.stress.qemu` reads the data patterns the workload wrote. See
+the docstring of :mod:`cinder.volume.drivers.remotefs` for the layout.
 """
 
 import json
 import os
 import re
-import subprocess
 
+from cinder.stress import qemu
 from cinder.stress import verdict
 from cinder.volume.drivers import remotefs
 from cinder.volume import fenced_record
 
 Violation = verdict.Violation
-
-#: Seconds one qemu-img or qemu-io run may take before it counts as failed.
-QEMU_TIMEOUT = 600
-
-#: One line of ``qemu-io``'s ``read -v`` hex dump: offset, first byte.
-_DUMP_LINE = re.compile(r'^([0-9a-fA-F]+):\s+([0-9a-fA-F]{2})(?:\s|$)')
-
-#: What ``qemu-io read -P`` prints when the data differs from the pattern.
-_PATTERN_FAILED = re.compile(r'^Pattern verification failed at offset (\d+)')
 
 #: A file of a volume: ``volume-<id>`` and what follows it.
 _VOLUME_FILE = re.compile(r'^volume-([0-9a-f-]{36})(?:\.|$)')
@@ -149,20 +140,6 @@ def snapshot_image(share_dir, volume_id, snapshot_id):
     return os.path.join(share_dir, entry), _format_of(name, info, entry)
 
 
-def _run(cmd):
-    """Run *cmd*; return (exit code, stdout, stderr), or raise OSError."""
-    env = dict(os.environ)
-    env['LC_ALL'] = 'C'
-    try:
-        done = subprocess.run(cmd, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env,
-                              timeout=QEMU_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        return None, '', 'timed out after %d s' % QEMU_TIMEOUT
-    return (done.returncode, done.stdout.decode('utf-8', 'replace'),
-            done.stderr.decode('utf-8', 'replace'))
-
-
 def _read_chain(share_dir, name, info):
     """((file names, virtual size of the top), None) or (None, problem)."""
     active = os.path.join(share_dir, info.active)
@@ -170,7 +147,7 @@ def _read_chain(share_dir, name, info):
            '--output=json', '-f', _format_of(name, info, info.active),
            active]
     try:
-        code, out, err = _run(cmd)
+        code, out, err = qemu.run(cmd)
     except OSError as e:
         return None, 'cannot run qemu-img: %s' % e
     if code != 0:
@@ -235,7 +212,7 @@ def _check_image(path):
     """
     cmd = ['qemu-img', 'check', '--force-share', '-f', 'qcow2', path]
     try:
-        code, out, err = _run(cmd)
+        code, out, err = qemu.run(cmd)
     except OSError as e:
         return 'qemu-img-check', 'cannot run qemu-img: %s' % e
     if code == 0:
@@ -409,82 +386,3 @@ def files_on_share(share_dir):
     volumes, others = list_share(share_dir)
     return sorted(others + [name for names in volumes.values()
                             for name in names])
-
-
-def read_slots(path, fmt, offsets, length):
-    """What each data slot of the image at *path* holds.
-
-    A slot is *length* bytes at each of *offsets*. Every byte of it is
-    compared with its first byte (``qemu-io read -P``), so one changed
-    byte anywhere in a slot is seen. Returns one entry per slot: the byte
-    value when the whole slot holds it, a sorted tuple of the distinct
-    values it holds when it holds several, None when it cannot be read.
-    """
-    offsets = [int(offset) for offset in offsets]
-    firsts = read_bytes(path, fmt, offsets)
-    cmd = ['qemu-io', '-r', '-U', '-f', fmt]
-    for offset, first in zip(offsets, firsts):
-        if first is not None:
-            cmd += ['-c', 'read -P %d %d %d' % (first, offset, length)]
-    cmd.append(path)
-    mixed = set()
-    if len(cmd) > 6:
-        try:
-            _code, out, _err = _run(cmd)
-        except OSError:
-            return [None] * len(offsets)
-        for line in out.splitlines():
-            match = _PATTERN_FAILED.match(line)
-            if match:
-                mixed.add(int(match.group(1)))
-    found = []
-    for offset, first in zip(offsets, firsts):
-        if offset in mixed:
-            found.append(_distinct_bytes(path, fmt, offset, length))
-        else:
-            found.append(first)
-    return found
-
-
-def _distinct_bytes(path, fmt, offset, length):
-    """The sorted tuple of distinct byte values in a range, or None."""
-    try:
-        _code, out, _err = _run(['qemu-io', '-r', '-U', '-f', fmt, '-c',
-                                 'read -v %d %d' % (offset, length), path])
-    except OSError:
-        return None
-    values = set()
-    for line in out.splitlines():
-        if not _DUMP_LINE.match(line):
-            continue
-        # "<offset>:  b0 b1 ... b15  <ascii>": the bytes are the 2-digit
-        # fields between the offset and the text column.
-        fields = line.split(':', 1)[1][:3 * 16 + 2].split()
-        values.update(int(v, 16) for v in fields if len(v) == 2)
-    return tuple(sorted(values)) or None
-
-
-def read_bytes(path, fmt, offsets):
-    """The byte at each of *offsets* of the image at *path*, or None.
-
-    The image is read as *fmt* through its backing chain, by one
-    ``qemu-io`` run. An offset that cannot be read (past the end, I/O
-    error, the image cannot be opened) gives None.
-    """
-    offsets = [int(offset) for offset in offsets]
-    if not offsets:
-        return []
-    cmd = ['qemu-io', '-r', '-U', '-f', fmt]
-    for offset in sorted(set(offsets)):
-        cmd += ['-c', 'read -v %d 1' % offset]
-    cmd.append(path)
-    try:
-        _code, out, _err = _run(cmd)
-    except OSError:
-        return [None] * len(offsets)
-    found = {}
-    for line in out.splitlines():
-        match = _DUMP_LINE.match(line)
-        if match:
-            found[int(match.group(1), 16)] = int(match.group(2), 16)
-    return [found.get(offset) for offset in offsets]

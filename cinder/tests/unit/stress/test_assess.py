@@ -23,6 +23,7 @@ import fixtures
 from oslotest import base
 
 from cinder.stress import assess
+from cinder.stress import qemu
 from cinder.stress import share
 from cinder.stress import verdict
 from cinder.tests.unit.stress import test_states
@@ -52,7 +53,7 @@ class AssessTestCase(base.BaseTestCase):
             {V: self.files} if self.files else {}, self.others)).start()
         mock.patch.object(share, 'examine_volume',
                           side_effect=self.examine).start()
-        mock.patch.object(share, 'read_slots', side_effect=lambda p, f, o,
+        mock.patch.object(qemu, 'read_slots', side_effect=lambda p, f, o,
                           n: self.slots[p.rsplit('/', 1)[1]]).start()
         self.addCleanup(mock.patch.stopall)
 

@@ -24,6 +24,7 @@ from unittest import mock
 import fixtures
 from oslotest import base
 
+from cinder.stress import qemu
 from cinder.stress import share
 from cinder.volume import fenced_record
 
@@ -332,8 +333,8 @@ class ReadBytesTestCase(_ImageTestCase):
         self.write('raw', 'raw', 0x77, MiB + 1000, 1)
         self.assertEqual(
             [0x5a, (0x5a, 0x77), 0],
-            share.read_slots(self.path('raw'), 'raw', [0, MiB, 2 * MiB],
-                             64 * 1024))
+            qemu.read_slots(self.path('raw'), 'raw', [0, MiB, 2 * MiB],
+                            64 * 1024))
 
     def test_raw(self):
         self.create('raw', 'raw')
@@ -341,9 +342,9 @@ class ReadBytesTestCase(_ImageTestCase):
         self.write('raw', 'raw', 0xa5, 3 * MiB)
         self.assertEqual(
             [0, 0x5a, 0xa5, None, 0x5a, 0],
-            share.read_bytes(self.path('raw'), 'raw',
-                             [0, MiB, 3 * MiB + 5, 4 * MiB, MiB + MiB - 1,
-                              2 * MiB]))
+            qemu.read_bytes(self.path('raw'), 'raw',
+                            [0, MiB, 3 * MiB + 5, 4 * MiB, MiB + MiB - 1,
+                             2 * MiB]))
 
     def test_qcow2_with_backing(self):
         self.create('base', 'raw')
@@ -354,38 +355,38 @@ class ReadBytesTestCase(_ImageTestCase):
         self.write('top', 'qcow2', 0x44, 2 * MiB)
         offsets = [0, MiB, 2 * MiB, 3 * MiB]
         self.assertEqual([0x11, 0x22, 0x44, 0],
-                         share.read_bytes(self.path('top'), 'qcow2',
-                                          offsets))
+                         qemu.read_bytes(self.path('top'), 'qcow2',
+                                         offsets))
         self.assertEqual([0x11, 0, 0x33, 0],
-                         share.read_bytes(self.path('base'), 'raw',
-                                          offsets))
+                         qemu.read_bytes(self.path('base'), 'raw',
+                                         offsets))
 
     def test_offsets_beyond_4_gib(self):
         self.create('big', 'qcow2', size=8 * GiB)
         self.write('big', 'qcow2', 0xc3, 5 * GiB)
         self.assertEqual([0xc3, 0, 0xc3],
-                         share.read_bytes(self.path('big'), 'qcow2',
-                                          [5 * GiB, 6 * GiB,
-                                           5 * GiB + MiB - 1]))
+                         qemu.read_bytes(self.path('big'), 'qcow2',
+                                         [5 * GiB, 6 * GiB,
+                                          5 * GiB + MiB - 1]))
 
     def test_unreadable_image(self):
         self.assertEqual([None, None],
-                         share.read_bytes(self.path('missing'), 'raw',
-                                          [0, MiB]))
-        self.assertEqual([], share.read_bytes(self.path('missing'), 'raw',
-                                              []))
+                         qemu.read_bytes(self.path('missing'), 'raw',
+                                         [0, MiB]))
+        self.assertEqual([], qemu.read_bytes(self.path('missing'), 'raw',
+                                             []))
 
 
 class CheckExitCodeTestCase(base.BaseTestCase):
 
     def test_leaked_clusters_are_their_own_kind(self):
-        with mock.patch.object(share, '_run',
+        with mock.patch.object(qemu, 'run',
                                return_value=(3, 'leaked clusters', '')):
             self.assertEqual('qemu-img-leaks',
                              share._check_image('/x')[0])
-        with mock.patch.object(share, '_run',
+        with mock.patch.object(qemu, 'run',
                                return_value=(2, '', 'corrupt')):
             self.assertEqual('qemu-img-check',
                              share._check_image('/x')[0])
-        with mock.patch.object(share, '_run', return_value=(0, '', '')):
+        with mock.patch.object(qemu, 'run', return_value=(0, '', '')):
             self.assertEqual((None, None), share._check_image('/x'))
