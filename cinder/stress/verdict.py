@@ -332,12 +332,16 @@ def _stale_steps(section, other):
     after it (the check itself may have passed before, in a process
     frozen in between: the check-then-act window only fencing closes).
     An in-place ``rewrite`` recorded before but still running then (until
-    the section's next step or its end) changed shared state after it
-    too. Such rewrites, and rewrites recorded after the other entered,
-    are stale writes; steps of :data:`FENCED_VERBS` are fenced.
+    the section's next step, its end, or its holder's declaration that
+    the lock was lost, when ``cinder-volume`` kills the section's
+    ``qemu-img``) changed shared state after it too. Such rewrites, and
+    rewrites recorded after the other entered, are stale writes; steps of
+    :data:`FENCED_VERBS` are fenced.
     """
     stale, fenced = [], []
     ends = [t for t, _words in section.steps[1:]] + [section.exit]
+    if section.declared is not None:
+        ends = [min(end, section.declared) for end in ends]
     who = '%s (pid %s) ' % (section.holder[0], section.holder[1])
     for (t, words), end in zip(section.steps, ends):
         verb = words.split(' ', 1)[0]

@@ -206,6 +206,21 @@ class LedgerTestCase(base.BaseTestCase):
                       'at 1.500000', violation.detail)
         self.assertIn('stale holder', report.overlaps_after_loss[0])
 
+    def test_a_rewrite_ends_when_its_holder_declares_the_loss(self):
+        # A cut-off service declares its lock lost before its lease can
+        # end, and kills the section's qemu-img then: the rewrite was
+        # over when the other entered, although the section left later.
+        self.ledger.enter(1.0, A)
+        self.ledger.step(1.2, A, 'rewrite volume-1.0001')
+        self.ledger.declared(1.4, A)
+        self.ledger.enter(1.5, B)
+        self.ledger.exit(2.0, A, lost='fenced: no renewal got through')
+        self.ledger.exit(3.0, B)
+        report = self.analyze()
+        self.assertEqual([], report.violations)
+        self.assertIn('changed nothing after the other entered',
+                      report.overlaps_after_loss[0])
+
     def test_a_step_outside_a_section_is_unmatched(self):
         self.ledger.step(1.0, A, 'delete volume-1')
         report = self.analyze()
