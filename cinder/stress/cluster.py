@@ -70,6 +70,23 @@ class ClusterError(Exception):
     pass
 
 
+def tool_coordinator(url, timeout):
+    """A started coordinator of the tool's own on *url*.
+
+    With no configuration file, and *timeout* as its ``backend_timeout``.
+    The caller stops it.
+
+    :raises CoordinationError: the backend cannot be used.
+    """
+    conf = cfg.ConfigOpts()
+    coordinator = coordination.Coordinator(conf=conf)
+    conf([], project='cinder-aa-stress', default_config_files=[])
+    conf.set_override('backend_url', url, group='coordination')
+    conf.set_override('backend_timeout', timeout, group='coordination')
+    coordinator.start()
+    return coordinator
+
+
 def backend_lease(url, timeout=10):
     """How long a lock of *url* outlives a frozen holder, in seconds.
 
@@ -79,13 +96,8 @@ def backend_lease(url, timeout=10):
 
     :raises ClusterError: the backend cannot be used.
     """
-    conf = cfg.ConfigOpts()
-    coordinator = coordination.Coordinator(conf=conf)
-    conf([], project='cinder-aa-stress', default_config_files=[])
-    conf.set_override('backend_url', url, group='coordination')
-    conf.set_override('backend_timeout', timeout, group='coordination')
     try:
-        coordinator.start()
+        coordinator = tool_coordinator(url, timeout)
     except coordination.CoordinationError as e:
         raise ClusterError(str(e)) from None
     try:

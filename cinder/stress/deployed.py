@@ -27,14 +27,13 @@ the volumes a run made, through the cluster, detaching attached ones
 first.
 """
 
-from oslo_config import cfg
-
 from cinder import coordination
 from cinder.coordination import groups
 from cinder import exception
 from cinder import local_service
 from cinder import membership
 from cinder import messaging
+from cinder.stress import cluster as cluster_mod
 from cinder.volume import rpcapi
 
 #: Seconds a member may take to answer the probe of :meth:`probe`.
@@ -52,13 +51,8 @@ def list_members(backend_url, timeout=10):
 
     :raises DeployedError: the lock backend cannot be used or listed.
     """
-    conf = cfg.ConfigOpts()
-    coordinator = coordination.Coordinator(conf=conf)
-    conf([], project='cinder-aa-stress', default_config_files=[])
-    conf.set_override('backend_url', backend_url, group='coordination')
-    conf.set_override('backend_timeout', timeout, group='coordination')
     try:
-        coordinator.start()
+        coordinator = cluster_mod.tool_coordinator(backend_url, timeout)
     except coordination.CoordinationError as e:
         raise DeployedError('the lock backend cannot be used: %s' % e) \
             from None
