@@ -75,7 +75,31 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.02)
 
 
-class QemuImgGate(fixtures.Fixture):
+class GateDir(fixtures.Fixture):
+    """The test's side of gates kept as files in ``self.gate_dir``.
+
+    A held run writes ``waiting-<name>`` (JSON) and goes on once
+    ``go-<name>`` exists; subclasses make the directory and arm gates.
+    """
+
+    def wait_until_held(self, name, timeout=60):
+        """Wait until a run is held at gate ``name``; return its JSON."""
+        path = os.path.join(self.gate_dir, 'waiting-' + name)
+        wait_for(lambda: os.path.exists(path), timeout,
+                 'a run to reach gate %s' % name)
+        with open(path) as f:
+            return json.load(f)
+
+    def release(self, name):
+        open(os.path.join(self.gate_dir, 'go-' + name), 'w').close()
+
+    def _release_all(self):
+        for entry in os.listdir(self.gate_dir):
+            if entry.startswith('waiting-') and not entry.endswith('.tmp'):
+                self.release(entry[len('waiting-'):])
+
+
+class QemuImgGate(GateDir):
     """A ``qemu-img`` shim directory and its gates.
 
     :attr env: environment variables to give a service process.
@@ -117,19 +141,3 @@ class QemuImgGate(fixtures.Fixture):
             os.unlink(os.path.join(self.gate_dir, 'armed-' + subcommand))
         except FileNotFoundError:
             pass
-
-    def wait_until_held(self, name, timeout=60):
-        """Wait until a run is held at gate ``name``; return its args."""
-        path = os.path.join(self.gate_dir, 'waiting-' + name)
-        wait_for(lambda: os.path.exists(path), timeout,
-                 'a qemu-img run to reach gate %s' % name)
-        with open(path) as f:
-            return json.load(f)
-
-    def release(self, name):
-        open(os.path.join(self.gate_dir, 'go-' + name), 'w').close()
-
-    def _release_all(self):
-        for entry in os.listdir(self.gate_dir):
-            if entry.startswith('waiting-') and not entry.endswith('.tmp'):
-                self.release(entry[len('waiting-'):])

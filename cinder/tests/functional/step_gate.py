@@ -74,7 +74,7 @@ def _write(path, doc):
     os.rename(path + '.tmp', path)
 
 
-class StepGate(fixtures.Fixture):
+class StepGate(qemu_gate.GateDir):
     """The test's side: a gate directory and its gates.
 
     :attr env: environment variables to give a service process, with
@@ -91,19 +91,3 @@ class StepGate(fixtures.Fixture):
         """Hold the next step of *verb* after *skip* others, as *name*."""
         _write(os.path.join(self.gate_dir, 'armed-' + verb),
                {'name': name, 'skip': skip})
-
-    def wait_until_held(self, name, timeout=60):
-        """Wait until a step is held at gate *name*; what it is."""
-        path = os.path.join(self.gate_dir, 'waiting-' + name)
-        qemu_gate.wait_for(lambda: os.path.exists(path), timeout,
-                           'a step to reach gate %s' % name)
-        with open(path) as f:
-            return json.load(f)
-
-    def release(self, name):
-        open(os.path.join(self.gate_dir, 'go-' + name), 'w').close()
-
-    def _release_all(self):
-        for entry in os.listdir(self.gate_dir):
-            if entry.startswith('waiting-') and not entry.endswith('.tmp'):
-                self.release(entry[len('waiting-'):])

@@ -36,6 +36,7 @@ from oslo_config import cfg
 import testtools
 
 from cinder import coordination
+from cinder import lock_check
 from cinder import objects
 from cinder.stress import lockservers
 from cinder.tests.functional import qemu_gate
@@ -59,11 +60,7 @@ class FrozenHolderMixin(object):
         super().setUp()
         lockservers.check_available(self.kind)
         root = self.useFixture(fixtures.TempDir()).path
-        self.share = os.path.join(root, 'share')
-        os.makedirs(self.share)
-        shares_file = os.path.join(root, 'nfs_shares')
-        with open(shares_file, 'w') as f:
-            f.write(self.share + '\n')
+        self.share, shares_file = volume_service.nfs_share(root)
         self.gate = self.useFixture(step_gate.StepGate())
         self.url = lockservers.server_url(self.kind) + self.lease_query
         self.services = {}
@@ -116,13 +113,7 @@ class FrozenHolderMixin(object):
         conf.set_override('backend_url', self.url, group='coordination')
         probe.start()
         try:
-            lock = probe.get_lock(name)
-            try:
-                lock.acquire(blocking=False)
-            except coordination.LockAcquireFailed:
-                return False
-            lock.release()
-            return True
+            return lock_check.can_take(probe, name, timeout=30)
         finally:
             probe.stop()
 

@@ -39,11 +39,7 @@ class VolumeRequestTest(testtools.TestCase):
     def setUp(self):
         super().setUp()
         root = self.useFixture(fixtures.TempDir()).path
-        self.share = os.path.join(root, 'share')
-        os.makedirs(self.share)
-        shares_file = os.path.join(root, 'nfs_shares')
-        with open(shares_file, 'w') as f:
-            f.write(self.share + '\n')
+        self.share, shares_file = volume_service.nfs_share(root)
         self.url = broker.url()
         self.state_dir = os.path.join(root, 'requests')
         self.cluster = broker.unique('cluster')

@@ -12,6 +12,8 @@
 
 """A fixture running a real ``cinder-volume`` process for a test."""
 
+import os
+
 import fixtures
 
 from cinder import local_service
@@ -48,3 +50,17 @@ class VolumeService(fixtures.Fixture):
         self.service.prepare()
         self.addCleanup(self.service.kill)
         self.service.start()
+
+
+def nfs_share(root):
+    """A share directory under *root* and an ``nfs_shares`` file naming it.
+
+    What the NFS driver mounts, for services on one machine: (share
+    directory, path of the shares file for ``nfs_shares_config``).
+    """
+    share = os.path.join(root, 'share')
+    os.makedirs(share)
+    shares_file = os.path.join(root, 'nfs_shares')
+    with open(shares_file, 'w') as f:
+        f.write(share + '\n')
+    return share, shares_file
