@@ -238,20 +238,27 @@ class FileTokenTestCase(fakes.RealFileBackendTestCase):
             thread.join(fakes.WAIT)
         self.assertEqual(list(range(1, 201)), sorted(tokens))
 
-    def test_processes_never_get_the_same_token(self):
+    def child(self, script, says):
+        """A process running *script* on the counter, once it *says* so.
+
+        It waits for a line on its standard input before it goes on.
+        """
         child = subprocess.Popen(
-            [sys.executable, '-c',
-             'import sys\n'
-             'from cinder.coordination.backends import file\n'
-             'print("ready", flush=True)\n'
-             'sys.stdin.readline()\n'
-             'print(" ".join(str(file.next_token(sys.argv[1]))\n'
-             '               for _ in range(300)))\n',
-             self.counter()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True)
+            [sys.executable, '-c', script, self.counter()],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(child.wait)
         self.addCleanup(child.kill)
-        self.assertEqual('ready\n', child.stdout.readline())
+        self.assertEqual(says + '\n', child.stdout.readline())
+        return child
+
+    def test_processes_never_get_the_same_token(self):
+        child = self.child(
+            'import sys\n'
+            'from cinder.coordination.backends import file\n'
+            'print("ready", flush=True)\n'
+            'sys.stdin.readline()\n'
+            'print(" ".join(str(file.next_token(sys.argv[1]))\n'
+            '               for _ in range(300)))\n', 'ready')
         child.stdin.write('go\n')
         child.stdin.flush()
         mine = [file_backend.next_token(self.counter()) for _ in range(300)]
@@ -263,19 +270,13 @@ class FileTokenTestCase(fakes.RealFileBackendTestCase):
         self.assertEqual(list(range(1, 601)), sorted(mine + theirs))
 
     def test_waits_for_the_counter_locked_by_another_process(self):
-        child = subprocess.Popen(
-            [sys.executable, '-c',
-             'import fcntl, os, sys\n'
-             'fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n'
-             'fcntl.lockf(fd, fcntl.LOCK_EX)\n'
-             'print("locked", flush=True)\n'
-             'sys.stdin.readline()\n'
-             'os.pwrite(fd, b"%020d\\n" % 41, 0)\n',
-             self.counter()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True)
-        self.addCleanup(child.wait)
-        self.addCleanup(child.kill)
-        self.assertEqual('locked\n', child.stdout.readline())
+        child = self.child(
+            'import fcntl, os, sys\n'
+            'fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n'
+            'fcntl.lockf(fd, fcntl.LOCK_EX)\n'
+            'print("locked", flush=True)\n'
+            'sys.stdin.readline()\n'
+            'os.pwrite(fd, b"%020d\\n" % 41, 0)\n', 'locked')
         locking = threading.Event()
         real_lockf = file_backend.fcntl.lockf
 
