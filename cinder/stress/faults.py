@@ -33,7 +33,8 @@ class Fault(object):
     """One fault: its kind, host, time span and what was done.
 
     ``recovered``: for a partition, the clock time at which the cut-off
-    service answered a request again after the heal, or None.
+    service answered a request again after the heal, or None; until then
+    its failures are the fault's.
     """
 
     __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
@@ -52,7 +53,8 @@ class Fault(object):
         """Did this fault happen while ``outcome``'s request ran?"""
         if self.host is not None and outcome.host != self.host:
             return False
-        return outcome.start <= self.end and self.start <= outcome.end
+        end = max(self.end, self.recovered or self.end)
+        return outcome.start <= end and self.start <= outcome.end
 
 
 class FaultInjector(object):

@@ -345,15 +345,22 @@ def replay(requests, slots, faults=()):
 
 
 def _hit(request, faults):
-    """Set ``request['fault']``: the kind of fault that hit it, or None."""
+    """Set ``request['fault']``: the kind of fault that hit it, or None.
+
+    A fault hits a failed request that ran between its start and its end,
+    or, for a fault after which the tool waited for the service to answer
+    again (``recovered``), until that answer.
+    """
     request['fault'] = None
     if request['ok']:
         return
     for fault in faults:
         if fault['host'] is not None and fault['host'] != request['host']:
             continue
-        if request['start'] <= fault['end'] and \
-                fault['start'] <= request['end']:
+        # Until the service the fault hit answered again after a
+        # partition's heal, it is still recovering from it.
+        end = max(fault['end'], fault.get('recovered') or fault['end'])
+        if request['start'] <= end and fault['start'] <= request['end']:
             request['fault'] = fault['kind']
             return
 

@@ -215,6 +215,19 @@ class JudgeTestCase(base.BaseTestCase):
         self.assertEqual({hit['n']: 'kill', elsewhere['n']: None},
                          self.causes([kill]))
 
+    def test_a_failure_before_the_service_answered_again_is_excused(self):
+        # A partition healed at 30; the service answered again at 34.
+        recovering = self.r.add('extend_volume', 'BackendUnavailable',
+                                host='h2', volume='v', size=2, start=31,
+                                end=32)
+        recovered = self.r.add('extend_volume', 'BackendUnavailable',
+                               host='h2', volume='w', size=2, start=35,
+                               end=36)
+        cut = {'kind': 'partition', 'host': None, 'start': 21, 'end': 30,
+               'recovered': 34}
+        self.assertEqual({recovering['n']: 'partition',
+                          recovered['n']: None}, self.causes([cut]))
+
     def test_overlapping_an_interrupted_request_excuses(self):
         cut = self.r.add('delete_snapshot', 'ConnectionClosed', host='h2',
                          volume='v', snapshot='s', start=20, end=30)
