@@ -20,6 +20,7 @@ import itertools
 
 from cinder.common import config
 from cinder import coordination
+from cinder.stress import holds
 from cinder.stress import ledger
 from cinder.volume import driver as volume_driver
 from cinder.volume.drivers import nfs
@@ -33,7 +34,7 @@ def list_opts():
                     volume_driver.volume_opts, nfs.nfs_opts,
                     tgt_array.tgt_array_opts],
         'coordination': [coordination.coordination_opts,
-                         ledger.ledger_opts],
+                         holds.step_hold_opts, ledger.ledger_opts],
     }
     return [(group, list(itertools.chain(*opts)))
             for group, opts in sorted(groups.items())]

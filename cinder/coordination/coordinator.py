@@ -396,10 +396,15 @@ class Coordinator(loss.LossDetection):
         if fence is not None:
             fence.check()
 
-    def _stepped(self, lock, step):
-        """Tell the hooks that *step* follows under *lock*."""
-        if self._hooks:
-            hooks_mod.notify(self._hooks, 'checked', lock, step)
+    def _stepped(self, locks, step):
+        """Tell the hooks that *step* follows under *locks*.
+
+        Hook by hook: a hook that waits there (a validation tool's hold)
+        does so once the hooks before it were told of every lock.
+        """
+        for hook in self._hooks:
+            for lock in locks:
+                hooks_mod.notify((hook,), 'checked', lock, step)
 
     def ensure_locks_held(self, step=None):
         """Check every lock this coordinator holds (any thread)."""

@@ -139,7 +139,7 @@ class Lock(object):
                                          self.name)
         self._confirm('is_still_owner')
         if step is not None:
-            self._coordinator._stepped(self, step)
+            self._coordinator._stepped([self], step)
 
     def token(self):
         """The fencing token of this grant of the lock: a positive int.
@@ -234,7 +234,8 @@ def ensure_locks_held(locks=None, step=None):
         ``"rewrite volume-1.info"``: a verb (``create``, ``rewrite``,
         ``commit``, ``delete``) and what it changes. Lock hooks are told
         (:meth:`~cinder.coordination.hooks.LockHook.checked`, once per
-        lock) when every lock is confirmed; nothing else uses it.
+        lock) when every lock is confirmed, one hook after the other:
+        each of every lock before the next hook; nothing else uses it.
     :raises LockLost: a lock was lost or its ownership cannot be confirmed;
         hooks are not told of the step then.
     """
@@ -247,8 +248,13 @@ def ensure_locks_held(locks=None, step=None):
         lock.check()
     if step is not None:
         # Only once every lock is confirmed: the step runs only then.
+        coordinators = []
         for lock in locks:
-            lock._coordinator._stepped(lock, step)
+            if lock._coordinator not in coordinators:
+                coordinators.append(lock._coordinator)
+        for coordinator in coordinators:
+            coordinator._stepped([lock for lock in locks
+                                  if lock._coordinator is coordinator], step)
 
 
 def held_lock(name):

@@ -15,7 +15,7 @@
 Two real ``cinder-volume`` processes of one cluster share one NFS share
 (a local directory) and a real lock server with a short lease. Service
 A takes a snapshot and is held by a lock hook
-(:mod:`cinder.tests.functional.step_gate`) right after the check of its
+(``step-hold`` of :mod:`cinder.stress.holds`) right after the check of its
 commit passed, then frozen with ``SIGSTOP``: no heartbeat, no fence. Its
 lock expires on the server, service B takes it, snapshots the volume and
 commits. A is woken and released: its commit must be refused by the
@@ -38,9 +38,9 @@ import testtools
 from cinder import coordination
 from cinder import lock_check
 from cinder import objects
+from cinder.stress import holds
 from cinder.stress import lockservers
 from cinder.tests.functional import qemu_gate
-from cinder.tests.functional import step_gate
 from cinder.tests.functional import test_active_active
 from cinder.tests.functional import volume_service
 from cinder.volume import fenced_record
@@ -61,11 +61,14 @@ class FrozenHolderMixin(object):
         lockservers.check_available(self.kind)
         root = self.useFixture(fixtures.TempDir()).path
         self.share, shares_file = volume_service.nfs_share(root)
-        self.gate = self.useFixture(step_gate.StepGate())
+        hold_dir = os.path.join(root, 'holds')
+        os.makedirs(hold_dir)
+        self.holds = holds.StepHolds(hold_dir)
+        # Whatever happens to the test, never leave a step held.
+        self.addCleanup(self.holds.release_all)
         self.url = lockservers.server_url(self.kind) + self.lease_query
         self.services = {}
-        for host, hooks, env in (('host-a', 'step-gate', self.gate.env),
-                                 ('host-b', '', None)):
+        for host, hooks in (('host-a', 'step-hold'), ('host-b', '')):
             self.services[host] = self.useFixture(
                 volume_service.VolumeService(
                     os.path.join(root, host), {
@@ -75,8 +78,9 @@ class FrozenHolderMixin(object):
                                     'nfs_snapshot_support': 'true'},
                         'coordination': {'backend_url': self.url,
                                          'fencing_margin': '0.5',
-                                         'hooks': hooks}},
-                    host=host, env=env, new_session=True))
+                                         'hooks': hooks,
+                                         'step_hold_dir': hold_dir}},
+                    host=host, new_session=True))
         self.a = self.services['host-a']
         self.b = self.services['host-b']
 
@@ -145,10 +149,11 @@ class FrozenHolderMixin(object):
 
         # A: held after the check of its commit (the first commit step
         # is the claim of the info file), then frozen.
-        self.gate.arm('commit', 'stale', skip=1)
+        self.holds.arm('commit', 'stale', skip=1)
         stale = Request(self.a, 'create_snapshot',
                         snapshot=objects.Snapshot(volume=volume))
-        held = self.gate.wait_until_held('stale')
+        held = self.holds.wait_until_held('stale', 60)
+        self.assertIsNotNone(held, 'service A reached no commit in 60 s')
         self.assertEqual('commit %s.info' % volume.name, held['step'])
         self.a.pause()
         qemu_gate.wait_for(
@@ -160,7 +165,7 @@ class FrozenHolderMixin(object):
         self.write(volume, 0x33, 2 * MiB)
 
         self.a.resume()
-        self.gate.release('stale')
+        self.holds.release('stale')
         stale.wait()
         self.assertIsNotNone(stale.error, 'the stale commit went through')
         self.assertIn('FencedOff: %s' % os.path.join(

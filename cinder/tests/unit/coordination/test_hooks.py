@@ -100,6 +100,29 @@ class HooksTestCase(fakes.CoordinationTestCase):
                           step='delete volume-1')
         self.assertEqual(2, len(recorder.events))
 
+    def test_each_hook_is_told_of_every_lock_before_the_next_hook(self):
+        # A hook that waits in checked() (a validation tool's hold) does
+        # so only once the hooks before it know of every lock of the step.
+        coordinator = self.start()
+        events = []
+
+        class Told(hooks.LockHook):
+            def __init__(self, name):
+                self.name = name
+
+            def checked(self, lock, step):
+                events.append((self.name, lock.name))
+
+        coordinator.add_hook(Told('first'))
+        coordinator.add_hook(Told('second'))
+        first, second = coordinator.get_lock('a'), coordinator.get_lock('b')
+        first.acquire()
+        second.acquire()
+        coordination.ensure_locks_held([first, second], step='commit x')
+        self.assertEqual([('first', 'cinder-a'), ('first', 'cinder-b'),
+                          ('second', 'cinder-a'), ('second', 'cinder-b')],
+                         events)
+
     def test_a_step_is_not_told_unless_every_lock_is_confirmed(self):
         coordinator = self.start()
         recorder = Recorder()

@@ -26,7 +26,8 @@ class OptsTestCase(base.BaseTestCase):
         names = {o.name: o for o in groups['coordination']}
         self.assertEqual({'backend_url', 'heartbeat', 'fencing_margin',
                           'initial_reconnect_backoff', 'max_reconnect_backoff',
-                          'backend_timeout', 'hooks', 'ledger_file'},
+                          'backend_timeout', 'hooks', 'ledger_file',
+                          'step_hold_dir'},
                          set(names))
         self.assertEqual('file://$state_path', names['backend_url'].default)
         self.assertTrue(names['backend_url'].secret)
