@@ -99,11 +99,17 @@ def _parse(argv):
                         help='run nothing: remove the namespaces, veths, '
                              'bridge and route a crashed --hosts netns run '
                              'left, and say what was removed')
-    parser.add_argument('--faults', action='store_true',
-                        help='kill -9 and restart services, pause them '
-                             'past their lease, restart the lock server; '
-                             'the workload goes on until each fault was '
-                             'injected once')
+    parser.add_argument('--faults', nargs='?', const='all',
+                        metavar='KIND[,KIND...]',
+                        help='inject faults in turn: kill -9 and restart '
+                             'services, pause them past their lease, '
+                             'freeze one between the check of a commit and '
+                             'the commit until another service committed '
+                             '(stale-holder), restart the lock server, '
+                             'cut hosts off; the workload goes on until '
+                             'each fault was injected once. Alone: every '
+                             'kind the run allows; or only the kinds named '
+                             '(%s)' % ', '.join(faults_mod.KINDS))
     parser.add_argument('--collide', action='store_true',
                         help='send the requests in pairs that race for '
                              'one volume (a snapshot taken while another '
@@ -141,6 +147,13 @@ def _parse(argv):
             parser.error('--%s must be at least 1' % name)
     if args.fault_interval <= 0:
         parser.error('--fault-interval must be positive')
+    args.fault_kinds = None   # every kind the run allows
+    if args.faults not in (None, 'all'):
+        args.fault_kinds = [k.strip() for k in args.faults.split(',')]
+        for kind in args.fault_kinds:
+            if kind not in faults_mod.KINDS:
+                parser.error('--faults: no fault called %r (known: %s)' % (
+                    kind, ', '.join(faults_mod.KINDS)))
     url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
     url_args.resolve_transport(args, parser)
     aa_stress_deployed.require_urls(args, parser)
@@ -265,8 +278,13 @@ def _run(args):
                           cluster.describe_transport(), work_dir))
             out.flush()
         if args.faults:
-            injector = faults_mod.FaultInjector(
-                cluster, seed=args.seed, interval=args.fault_interval)
+            try:
+                injector = faults_mod.FaultInjector(
+                    cluster, seed=args.seed, interval=args.fault_interval,
+                    kinds=args.fault_kinds)
+            except faults_mod.FaultError as e:
+                print('cinder-aa-stress: --faults: %s' % e, file=sys.stderr)
+                return 2
         load = workload_mod.Workload(
             cluster, seed=args.seed, operations=args.operations,
             volumes=args.volumes, workers=args.workers,

@@ -42,6 +42,7 @@ from oslo_config import cfg
 from cinder import coordination
 from cinder import local_service
 from cinder import messaging
+from cinder.stress import holds
 from cinder.stress import lockservers
 from cinder.stress import netns
 
@@ -178,6 +179,9 @@ class Cluster(object):
         self.services = []
         #: pid -> time.monotonic() of a kill -9, for the ledger analysis.
         self.killed = {}
+        #: Indexes of services the workload sends no new request to (a
+        #: fault wants the others to take their volumes meanwhile).
+        self.avoided = set()
         self._lock = threading.Lock()
 
     @property
@@ -287,6 +291,8 @@ class Cluster(object):
             state = os.path.join(self.work_dir, host)
             url = ('file://' + os.path.join(state, 'locks')
                    if self.local_locks else self.backend_url)
+            hold_dir = os.path.join(state, 'holds')
+            os.makedirs(hold_dir, exist_ok=True)
             options = {
                 'DEFAULT': {'volume_driver': self.volume_driver,
                             'transport_url': self.transport_url,
@@ -295,8 +301,9 @@ class Cluster(object):
                             'nfs_snapshot_support': 'true',
                             'graceful_shutdown_timeout': '10'},
                 'coordination': {'backend_url': url,
-                                 'hooks': 'ledger',
+                                 'hooks': 'ledger,step-hold',
                                  'ledger_file': self.ledger,
+                                 'step_hold_dir': hold_dir,
                                  'backend_timeout': '10',
                                  'max_reconnect_backoff': '2'},
             }
@@ -358,6 +365,11 @@ class Cluster(object):
             service.kill(group=True)
         service.start()
         return pid
+
+    def holds(self, index):
+        """The :class:`~cinder.stress.holds.StepHolds` of service *index*."""
+        options = self.services[index].options['coordination']
+        return holds.StepHolds(options['step_hold_dir'])
 
     def pause(self, index, seconds, stop_event=None):
         """SIGSTOP service ``index`` (and its children) for ``seconds``."""

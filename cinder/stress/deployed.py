@@ -133,6 +133,8 @@ class DeployedCluster(object):
         self.backend_url = backend_url
         self.transport_url = transport_url
         self.services = []
+        #: No fault is injected here: every member takes new requests.
+        self.avoided = frozenset()
         #: Nothing is killed here; the verdict reads it like a Cluster's.
         self.killed = {}
 

@@ -12,29 +12,44 @@
 
 """Faults that cinder-aa-stress injects while its workload runs."""
 
+import itertools
+import os
 import random
 import threading
 import time
 
 from cinder import exception
 from cinder import messaging
+from cinder.stress import ledger
 
 #: Seconds a healed service has to answer a request again.
 RECOVERY_TIMEOUT = 90
 #: Seconds each probe of a healed service may take.
 PROBE_TIMEOUT = 3
+#: Seconds a ``stale-holder`` fault waits for its service to reach a
+#: commit, and then for another holder to commit the same record.
+STALE_WAIT = 60
+#: Seconds past the lease a frozen holder stays frozen at least.
+LEASE_SLACK = 1
 
 #: Fault kind -> way of :meth:`~cinder.stress.cluster.Cluster.partition`.
 PARTITION_KINDS = {'partition': 'both', 'partition-one-way': 'one-way',
                    'partition-lock-server': 'lock-server'}
+#: Every kind of fault, in the order of their turns.
+KINDS = ('kill', 'pause', 'stale-holder', 'lock-server-restart') + tuple(
+    PARTITION_KINDS)
+
+
+class FaultError(ValueError):
+    """A fault kind that was asked for cannot be injected in this run."""
 
 
 class Fault(object):
     """One fault: its kind, host, time span and what was done.
 
-    ``recovered``: for a partition, the clock time at which the cut-off
-    service answered a request again after the heal, or None; until then
-    its failures are the fault's.
+    ``recovered``: for a partition or a stale holder, the clock time at
+    which the service answered a request again after the heal or the
+    thaw, or None; until then its failures are the fault's.
     """
 
     __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
@@ -63,6 +78,12 @@ class FaultInjector(object):
     ``kill``: kill -9 a service (and its qemu-img) and start it again.
     ``pause``: SIGSTOP a service for its lease and 3 s more, then SIGCONT
     (only with a lease-based backend).
+    ``stale-holder``: hold a service right after the lock check of its
+    next commit (the ``step-hold`` hook of :mod:`cinder.stress.holds`),
+    SIGSTOP it, and SIGCONT it only once its lease is over and another
+    service committed the same record (meanwhile the workload sends new
+    requests to the other services only): its commit must then be
+    fenced off (only with a lease-based backend).
     ``lock-server-restart``: restart the lock server (only when the tool
     started it).
     ``partition``, ``partition-one-way``, ``partition-lock-server``: cut
@@ -70,9 +91,13 @@ class FaultInjector(object):
     only what it receives; only the lock server) for its lease and 3 s
     more, heal, and wait until it answers a request again, without a
     restart (only with ``--hosts netns`` and a lease-based lock server).
+
+    :param kinds: the kinds to inject, in turn; None: every kind this
+        cluster allows.
+    :raises FaultError: a kind of *kinds* is unknown or impossible here.
     """
 
-    def __init__(self, cluster, seed=0, interval=8.0):
+    def __init__(self, cluster, seed=0, interval=8.0, kinds=None):
         self.cluster = cluster
         self.rng = random.Random('faults-%s' % seed)
         self.interval = interval
@@ -80,14 +105,34 @@ class FaultInjector(object):
         self._stop = threading.Event()
         self._round = threading.Event()
         self._thread = None
-        self.kinds = ['kill']
-        if cluster.lease:
-            self.kinds.append('pause')
-        if cluster.server is not None:
-            self.kinds.append('lock-server-restart')
-        if cluster.network is not None and cluster.lease and \
-                cluster.server is not None:
-            self.kinds.extend(PARTITION_KINDS)
+        impossible = self.impossible(cluster)
+        if kinds is None:
+            self.kinds = [k for k in KINDS if k not in impossible]
+            return
+        for kind in kinds:
+            if kind not in KINDS:
+                raise FaultError('no fault called %r (known: %s)' % (
+                    kind, ', '.join(KINDS)))
+            if kind in impossible:
+                raise FaultError('%s needs %s' % (kind, impossible[kind]))
+        self.kinds = list(kinds)
+
+    @staticmethod
+    def impossible(cluster):
+        """Kind -> what it lacks, for every kind *cluster* cannot take."""
+        lacking = {}
+        lease = 'a lock backend whose locks are leases (not file://)'
+        if not cluster.lease:
+            lacking.update(dict.fromkeys(('pause', 'stale-holder'), lease))
+        if cluster.server is None:
+            lacking['lock-server-restart'] = (
+                'a lock server started by the tool (--lock-server)')
+        if cluster.network is None or cluster.server is None or \
+                not cluster.lease:
+            lacking.update(dict.fromkeys(
+                PARTITION_KINDS, 'hosts apart (--hosts netns) and a lock '
+                'server started by the tool (--lock-server)'))
+        return lacking
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name='faults',
@@ -125,6 +170,8 @@ class FaultInjector(object):
                     self.cluster.pause(index, seconds, self._stop)
                     fault.note = 'paused %d s (lease %d s)' % (
                         seconds, self.cluster.lease)
+                elif kind == 'stale-holder':
+                    self._stale_holder(fault, index)
                 elif kind in PARTITION_KINDS:
                     self._partition(fault, index)
                 else:
@@ -152,6 +199,85 @@ class FaultInjector(object):
         else:
             fault.note += '; answered again %.1f s after the heal' % (
                 fault.recovered - fault.end)
+
+    def _stale_holder(self, fault, index):
+        """Freeze service *index* between a commit's check and the commit.
+
+        It is let go once its lease is over and another service committed
+        the same record, or :data:`STALE_WAIT` seconds after the lease.
+        """
+        holds = self.cluster.holds(index)
+        deadline = time.monotonic() + STALE_WAIT
+        for attempt in itertools.count():
+            name = 'stale-%d-%d' % (len(self.faults), attempt)
+            holds.arm('commit', name)
+            held = holds.wait_until_held(
+                name, max(0, deadline - time.monotonic()), self._stop)
+            if held is None and holds.disarm('commit'):
+                fault.note = 'no commit within %d s' % STALE_WAIT
+                return
+            # Taken right before it was disarmed: it is being held now.
+            held = held or holds.wait_until_held(name, STALE_WAIT)
+            if held is None:
+                holds.release(name)   # whenever it gets there
+                fault.note = 'a step took the hold but was never held'
+                return
+            if self._record_exists(held['step']):
+                break
+            # The first commit of a new volume: nobody else can have
+            # a request for it yet. Let it go and wait for another.
+            holds.release(name)
+        fault.start = time.monotonic()
+        offset = ledger.size(self.cluster.ledger)
+        # New requests go to the others, which soon need its volume.
+        self.cluster.avoided.add(index)
+        try:
+            self.cluster.services[index].pause()
+            other = self._wait_for_commit(held, offset, fault.start)
+        finally:
+            self.cluster.services[index].resume()
+            holds.release(name)
+            thawed = time.monotonic()
+            try:
+                # What it does while it wakes up (a ZooKeeper session
+                # found expired ...) is still the fault's doing.
+                fault.recovered = self._wait_for_answer(index)
+            finally:
+                self.cluster.avoided.discard(index)
+        fault.end = fault.recovered or time.monotonic()
+        fault.note = 'held pid %d at "%s", frozen %.1f s (lease %d s); %s' % (
+            held['pid'], held['step'], thawed - fault.start,
+            self.cluster.lease,
+            'pid %d committed it meanwhile' % other if other else
+            'nobody else committed it within %d s' % STALE_WAIT)
+
+    def _record_exists(self, step):
+        """Does the record of *step* (``commit <name>``) exist yet?"""
+        name = step.split(' ', 1)[1]
+        prefix = name + '.g'
+        return any(entry.startswith(prefix)
+                   for entry in os.listdir(self.cluster.share))
+
+    def _wait_for_commit(self, held, offset, frozen):
+        """The pid of another holder's commit of *held*'s record, or None.
+
+        Waits at least for the frozen holder's lease to pass.
+        """
+        lease_over = frozen + self.cluster.lease + LEASE_SLACK
+        deadline = lease_over + STALE_WAIT
+        other = None
+        while not self._stop.is_set():
+            entries, offset = ledger.read_from(self.cluster.ledger, offset)
+            for entry in entries:
+                if (other is None and entry.get('event') == 'step' and
+                        entry.get('step') == held['step'] and
+                        entry.get('pid') != held['pid']):
+                    other = entry['pid']
+            now = time.monotonic()
+            if (other and now >= lease_over) or now >= deadline:
+                break
+            self._stop.wait(0.1)
+        return other
 
     def _wait_for_answer(self, index):
         """Clock time the service answered a probe, or None.

@@ -98,6 +98,41 @@ class Ledger(object):
         os.close(self._fd)
 
 
+def size(path):
+    """Bytes in the ledger at *path* now (0 before its first line)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def read_from(path, offset):
+    """The ledger lines appended at *path* since byte *offset*.
+
+    For a tool that follows a running cluster. A line still being written
+    is left for the next call; a line that is not a JSON object is
+    skipped (the verdict counts those).
+
+    :returns: (entries, the offset to read from next).
+    """
+    try:
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    complete = data[:data.rfind(b'\n') + 1]
+    entries = []
+    for line in complete.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries, offset + len(complete)
+
+
 class LedgerHook(hooks.LockHook):
     """The ``ledger`` lock hook: a :class:`Ledger` of every section.
 

@@ -357,8 +357,8 @@ def _hit(request, faults):
     for fault in faults:
         if fault['host'] is not None and fault['host'] != request['host']:
             continue
-        # Until the service the fault hit answered again after a
-        # partition's heal, it is still recovering from it.
+        # Until the service the fault hit answered again (a partition's
+        # heal, a frozen holder's thaw), it is still recovering from it.
         end = max(fault['end'], fault.get('recovered') or fault['end'])
         if request['start'] <= end and fault['start'] <= request['end']:
             request['fault'] = fault['kind']

@@ -259,7 +259,12 @@ class Workload(operations.Operations):
     def _service(self, rng):
         index = getattr(self._forced, 'service', None)
         if index is None:
-            index = rng.randrange(len(self.cluster.services))
+            avoided = self.cluster.avoided
+            if avoided and len(avoided) < len(self.cluster.services):
+                index = rng.choice([i for i in range(len(
+                    self.cluster.services)) if i not in avoided])
+            else:
+                index = rng.randrange(len(self.cluster.services))
         return index, self.cluster.services[index]
 
     def _call(self, op, rng, volume_ids, method, model_args, **args):

@@ -12,6 +12,7 @@
 
 """Unit tests of the configuration a Cluster gives its services."""
 
+import copy
 import os
 from unittest import mock
 
@@ -35,8 +36,17 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         cluster = cluster_mod.Cluster(self.work_dir, services=2, **kwargs)
         cluster.start()
         self.assertEqual(2, self.process.call_count)
+        hold_dirs = set()
         for call in self.process.call_args_list:
-            self.assertEqual(call.args[1], self.process.call_args.args[1])
+            # The same options but the service's own hold directory.
+            options = copy.deepcopy(call.args[1])
+            hold_dirs.add(options['coordination'].pop('step_hold_dir'))
+            last = copy.deepcopy(self.process.call_args.args[1])
+            last['coordination'].pop('step_hold_dir')
+            self.assertEqual(last, options)
+        self.assertEqual(2, len(hold_dirs))
+        for path in hold_dirs:
+            self.assertTrue(os.path.isdir(path), path)
         return cluster, self.process.call_args.args[1]
 
     def test_defaults_are_unchanged(self):
@@ -44,7 +54,7 @@ class ClusterOptionsTestCase(base.BaseTestCase):
         self.assertEqual('nfs', cluster.volume_driver)
         self.assertEqual('nfs', options['DEFAULT']['volume_driver'])
         self.assertEqual('stress', options['DEFAULT']['cluster'])
-        self.assertEqual('ledger', options['coordination']['hooks'])
+        self.assertEqual('ledger,step-hold', options['coordination']['hooks'])
         self.assertEqual(cluster.ledger,
                          options['coordination']['ledger_file'])
         self.assertEqual('file://%s/locks' % self.work_dir,

@@ -12,6 +12,7 @@
 
 """Unit tests of cinder.stress.deployed: members, probes, removal."""
 
+import random
 from unittest import mock
 
 from oslotest import base
@@ -21,6 +22,7 @@ from cinder import membership
 from cinder import messaging
 from cinder import objects
 from cinder.stress import deployed
+from cinder.stress import workload
 
 MACHINE = 'this-machine'
 
@@ -91,6 +93,13 @@ class DeployedClusterTestCase(base.BaseTestCase):
         patcher = mock.patch(target, **kwargs)
         self.addCleanup(patcher.stop)
         return patcher.start()
+
+    def test_the_workload_sends_to_every_member(self):
+        self.cluster.start()
+        load = workload.Workload(self.cluster, seed=1)
+        rng = random.Random(1)
+        self.assertEqual({'a', 'b'}, {load._service(rng)[1].host
+                                      for _ in range(40)})
 
     def test_start_probes_every_member_at_its_address(self):
         self.cluster.start()

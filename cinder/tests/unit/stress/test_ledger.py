@@ -17,6 +17,7 @@ import os
 import threading
 
 import fixtures
+from oslotest import base
 
 from cinder import coordination
 from cinder.stress import ledger
@@ -153,3 +154,22 @@ class LedgerTestCase(fakes.CoordinationTestCase):
         with coordinator.get_lock('v1'):
             pass
         self.assertFalse(os.path.exists(self.path))
+
+
+class FollowTestCase(base.BaseTestCase):
+
+    def test_reads_whole_lines_since_an_offset(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'l')
+        self.assertEqual(0, ledger.size(path))
+        self.assertEqual(([], 0), ledger.read_from(path, 0))
+        with open(path, 'w') as f:
+            f.write('{"event": "enter"}\nnot json\n[1]\n{"event": "st')
+        entries, offset = ledger.read_from(path, 0)
+        self.assertEqual([{'event': 'enter'}], entries)
+        self.assertEqual(len('{"event": "enter"}\nnot json\n[1]\n'),
+                         offset)
+        # The line being written is read once it is whole.
+        with open(path, 'a') as f:
+            f.write('ep"}\n')
+        self.assertEqual(([{'event': 'step'}], ledger.size(path)),
+                         ledger.read_from(path, offset))

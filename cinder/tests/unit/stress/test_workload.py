@@ -61,6 +61,20 @@ class ModesTestCase(base.BaseTestCase):
         self.assertEqual(0, sum(free.modes.values()))
 
 
+class ServiceChoiceTestCase(base.BaseTestCase):
+
+    def test_new_requests_avoid_the_services_a_fault_names(self):
+        services = [mock.Mock(host='h%d' % i) for i in range(3)]
+        cluster = mock.Mock(services=services, avoided={0, 2})
+        load = workload.Workload(cluster, seed=3)
+        rng = random.Random(5)
+        self.assertEqual({1}, {load._service(rng)[0] for _ in range(20)})
+        # Never all of them: with nobody left, any service will do.
+        cluster.avoided = {0, 1, 2}
+        self.assertEqual({0, 1, 2},
+                         {load._service(rng)[0] for _ in range(60)})
+
+
 class CollideTestCase(base.BaseTestCase):
 
     def test_a_pair_goes_to_two_services_on_one_volume_at_once(self):
@@ -130,7 +144,7 @@ class RetryTestCase(base.BaseTestCase):
 
     def test_a_successful_retry_updates_the_records(self):
         service = mock.Mock(host='h1')
-        cluster = mock.Mock(services=[service])
+        cluster = mock.Mock(services=[service], avoided=set())
         load = workload.Workload(cluster, seed=3)
         vol = record()
         snap = records.SnapshotRecord(objects.Snapshot(volume=vol.volume))
