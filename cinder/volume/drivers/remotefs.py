@@ -123,6 +123,7 @@ from cinder import coordination
 from cinder import exception
 from cinder.image import qemu_img
 from cinder.volume import driver
+from cinder.volume.drivers import chain_rewrites
 from cinder.volume import fenced_record
 
 LOG = logging.getLogger(__name__)
@@ -151,6 +152,12 @@ class VolumeInfo(object):
         #: The :class:`~cinder.volume.fenced_record.Generation` it was
         #: read as, or last written as; None for a new volume.
         self.generation = None
+
+    def rename(self, renames):
+        """Use new file names: *renames* maps old names to new ones."""
+        self.active = renames.get(self.active, self.active)
+        for snapshot_id, name in self.snapshots.items():
+            self.snapshots[snapshot_id] = renames.get(name, name)
 
     def to_json(self):
         data = dict(self.snapshots)
@@ -656,6 +663,33 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         record.ensure_newest(token)
         coordination.ensure_locks_held(step=step)
 
+    def _rewriter(self):
+        """How images the chain uses are changed (:mod:`chain_rewrites`)."""
+        return chain_rewrites.InPlace()
+
+    def _rewrite_chain(self, directory, volume, info, names):
+        def check_rewrite(step):
+            self._check_step(directory, volume, info, step)
+        return chain_rewrites.Chain(
+            directory, names, lambda name: self._format_of(volume, info, name),
+            check_rewrite)
+
+    def _commit_rewrite(self, directory, volume, info, plan):
+        """Commit the info file of a rewrite, then delete what it freed.
+
+        :raises LockLost: the lock was lost before the commit (the files
+            the rewrite made are left) or before a delete.
+        """
+        try:
+            self._write_info(directory, volume, info)
+        except coordination.LockLost:
+            raise
+        except Exception:
+            self._remove_after_failure([os.path.join(directory, name)
+                                        for name in plan.made])
+            raise
+        self._delete_files(directory, plan.obsolete)
+
     def _delete_files(self, directory, names):
         """Delete chain files no longer used, in the order given.
 
@@ -864,7 +898,6 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             is unchanged.
         """
         directory, info = self._load(volume, claim=True)
-        fmt = self._format_of(volume, info, info.active)
         chain = self._chain(directory, volume, info)
         current = chain[0][1].virtual_size
         size = new_size * GiB
@@ -874,9 +907,13 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'bytes' % (volume.id, new_size, current))
         if size == current:
             return
-        self._check_step(directory, volume, info, 'rewrite %s' % info.active)
-        qemu_img.resize(os.path.join(directory, info.active), size, fmt,
-                        preallocation=self._preallocation())
+        plan = self._rewriter().grow(
+            self._rewrite_chain(directory, volume, info,
+                                [n for n, _ in chain]),
+            size, preallocation=self._preallocation())
+        if plan.renames:
+            info.rename(plan.renames)
+            self._commit_rewrite(directory, volume, info, plan)
         LOG.info('Extended volume %s to %d GiB', volume.id, new_size)
 
     def _copy_to_new_volume(self, volume, src_path, src_fmt, src_size):
@@ -989,27 +1026,15 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'volume %s was interrupted; delete them first' % (
                     snapshot.id, ', '.join(pending), volume.id))
         index = names.index(name)
-        child = names[index - 1]
-        child_path = os.path.join(directory, child)
-        if child == info.active:
-            # Newest snapshot: fold the active overlay into its file,
-            # which changes the snapshot's image for good.
-            self._check_step(directory, volume, info, 'rewrite %s' % name)
-            qemu_img.commit(child_path, fmt='qcow2')
-            info.active = name
-            del info.snapshots[snapshot.id]
-            self._write_info(directory, volume, info)
-            self._delete_files(directory, [child])
+        rewrite_chain = self._rewrite_chain(directory, volume, info, names)
+        if index == 1:
+            # Newest snapshot: fold the active overlay into its file.
+            plan = self._rewriter().fold(rewrite_chain, index)
         else:
-            parent = names[index + 1] if index + 1 < len(names) else None
-            self._check_step(directory, volume, info, 'rewrite %s' % child)
-            qemu_img.rebase(
-                child_path, parent,
-                self._format_of(volume, info, parent) if parent else None,
-                fmt='qcow2')
-            del info.snapshots[snapshot.id]
-            self._write_info(directory, volume, info)
-            self._delete_files(directory, [name])
+            plan = self._rewriter().merge(rewrite_chain, index)
+        del info.snapshots[snapshot.id]
+        info.rename(plan.renames)
+        self._commit_rewrite(directory, volume, info, plan)
         LOG.info('Deleted snapshot %s of volume %s', snapshot.id, volume.id)
 
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
