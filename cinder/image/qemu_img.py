@@ -220,14 +220,28 @@ def rebase(path, backing, backing_fmt=None, unsafe=False, fmt=None):
     _run('rebase', *args)
 
 
-def convert(src, dst, out_fmt, src_fmt=None, preallocation=None):
+def convert(src, dst, out_fmt, src_fmt=None, preallocation=None,
+            backing_file=None, backing_fmt=None):
     """Copy the disk that *src* (with its backing chain) shows to *dst*.
 
     *dst* is a new standalone image in *out_fmt*; zeroes are left sparse.
+
+    :param backing_file: make *dst* an overlay of this file instead, and
+        copy only what *src*'s own image holds: the caller promises that
+        *backing_file* shows what *src*'s backing file shows. A relative
+        name is relative to the directory of *dst*.
+    :param backing_fmt: the backing file's format; required with
+        *backing_file*.
     """
     args = _format_args(src_fmt) + ['-O', out_fmt]
     if preallocation:
         args += ['-o', 'preallocation=%s' % preallocation]
+    if backing_file:
+        if not backing_fmt:
+            raise exception.InvalidInput(
+                'qemu_img.convert(%s): backing_fmt is required with backing '
+                'file %s' % (dst, backing_file))
+        args += ['-B', backing_file, '-F', backing_fmt]
     args += [src, dst]
     _run('convert', *args)
 

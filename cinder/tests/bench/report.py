@@ -215,6 +215,30 @@ def bus_table(results):
     return title, headers, rows
 
 
+def rewrites_table(results):
+    measured = results.get('rewrites') or {}
+    by_key = {(r['operation'], r['way']): r
+              for r in measured.get('rows', ())}
+    headers = ['Rewrite', 'In place', 'Copy-on-write', 'Time ratio']
+    rows = []
+    for operation in ('fold', 'merge', 'grow'):
+        cells = []
+        for way in ('in place', 'copy-on-write'):
+            row = by_key.get((operation, way))
+            cells.append('%s, %.1f MiB' % (fmt_time(row['seconds']),
+                                           row['written_mib'])
+                         if row else '-')
+        first = by_key.get((operation, 'in place'))
+        second = by_key.get((operation, 'copy-on-write'))
+        ratio = ('%.1f' % (second['seconds'] / first['seconds'])
+                 if first and second and first['seconds'] else '-')
+        if first or second:
+            rows.append([operation] + cells + [ratio])
+    title = ('RemoteFS chain rewrites, %s MiB volume: time and data '
+             'written' % measured.get('size_mib', '?'))
+    return title, headers, rows
+
+
 def run_label(run):
     """``redis``, or ``redis, hosts apart`` for a run in namespaces."""
     if run.get('hosts', 'local') == 'local':
@@ -348,6 +372,8 @@ def tables(results):
         out.append(scaling_table(results))
     if results.get('bus'):
         out.append(bus_table(results))
+    if results.get('rewrites'):
+        out.append(rewrites_table(results))
     out.append(targets_table(results.get('targets') or evaluate(results)))
     return [t for t in out if t[2]]
 

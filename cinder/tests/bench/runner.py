@@ -39,12 +39,13 @@ from cinder.tests.bench import bus
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import lockcycle
 from cinder.tests.bench import report
+from cinder.tests.bench import rewrites
 from cinder.tests.bench import scaling
 from cinder.tests.bench import subjects
 from cinder.tests.bench import workers
 
 BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
-PHASES = ('cycles', 'heartbeat', 'scaling', 'bus')
+PHASES = ('cycles', 'heartbeat', 'scaling', 'bus', 'rewrites')
 HOSTS = ('local', 'netns')
 
 #: (full run, --quick) defaults of the options that --quick shortens.
@@ -54,6 +55,7 @@ DEFAULTS = {
     'heartbeat_seconds': (10.0, 2.0),
     'requests': (150, 40),
     'bus_requests': (1000, 100),
+    'rewrite_size': (1024, 128),
 }
 
 LIBRARIES = ('tooz', 'oslo.concurrency', 'redis', 'kazoo', 'etcd3gw',
@@ -126,6 +128,9 @@ def parse_args(argv):
                         help='service counts of the scaling steps (1,2,3)')
     parser.add_argument('--scaling-backends', type=_list(BACKENDS),
                         help='backends of the scaling runs (--backends)')
+    parser.add_argument('--rewrite-size', type=int,
+                        help='MiB of the volume of the rewrites phase '
+                             '(1024; --quick 128)')
     parser.add_argument('--quick', action='store_true',
                         help='short runs, for trying the tool out')
     parser.add_argument('--json', metavar='FILE',
@@ -329,6 +334,9 @@ def collect(args, work_dir, progress):
                                              progress)
         if 'bus' in args.phases:
             results['bus'] = run_bus(args, work_dir, progress)
+        if 'rewrites' in args.phases:
+            results['rewrites'] = rewrites.run(work_dir, args.rewrite_size,
+                                               progress)
     finally:
         stop_servers(servers)
     return results

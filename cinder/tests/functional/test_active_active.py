@@ -287,6 +287,9 @@ class ActiveActiveMixin(object):
     def test_snapshot_create_and_delete_from_two_services(self):
         volume = objects.Volume(size=1)
         self.a.call('create_volume', volume=volume)
+        # Its file is the volume's base, which a delete only forgets.
+        zero = objects.Snapshot(volume=volume)
+        self.a.call('create_snapshot', snapshot=zero)
         self.write(volume, 0x11, 0, MiB)
         first = objects.Snapshot(volume=volume)
         self.a.call('create_snapshot', snapshot=first)
@@ -295,8 +298,9 @@ class ActiveActiveMixin(object):
         self.b.call('create_snapshot', snapshot=second)
         self.write(volume, 0x33, 2 * MiB, MiB)
 
-        # host-b deletes the oldest snapshot (a rebase of the chain) while
-        # host-a takes a new one on top of the same chain.
+        # host-b deletes an older snapshot (a rebase of a copy of the
+        # chain above it) while host-a takes a new one on top of the
+        # same chain.
         self.gate.arm('rebase', 'delete')
         deleting = Request(self.b, 'delete_snapshot', snapshot=first)
         self.gate.wait_until_held('delete')
@@ -309,7 +313,8 @@ class ActiveActiveMixin(object):
 
         problems = ['%s failed: %s' % (r.method, r.error)
                     for r in (deleting, creating) if r.error is not None]
-        expected = [s.id for s, r in ((second, None), (third, creating))
+        expected = [s.id for s, r in ((zero, None), (second, None),
+                                      (third, creating))
                     if r is None or r.error is None]
         problems += self.chain_problems(volume, expected)
         if not problems:

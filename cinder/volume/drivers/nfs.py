@@ -82,6 +82,21 @@ nfs_opts = [
                      'on this backend. Snapshots are qcow2 overlay files; '
                      'the hosts that attach the volumes must be able to '
                      'use qcow2 images.'),
+    cfg.BoolOpt('nfs_copy_on_write',
+                default=True,
+                help='Delete snapshots and extend volumes by writing new '
+                     'image files only, which the volume uses once its info '
+                     'file is committed, instead of rewriting the images '
+                     'its chain uses in place. A service that lost its '
+                     'lock while it worked (a frozen host, a cut-off '
+                     'network) then changes nothing another service uses. '
+                     'It costs copies: deleting the newest snapshot copies '
+                     'the snapshot\'s data and the volume\'s changes since, '
+                     'deleting an older one copies every image above it, '
+                     'extending copies the active image (the whole volume '
+                     'without snapshots). False rewrites in place: faster, '
+                     'but a frozen holder\'s qemu-img may write on after '
+                     'another service took the volume.'),
 ]
 
 _REMOTE_SHARE = re.compile(r'^(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):/\S*$')
@@ -145,6 +160,9 @@ class NfsDriver(remotefs.RemoteFSSnapDriver):
 
     def _snapshots_supported(self):
         return self.configuration.nfs_snapshot_support
+
+    def _copy_on_write(self):
+        return self.configuration.nfs_copy_on_write
 
     def check_for_setup_error(self):
         """Fail unless qemu-img can be run and a share is mounted."""

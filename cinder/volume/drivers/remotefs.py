@@ -57,15 +57,27 @@ Taking a snapshot
     A new empty overlay is made over the active file; the active file
     becomes the snapshot's file and the overlay becomes active.
 Deleting the newest snapshot (its file is the active file's backing)
-    ``qemu-img commit`` writes the active file into the snapshot's file,
-    which becomes the active file; the old active file is deleted.
+    The active file is folded into the snapshot's file, which becomes the
+    active file; the old active file is deleted.
 Deleting an older snapshot (its file is the backing of another
 snapshot's file, the *child*)
-    ``qemu-img rebase`` (safe mode) moves the child onto the snapshot
-    file's own backing file, copying into the child whatever it read from
-    the snapshot's file; then the snapshot's file is deleted. Deleting the
-    oldest snapshot therefore copies the data of the base file into the
-    child, which becomes the new base (qcow2).
+    The snapshot's file is merged into the child, which then backs onto
+    the snapshot file's own backing file; the snapshot's file is deleted.
+Extending
+    The active file grows.
+
+How the images are changed is :mod:`cinder.volume.drivers.chain_rewrites`'
+business, chosen by :meth:`RemoteFSSnapDriver._copy_on_write` (for NFS,
+``[DEFAULT] nfs_copy_on_write``). Copy-on-write (the default) writes new
+files only, and the commit of the info file switches the volume to them:
+a snapshot's file that is the base of the chain is only forgotten (it
+stays as the volume's base), a fold writes a copy of the snapshot's file
+and folds a copy of the active file into it, a merge writes a copy of the
+child onto the snapshot's backing file and copies every image above it,
+and a volume whose chain is its base alone is grown in place. In place,
+``qemu-img commit``, ``rebase`` (safe mode) and ``resize`` rewrite the
+images the chain uses; deleting the oldest snapshot then copies the data
+of the base file into the child, which becomes the new base (qcow2).
 Reverting
     Only to the newest snapshot (an older one would orphan the later
     snapshots' files): a new empty overlay over the snapshot's file
@@ -73,14 +85,15 @@ Reverting
 
 Each step runs in this order: change image data, commit the info file,
 delete the files that are no longer used. A crash leaves either the old
-info file, whose mapping is still valid (the commit of the newest
-snapshot's delete only changes the file of the snapshot being deleted, and
-is repeated by a retry), or the new one plus unused files, which
-:meth:`RemoteFSSnapDriver.delete_volume` removes with the volume. After a
-crash between the rebase and the info commit of an older snapshot's
-delete, that snapshot's file is no longer in the chain; deleting the
-snapshot again finishes the job, and until then deletes of other snapshots
-and reverts refuse to run. An operation whose lock is lost stops right
+info file, whose mapping is still valid, or the new one plus unused
+files, which :meth:`RemoteFSSnapDriver.delete_volume` removes with the
+volume. Copy-on-write changes nothing the old info file uses. In place,
+the commit of the newest snapshot's delete only changes the file of the
+snapshot being deleted, and is repeated by a retry; after a crash between
+the rebase and the info commit of an older snapshot's delete, that
+snapshot's file is no longer in the chain: deleting the snapshot again
+finishes the job, and until then deletes of other snapshots and reverts
+refuse to run. An operation whose lock is lost stops right
 before its next step (see :class:`RemoteFSSnapDriver`) and leaves what a
 crash at that point would leave.
 
@@ -95,15 +108,16 @@ appends a generation with ``link(2)``, which fails for a writer older than
 the newest claim (:class:`~cinder.coordination.FencedOff`, a ``LockLost``).
 So a holder that lost its lock cannot commit anything once another holder
 entered, and since the info file says which files make up the volume,
-files it made meanwhile are never used. Right before an in-place rewrite
-(``commit``, ``rebase``, ``resize``) the record is read again and a newer
-claim stops the step; what remains is a rewrite that a holder began right
-before another holder entered, and that the fence's kill of its
-``qemu-img`` has not ended yet: at most the rewrite's own duration.
-Rewrites are not copy-on-write because a qcow2 image names its backing
-file in its header: merging an older snapshot away without rewriting its
-child in place would mean copying every image above it. The admin guide
-("Fencing at the storage") gives the measured windows and costs.
+files it made meanwhile are never used. With copy-on-write, every image
+it writes is such a file, so a stale holder can do no harm, but for the
+``resize`` of a volume whose chain is its base alone (a copy would copy
+the whole volume). In place, right before each rewrite (``commit``,
+``rebase``, ``resize``) the record is read again and a newer claim stops
+the step; what remains is a rewrite that a holder began right before
+another holder entered, and that the fence's kill of its ``qemu-img`` has
+not ended yet: at most the rewrite's own duration, or the whole freeze
+of a holder frozen with its ``qemu-img``. The admin guide ("Fencing at
+the storage") gives the measured windows and costs.
 
 Images are changed with ``qemu-img`` and must not be open in a running
 guest meanwhile: deleting the newest snapshot, reverting and extending
@@ -111,6 +125,7 @@ rewrite the active file, which this driver does without the help of a
 hypervisor (``qemu-img`` refuses images that a local QEMU holds locked).
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -663,16 +678,45 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         record.ensure_newest(token)
         coordination.ensure_locks_held(step=step)
 
-    def _rewriter(self):
-        """How images the chain uses are changed (:mod:`chain_rewrites`)."""
-        return chain_rewrites.InPlace()
+    def _copy_on_write(self):
+        """Change only new files (:mod:`chain_rewrites`); see subclasses."""
+        return True
 
-    def _rewrite_chain(self, directory, volume, info, names):
+    def _rewrite(self, directory, volume, info, names, operation, *args,
+                 **kwargs):
+        """Run *operation* (``fold``, ``merge``, ``grow``) on the chain.
+
+        :returns: its :class:`~chain_rewrites.Rewrite`.
+        :raises LockLost: the lock was lost before a step; the files made
+            so far are left.
+        """
         def check_rewrite(step):
             self._check_step(directory, volume, info, step)
-        return chain_rewrites.Chain(
+
+        rewriter = (chain_rewrites.CopyOnWrite() if self._copy_on_write()
+                    else chain_rewrites.InPlace())
+        chain = chain_rewrites.Chain(
             directory, names, lambda name: self._format_of(volume, info, name),
-            check_rewrite)
+            check_rewrite,
+            new_name=lambda: self._new_overlay_name(directory, volume))
+        with self._removed_if_failed(directory, chain.made):
+            return getattr(rewriter, operation)(chain, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _removed_if_failed(self, directory, names):
+        """Remove the files *names* if the block fails.
+
+        *names* (a list) is read when the block fails: a step may append
+        the files it made. Nothing is removed when the lock was lost.
+        """
+        try:
+            yield
+        except coordination.LockLost:
+            raise
+        except Exception:
+            self._remove_after_failure([os.path.join(directory, name)
+                                        for name in names])
+            raise
 
     def _commit_rewrite(self, directory, volume, info, plan):
         """Commit the info file of a rewrite, then delete what it freed.
@@ -680,14 +724,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises LockLost: the lock was lost before the commit (the files
             the rewrite made are left) or before a delete.
         """
-        try:
+        with self._removed_if_failed(directory, plan.made):
             self._write_info(directory, volume, info)
-        except coordination.LockLost:
-            raise
-        except Exception:
-            self._remove_after_failure([os.path.join(directory, name)
-                                        for name in plan.made])
-            raise
         self._delete_files(directory, plan.obsolete)
 
     def _delete_files(self, directory, names):
@@ -907,10 +945,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'bytes' % (volume.id, new_size, current))
         if size == current:
             return
-        plan = self._rewriter().grow(
-            self._rewrite_chain(directory, volume, info,
-                                [n for n, _ in chain]),
-            size, preallocation=self._preallocation())
+        plan = self._rewrite(directory, volume, info, [n for n, _ in chain],
+                             'grow', size,
+                             preallocation=self._preallocation())
         if plan.renames:
             info.rename(plan.renames)
             self._commit_rewrite(directory, volume, info, plan)
@@ -923,8 +960,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             qemu_img.convert(src_path, path, fmt, src_fmt=src_fmt,
                              preallocation=self._preallocation())
             if volume.size * GiB > src_size:
+                # Still making the new volume's own file.
                 coordination.ensure_locks_held(
-                    step='rewrite %s' % os.path.basename(path))
+                    step='create %s' % os.path.basename(path))
                 qemu_img.resize(path, volume.size * GiB, fmt,
                                 preallocation=self._preallocation())
         return self._create_new_volume(volume, make)
@@ -1026,12 +1064,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 'volume %s was interrupted; delete them first' % (
                     snapshot.id, ', '.join(pending), volume.id))
         index = names.index(name)
-        rewrite_chain = self._rewrite_chain(directory, volume, info, names)
-        if index == 1:
-            # Newest snapshot: fold the active overlay into its file.
-            plan = self._rewriter().fold(rewrite_chain, index)
-        else:
-            plan = self._rewriter().merge(rewrite_chain, index)
+        # The newest snapshot: fold the active image into its file.
+        plan = self._rewrite(directory, volume, info, names,
+                             'fold' if index == 1 else 'merge', index)
         del info.snapshots[snapshot.id]
         info.rename(plan.renames)
         self._commit_rewrite(directory, volume, info, plan)

@@ -122,6 +122,21 @@ class FormatTestCase(base.BaseTestCase):
         self.assertEqual('0.40', rows[0][2])
         self.assertEqual('1.00', rows[1][2])
 
+    def test_rewrites_table_compares_the_two_ways(self):
+        results = {'rewrites': {'size_mib': 1024, 'rows': [
+            {'operation': 'fold', 'way': 'in place', 'seconds': 0.1,
+             'written_mib': 128.0},
+            {'operation': 'fold', 'way': 'copy-on-write', 'seconds': 0.4,
+             'written_mib': 384.5},
+            {'operation': 'grow', 'way': 'copy-on-write', 'seconds': 0.2,
+             'written_mib': 128.0}]}}
+        title, headers, rows = report.rewrites_table(results)
+        self.assertIn('1024 MiB volume', title)
+        self.assertEqual(['fold', '100.0 ms, 128.0 MiB', '400.0 ms, 384.5 MiB',
+                          '4.0'], rows[0])
+        self.assertEqual(['grow', '-', '200.0 ms, 128.0 MiB', '-'], rows[1])
+        self.assertEqual(2, len(rows))
+
     def test_render_includes_every_table(self):
         text = report.render(results())
         for title in ('Lock cycle', 'Contention', 'Background CPU',

@@ -12,6 +12,7 @@
 
 """Tests of cinder.image.qemu_img against the real qemu-img and qemu-io."""
 
+import json
 import os
 import struct
 import subprocess
@@ -235,6 +236,32 @@ class QemuImgTestCase(base.BaseTestCase):
                                'raw', self.path('top'), self.path('copy')],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.assertEqual(0, proc.returncode, proc.stdout)
+
+    def test_convert_onto_a_backing_file_copies_only_the_top(self):
+        # base <- mid <- top: a copy of mid's content ("mid2") backs a
+        # copy of top's own data only.
+        self.make_chain()
+        qemu_img.convert(self.path('mid'), self.path('mid2'), 'qcow2',
+                         src_fmt='qcow2', backing_file='base',
+                         backing_fmt='raw')
+        qemu_img.convert(self.path('top'), self.path('top2'), 'qcow2',
+                         src_fmt='qcow2', backing_file='mid2',
+                         backing_fmt='qcow2')
+        info = qemu_img.info(self.path('top2'), 'qcow2')
+        self.assertEqual('mid2', info.backing_file)   # relative to top2
+        proc = subprocess.run(['qemu-img', 'compare', '-f', 'qcow2', '-F',
+                               'qcow2', self.path('top'), self.path('top2')],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        # Only top's own data: nothing of mid's.
+        out = subprocess.run(['qemu-img', 'map', '--output=json', '-f',
+                              'qcow2', self.path('top2')],
+                             stdout=subprocess.PIPE, check=True).stdout
+        own = [e for e in json.loads(out) if e['depth'] == 0 and e['data']]
+        self.assertEqual(sum(e['length'] for e in own), 64 * 1024)
+        self.assertRaises(exception.InvalidInput, qemu_img.convert,
+                          self.path('top'), self.path('x'), 'qcow2',
+                          backing_file='mid2')
 
     def test_convert_error_names_command_and_stderr(self):
         e = self.assertRaises(exception.VolumeDriverException,

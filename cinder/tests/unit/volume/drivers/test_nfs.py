@@ -67,7 +67,8 @@ class OptionsTestCase(NfsTestCase):
         self.assertEqual({'nfs_shares_config', 'nfs_mount_point_base',
                           'nfs_mount_options', 'nfs_mount_attempts',
                           'nfs_sparsed_volumes', 'nfs_qcow2_volumes',
-                          'nfs_snapshot_support'}, set(opts))
+                          'nfs_snapshot_support', 'nfs_copy_on_write'},
+                         set(opts))
         self.assertEqual('/etc/cinder/nfs_shares',
                          opts['nfs_shares_config'].default)
         self.assertEqual('$state_path/mnt',
@@ -77,6 +78,9 @@ class OptionsTestCase(NfsTestCase):
         self.assertTrue(opts['nfs_sparsed_volumes'].default)
         self.assertFalse(opts['nfs_qcow2_volumes'].default)
         self.assertFalse(opts['nfs_snapshot_support'].default)
+        self.assertTrue(opts['nfs_copy_on_write'].default)
+        self.fixture.config(nfs_copy_on_write=False)
+        self.assertFalse(self.driver._copy_on_write())
         self.assertEqual([('DEFAULT', nfs.nfs_opts)], nfs.list_opts())
 
     def test_driver_class(self):

@@ -17,8 +17,10 @@ real locks from a file:// coordinator in a temporary directory.
 """
 
 import collections
+import hashlib
 import json
 import os
+import re
 import subprocess
 from unittest import mock
 import uuid
@@ -53,6 +55,7 @@ class DirDriver(remotefs.RemoteFSSnapDriver):
     share_list = ()
     volume_format = 'raw'
     snapshots = True
+    copy_on_write = True
 
     def _load_shares_config(self):
         return collections.OrderedDict((s, None) for s in self.share_list)
@@ -70,11 +73,16 @@ class DirDriver(remotefs.RemoteFSSnapDriver):
     def _snapshots_supported(self):
         return self.snapshots
 
+    def _copy_on_write(self):
+        return self.copy_on_write
+
 
 class DriverTestCase(base.BaseTestCase):
     """Sets up a coordinator, temporary shares and ``self.driver``."""
 
     lock_prefix = 'remotefs'
+    #: How the driver rewrites chains (see chain_rewrites).
+    copy_on_write = True
 
     def setUp(self):
         super().setUp()
@@ -105,6 +113,7 @@ class DriverTestCase(base.BaseTestCase):
     def make_driver(self):
         driver = DirDriver(configuration=self.conf)
         driver.share_list = [self.share]
+        driver.copy_on_write = self.copy_on_write
         return driver
 
     # Helpers -------------------------------------------------------------
@@ -242,7 +251,11 @@ class DriverTestCase(base.BaseTestCase):
 
 
 class SnapshotChainTestCase(DriverTestCase):
-    """Data written through the volume survives every chain change."""
+    """Data written through the volume survives every chain change.
+
+    Copy-on-write, the default; :class:`InPlaceSnapshotChainTestCase`
+    runs the same tests with images rewritten in place.
+    """
 
     # What each image shows: {offset: pattern} of 64 KiB blocks.
     S1 = {'0': 0x11, '64k': 0x00, '128k': 0x11, '192k': 0x00}
@@ -305,12 +318,23 @@ class SnapshotChainTestCase(DriverTestCase):
 
     def test_delete_oldest_first(self):
         volume = self.delete_in_order(['s1', 's2', 's3'])
-        self.assertEqual(1, len(self.assertChainSound(volume)))
+        chain = self.assertChainSound(volume)
+        if self.copy_on_write:
+            # The base is never copied: it stays under one overlay.
+            self.assertEqual(volume.name, chain[-1])
+            self.assertEqual(2, len(chain))
+        else:
+            self.assertEqual(1, len(chain))
 
-    def test_delete_newest_first_returns_to_the_raw_base(self):
+    def test_delete_newest_first_ends_on_the_raw_base(self):
         volume = self.delete_in_order(['s3', 's2', 's1'])
-        self.assertEqual([volume.name], self.assertChainSound(volume))
-        self.assertEqual(volume.name, self.info(volume)['active'])
+        chain = self.assertChainSound(volume)
+        self.assertEqual(volume.name, chain[-1])
+        if self.copy_on_write:
+            self.assertEqual(2, len(chain))
+        else:
+            self.assertEqual([volume.name], chain)
+            self.assertEqual(volume.name, self.info(volume)['active'])
 
     def test_delete_middle_first(self):
         self.delete_in_order(['s2', 's1', 's3'])
@@ -337,6 +361,8 @@ class SnapshotChainTestCase(DriverTestCase):
         self.driver.delete_snapshot(snapshot)
 
     def test_interrupted_delete_of_older_snapshot_is_finished(self):
+        if self.copy_on_write:
+            return self.interrupted_copy_on_write_delete('s2')
         volume, snaps = self.make_three_snapshots()
         s1 = snaps.pop('s1')[0]
         with mock.patch.object(self.driver, '_write_info',
@@ -354,7 +380,31 @@ class SnapshotChainTestCase(DriverTestCase):
         self.driver.delete_snapshot(snaps.pop('s2')[0])
         self.check_all(volume, snaps)
 
+    def interrupted_copy_on_write_delete(self, key):
+        """The commit fails: the files made go, nothing else changed."""
+        volume, snaps = self.make_three_snapshots()
+        snapshot = snaps.pop(key)[0]
+
+        def images():
+            return sorted(n for n in os.listdir(self.share)
+                          if not re.search(r'\.info\.g[0-9]+$', n))
+
+        before = images()
+        info = self.info(volume)
+        with mock.patch.object(self.driver, '_write_info',
+                               side_effect=OSError('crash')):
+            self.assertRaises(OSError, self.driver.delete_snapshot,
+                              snapshot)
+        self.assertEqual(before, images())
+        self.assertEqual(info, self.info(volume))
+        self.check_all(volume, dict(snaps, again=(snapshot,
+                                                  getattr(self, key.upper()))))
+        self.driver.delete_snapshot(snapshot)
+        self.check_all(volume, snaps)
+
     def test_interrupted_delete_of_newest_snapshot_is_retried(self):
+        if self.copy_on_write:
+            return self.interrupted_copy_on_write_delete('s3')
         volume, snaps = self.make_three_snapshots()
         s3 = snaps.pop('s3')[0]
         with mock.patch.object(self.driver, '_write_info',
@@ -382,6 +432,28 @@ class SnapshotChainTestCase(DriverTestCase):
         self.driver.revert_to_snapshot(volume, snaps['s2'][0])
         self.assertImageReads(self.active(volume), self.S2)
         self.assertChainSound(volume)
+
+    def test_no_image_the_chain_uses_is_written(self):
+        # Copy-on-write: every file the volume used before a delete or an
+        # extend is, byte for byte, as it was, or gone; in place, the
+        # images are rewritten.
+        volume, snaps = self.make_three_snapshots()
+        for change in (lambda: self.driver.delete_snapshot(snaps['s2'][0]),
+                       lambda: self.driver.delete_snapshot(snaps['s3'][0]),
+                       lambda: self.driver.extend_volume(volume, 2)):
+            before = {name: self.digest(name)
+                      for name in self.assertChainSound(volume)}
+            change()
+            after = {name: self.digest(name) for name in before
+                     if os.path.exists(os.path.join(self.share, name))}
+            changed = sorted(n for n in after if after[n] != before[n])
+            self.assertEqual([] if self.copy_on_write else changed, changed)
+            if not self.copy_on_write:
+                self.assertNotEqual([], changed)
+
+    def digest(self, name):
+        with open(os.path.join(self.share, name), 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()
 
     def test_revert_to_older_snapshot_is_refused(self):
         volume, snaps = self.make_three_snapshots()
@@ -432,6 +504,12 @@ class SnapshotChainTestCase(DriverTestCase):
                           snapshot)
         self.assertEqual([], [f for f in os.listdir(self.share)
                               if f.startswith(new.name)])
+
+
+class InPlaceSnapshotChainTestCase(SnapshotChainTestCase):
+    """The same, with images rewritten in place."""
+
+    copy_on_write = False
 
 
 class VolumeTestCase(DriverTestCase):

@@ -104,6 +104,13 @@ class ShareFilesTestCase(test_remotefs.DriverTestCase):
 
 
 class LockLossTestCase(ShareFilesTestCase):
+    """Each step of each operation, rewrites in place.
+
+    :class:`CopyOnWriteLockLossTestCase` covers the steps of the
+    copy-on-write rewrites.
+    """
+
+    copy_on_write = False
 
     # Lost from the start -------------------------------------------------
 
@@ -401,12 +408,62 @@ class LockLossTestCase(ShareFilesTestCase):
         self.assertEqual([], self.live_files())
 
 
+class CopyOnWriteLockLossTestCase(ShareFilesTestCase):
+    """The lock is lost right after a copy-on-write step: nothing more."""
+
+    lock_lost_after = LockLossTestCase.lock_lost_after
+    assertStopsAfter = LockLossTestCase.assertStopsAfter
+    two_snapshots = LockLossTestCase.two_snapshots
+
+    def three_snapshots(self):
+        volume, s1, s2 = self.two_snapshots()
+        s3 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s3)
+        self.write(volume, 0x44, '192k')
+        return volume, s2, s3
+
+    def assertUnchangedChain(self, operation, volume, *stops):
+        """Lose the lock after each of *stops* in turn: the chain stays.
+
+        The copies made so far are left (for delete_volume), unused.
+        """
+        for stop in stops:
+            info = self.info(volume)
+            self.assertStopsAfter(qemu_img, stop, operation)
+            self.assertEqual(info, self.info(volume))
+            self.assertImageReads(self.active(volume), {
+                '0': 0x22, '64k': 0x33, '128k': 0x11, '192k': 0x44})
+
+    def test_fold(self):
+        volume, s2, s3 = self.three_snapshots()
+        self.assertUnchangedChain(lambda: self.driver.delete_snapshot(s3),
+                                  volume, 'convert', 'commit')
+
+    def test_merge(self):
+        volume, s2, s3 = self.three_snapshots()
+        self.assertUnchangedChain(lambda: self.driver.delete_snapshot(s2),
+                                  volume, 'convert', 'rebase')
+
+    def test_grow(self):
+        volume, s2, s3 = self.three_snapshots()
+        self.assertUnchangedChain(
+            lambda: self.driver.extend_volume(volume, 2), volume,
+            'convert', 'resize')
+
+
 class StepsTestCase(ShareFilesTestCase):
     """Each check before a step names the file the step changes.
 
     Validation tools (the ledger hook of cinder-aa-stress) rely on those
     words to say what a holder did after its lock was lost.
     """
+
+    #: The verb of the first step that changes an existing volume's images.
+    change_verb = 'create '
+
+    def setUp(self):
+        super().setUp()
+        self.all_steps = []
 
     def assertStepsNameChanges(self, operation):
         before = self.share_files()
@@ -415,6 +472,7 @@ class StepsTestCase(ShareFilesTestCase):
             operation()
         after = self.share_files()
         steps = [c[1].get('step') for c in check.call_args_list]
+        self.all_steps += steps
         self.assertNotIn(None, steps)
         named = set(word for step in steps for word in step.split()[1:])
         changed = set(p for p in set(before) | set(after)
@@ -438,21 +496,35 @@ class StepsTestCase(ShareFilesTestCase):
         s2 = objects.Snapshot(volume=volume)
         self.assertStepsNameChanges(lambda: self.driver.create_snapshot(s1))
         self.driver.create_snapshot(s2)
+        s3 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s3)
         steps = self.assertStepsNameChanges(
-            lambda: self.driver.delete_snapshot(s1))
-        # After the claim of the info file.
-        self.assertTrue(steps[1].startswith('rewrite '), steps)
+            lambda: self.driver.delete_snapshot(s2))
+        # After the claim of the info file: the merge.
+        self.assertTrue(steps[1].startswith(self.change_verb), steps)
         self.assertStepsNameChanges(
-            lambda: self.driver.revert_to_snapshot(volume, s2))
-        self.assertStepsNameChanges(
+            lambda: self.driver.revert_to_snapshot(volume, s3))
+        steps = self.assertStepsNameChanges(
             lambda: self.driver.extend_volume(volume, 2))
+        self.assertTrue(steps[1].startswith(self.change_verb), steps)
         clone = objects.Volume(size=3)
         self.assertStepsNameChanges(lambda: clone.update(
             self.driver.create_cloned_volume(clone, volume)))
         steps = self.assertStepsNameChanges(
-            lambda: self.driver.delete_snapshot(s2))
-        # After the claim of the info file.
-        self.assertTrue(steps[1].startswith('rewrite '), steps)
+            lambda: self.driver.delete_snapshot(s3))
+        # After the claim of the info file: the fold.
+        self.assertTrue(steps[1].startswith(self.change_verb), steps)
+        self.assertStepsNameChanges(lambda: self.driver.delete_snapshot(s1))
+        self.assertEqual(self.copy_on_write,
+                         not any(step.startswith('rewrite ')
+                                 for step in self.all_steps), self.all_steps)
+
+
+class InPlaceStepsTestCase(StepsTestCase):
+    """The same, with images rewritten in place."""
+
+    copy_on_write = False
+    change_verb = 'rewrite '
 
 
 class FencedOffTestCase(ShareFilesTestCase):
@@ -506,6 +578,7 @@ class FencedOffTestCase(ShareFilesTestCase):
                          self.info(volume))
 
     def test_a_rewrite_after_a_newer_claim_does_not_start(self):
+        self.driver.copy_on_write = False
         volume = self.create_volume()
         snapshot = objects.Snapshot(volume=volume)
         self.driver.create_snapshot(snapshot)
@@ -514,6 +587,31 @@ class FencedOffTestCase(ShareFilesTestCase):
             self.assertFencedOff(
                 lambda: self.driver.delete_snapshot(snapshot), claimed)
         commit.assert_not_called()
+
+    def test_copies_after_a_newer_claim_are_never_used(self):
+        # Copy-on-write: the stale holder's copies are made, its commit is
+        # refused, and every file the newer holder uses is as it was.
+        volume = self.create_volume()
+        self.write(volume, 0x11, '0')
+        s1 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s1)
+        self.write(volume, 0x22, '64k')
+        s2 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s2)
+        self.write(volume, 0x33, '128k')
+        used = [os.path.join(self.share, name)
+                for name in self.assertChainSound(volume)]
+        claimed = self.claim_meanwhile(volume, self.driver, '_chain')
+        with mock.patch.object(qemu_img, 'commit',
+                               wraps=qemu_img.commit) as commit:
+            self.assertRaises(coordination.FencedOff,
+                              self.driver.delete_snapshot, s2)
+        commit.assert_called_once()     # into a copy
+        after = self.share_files()
+        for path in used:
+            self.assertEqual(claimed['files'][path], after[path], path)
+        self.assertEqual({s1.id, s2.id},
+                         set(self.info(volume)) - {'active', 'base_format'})
 
     def test_a_delete_after_a_newer_claim_deletes_nothing(self):
         volume = self.create_volume()
