@@ -1012,13 +1012,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                         backing_fmt=self._format_of(volume, info, active))
         info.snapshots[snapshot.id] = active
         info.active = overlay
-        try:
+        with self._removed_if_failed(directory, [overlay]):
             self._write_info(directory, volume, info)
-        except coordination.LockLost:
-            raise
-        except Exception:
-            self._remove_after_failure([overlay_path])
-            raise
         LOG.info('Created snapshot %s of volume %s (file %s)', snapshot.id,
                  volume.id, active)
         return None
@@ -1135,13 +1130,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                         backing_file=name,
                         backing_fmt=self._format_of(volume, info, name))
         info.active = overlay
-        try:
+        with self._removed_if_failed(directory, [overlay]):
             self._write_info(directory, volume, info)
-        except coordination.LockLost:
-            raise
-        except Exception:
-            self._remove_after_failure([overlay_path])
-            raise
         self._delete_files(directory, [old_active])
         LOG.info('Reverted volume %s to snapshot %s', volume.id, snapshot.id)
 
