@@ -130,6 +130,21 @@ def _format_args(fmt, flag='-f'):
     return [flag, fmt] if fmt else []
 
 
+def _backing_args(subcommand, path, flag, backing, backing_fmt):
+    """``[flag, backing, '-F', backing_fmt]``; [] without *backing*.
+
+    :raises InvalidInput: *backing* without *backing_fmt*: a format left
+        to qemu-img to guess could be read from a guest's data.
+    """
+    if not backing:
+        return []
+    if not backing_fmt:
+        raise exception.InvalidInput(
+            'qemu_img.%s(%s): backing_fmt is required with backing file '
+            '%s' % (subcommand, path, backing))
+    return [flag, backing, '-F', backing_fmt]
+
+
 def version():
     """The ``qemu-img --version`` first line; raises when not installed."""
     cmd = (QEMU_IMG, '--version')
@@ -174,13 +189,8 @@ def create(path, fmt, size_bytes, backing_file=None, backing_fmt=None,
     :param preallocation: ``off``, ``metadata``, ``falloc`` or ``full``
         (format permitting); None leaves the format's default (sparse).
     """
-    args = ['-f', fmt]
-    if backing_file:
-        if not backing_fmt:
-            raise exception.InvalidInput(
-                'qemu_img.create(%s): backing_fmt is required with '
-                'backing_file %s' % (path, backing_file))
-        args += ['-b', backing_file, '-F', backing_fmt]
+    args = ['-f', fmt] + _backing_args('create', path, '-b', backing_file,
+                                       backing_fmt)
     if preallocation:
         args += ['-o', 'preallocation=%s' % preallocation]
     args += [path, int(size_bytes)]
@@ -209,13 +219,8 @@ def rebase(path, backing, backing_fmt=None, unsafe=False, fmt=None):
     args = _format_args(fmt)
     if unsafe:
         args.append('-u')
-    args += ['-b', backing or '']
-    if backing:
-        if not backing_fmt:
-            raise exception.InvalidInput(
-                'qemu_img.rebase(%s): backing_fmt is required with backing '
-                'file %s' % (path, backing))
-        args += ['-F', backing_fmt]
+    args += _backing_args('rebase', path, '-b', backing, backing_fmt) or [
+        '-b', '']
     args.append(path)
     _run('rebase', *args)
 
@@ -236,12 +241,7 @@ def convert(src, dst, out_fmt, src_fmt=None, preallocation=None,
     args = _format_args(src_fmt) + ['-O', out_fmt]
     if preallocation:
         args += ['-o', 'preallocation=%s' % preallocation]
-    if backing_file:
-        if not backing_fmt:
-            raise exception.InvalidInput(
-                'qemu_img.convert(%s): backing_fmt is required with backing '
-                'file %s' % (dst, backing_file))
-        args += ['-B', backing_file, '-F', backing_fmt]
+    args += _backing_args('convert', dst, '-B', backing_file, backing_fmt)
     args += [src, dst]
     _run('convert', *args)
 
