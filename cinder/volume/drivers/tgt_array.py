@@ -271,6 +271,15 @@ class TgtArrayDriver(driver.VolumeDriver):
     :func:`cinder.coordination.ensure_locks_held`, so a service that lost
     its lock fails instead of racing another one.
 
+    Fencing: unlike the NFS driver's info file, tgtd offers no change
+    that it would refuse to an older fencing token (no conditional
+    operation at all), so a holder frozen between its lock check and its
+    ``tgtadm`` call, and woken after another service took its lock, still
+    makes that one change (creates or deletes a target, adds or removes a
+    LUN); its next check then fails. The window is one ``tgtadm`` call.
+    An array whose API takes a condition (a generation, an ETag) could
+    close it as the NFS driver does.
+
     The volume operations (create, clone, snapshot, extend, delete) touch
     only the volume's own files. They rely on the manager's locks (a
     delete waits for clones of the volume and for volumes made from its
