@@ -28,6 +28,7 @@ from unittest import mock
 import testtools
 
 from cinder.cmd import aa_stress
+from cinder.stress import qemu
 from cinder.volume import fenced_record
 
 
@@ -128,7 +129,7 @@ class PlantedDamageTest(testtools.TestCase):
 
     def assert_named(self, kind):
         status, report, err = _verify(self.copy)
-        self.assertEqual(1, status, err)
+        self.assertEqual(1, status, err or report)
         self.assertIn(kind, report['violations'],
                       report['violation_details'])
         return report
@@ -148,8 +149,14 @@ class PlantedDamageTest(testtools.TestCase):
 
     def test_flipped_byte_in_a_snapshot_slot(self):
         entry = self.info[self.snapshot_id]
-        _qemu_io(os.path.join(self.share, entry), self.fmt(entry),
-                 'write -P %d %d 1' % (0xee, self.offset + 1))
+        path, fmt = os.path.join(self.share, entry), self.fmt(entry)
+        # A value the slot does not hold (a fixed one could be its
+        # pattern: the flip would change nothing).
+        [held] = qemu.read_bytes(path, fmt, [self.offset + 1])
+        _qemu_io(path, fmt,
+                 'write -P %d %d 1' % (held ^ 0xff, self.offset + 1))
+        self.assertEqual([held ^ 0xff],
+                         qemu.read_bytes(path, fmt, [self.offset + 1]))
         self.assert_named('snapshot-data-mismatch')
 
     def test_torn_write_mixing_two_patterns(self):
