@@ -20,12 +20,14 @@ import time
 
 from cinder import exception
 from cinder import messaging
+from cinder import objects
 from cinder.stress import ledger
 
 #: Seconds a healed service has to answer a request again.
 RECOVERY_TIMEOUT = 90
-#: Seconds each probe of a healed service may take.
-PROBE_TIMEOUT = 3
+#: Seconds each probe of a healed service may take: a lock acquire
+#: waits up to the services' [coordination] backend_timeout (10 s).
+PROBE_TIMEOUT = 15
 #: Seconds a ``stale-holder`` fault waits for its service to reach a
 #: commit, and then for another holder to commit the same record.
 STALE_WAIT = 60
@@ -280,17 +282,22 @@ class FaultInjector(object):
         return other
 
     def _wait_for_answer(self, index):
-        """Clock time the service answered a probe, or None.
+        """Clock time the service served a request that takes locks, or None.
 
-        ``get_volume_stats`` changes nothing, so a probe that went
-        unanswered is followed by another; each is bounded, one at a time.
+        Answering the bus is not enough: a service that woke up or was
+        healed may still be finding out that its lock backend session
+        expired, and fails requests until it has a new one. The probe
+        deletes a volume that never existed (a new id each time, on no
+        share): the service takes the volume's locks and finds nothing to
+        delete, so it changes nothing, and a probe that failed is followed
+        by another; each is bounded, one at a time.
         """
         service = self.cluster.services[index]
         deadline = time.monotonic() + RECOVERY_TIMEOUT
         while time.monotonic() < deadline and not self._stop.is_set():
             try:
                 service.client(timeout=PROBE_TIMEOUT).call(
-                    'get_volume_stats')
+                    'delete_volume', volume=objects.Volume(size=1))
             except (exception.RequestOutcomeUnknown,
                     messaging.RemoteError):
                 continue

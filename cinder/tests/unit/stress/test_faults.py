@@ -20,6 +20,7 @@ from unittest import mock
 import fixtures
 from oslotest import base
 
+from cinder import messaging
 from cinder.stress import faults
 from cinder.stress import holds
 
@@ -202,3 +203,28 @@ class StaleHolderTestCase(base.BaseTestCase):
         self.assertEqual('no commit within 0 s', fault.note)
         self.assertEqual([], os.listdir(self.cluster.hold_dirs[1]))
         self.assertEqual([], self.cluster.events)
+
+
+class RecoveryProbeTestCase(base.BaseTestCase):
+
+    def test_a_probe_takes_locks_and_changes_nothing(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        cluster = FakeCluster(root)
+        calls = []
+
+        class Client(object):
+            def call(self, method, **args):
+                calls.append((method, args))
+                if len(calls) < 3:
+                    # Still finding out its session expired.
+                    raise messaging.RemoteError('BackendUnavailable', 'x')
+
+        cluster.services[0].client = lambda timeout: Client()
+        answered = faults.FaultInjector(cluster)._wait_for_answer(0)
+        self.assertIsNotNone(answered)
+        self.assertEqual(['delete_volume'] * 3, [m for m, _ in calls])
+        volumes = [args['volume'] for _, args in calls]
+        # A volume that never existed, a new one each time, on no share.
+        self.assertEqual(3, len({v.id for v in volumes}))
+        self.assertEqual([None] * 3,
+                         [v.provider_location for v in volumes])
