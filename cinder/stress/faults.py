@@ -51,7 +51,9 @@ class Fault(object):
 
     ``recovered``: for a partition or a stale holder, the clock time at
     which the service answered a request again after the heal or the
-    thaw, or None; until then its failures are the fault's.
+    thaw, or None; until then its failures are the fault's (see
+    :func:`cinder.stress.states.replay`, which judges which requests a
+    fault hit).
     """
 
     __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
@@ -65,13 +67,6 @@ class Fault(object):
         self.end = None
         self.note = ''
         self.recovered = None
-
-    def hits(self, outcome):
-        """Did this fault happen while ``outcome``'s request ran?"""
-        if self.host is not None and outcome.host != self.host:
-            return False
-        end = max(self.end, self.recovered or self.end)
-        return outcome.start <= end and self.start <= outcome.end
 
 
 class FaultInjector(object):
