@@ -22,6 +22,7 @@ from cinder import exception
 from cinder import messaging
 from cinder import objects
 from cinder.stress import ledger
+from cinder.volume import fenced_record
 
 #: Seconds a healed service has to answer a request again.
 RECOVERY_TIMEOUT = 90
@@ -250,9 +251,9 @@ class FaultInjector(object):
 
     def _record_exists(self, step):
         """Does the record of *step* (``commit <name>``) exist yet?"""
-        name = step.split(' ', 1)[1]
-        prefix = name + '.g'
-        return any(entry.startswith(prefix)
+        record = fenced_record.FencedRecord(
+            os.path.join(self.cluster.share, step.split(' ', 1)[1]))
+        return any(record.is_generation(entry)
                    for entry in os.listdir(self.cluster.share))
 
     def _wait_for_commit(self, held, offset, frozen):
