@@ -22,7 +22,6 @@ services is mocked: they run their real code and the real ``qemu-img``,
 just later.
 """
 
-import json
 import os
 import shutil
 import stat
@@ -30,6 +29,8 @@ import sys
 import time
 
 import fixtures
+
+from cinder.stress import holds
 
 GATE_DIR_ENV = 'CINDER_TEST_QEMU_GATE_DIR'
 REAL_QEMU_IMG_ENV = 'CINDER_TEST_REAL_QEMU_IMG'
@@ -79,24 +80,24 @@ class GateDir(fixtures.Fixture):
     """The test's side of gates kept as files in ``self.gate_dir``.
 
     A held run writes ``waiting-<name>`` (JSON) and goes on once
-    ``go-<name>`` exists; subclasses make the directory and arm gates.
+    ``go-<name>`` exists, the protocol of the ``step-hold`` lock hook
+    (:class:`cinder.stress.holds.StepHolds`); subclasses make the
+    directory and arm gates.
     """
 
     def wait_until_held(self, name, timeout=60):
         """Wait until a run is held at gate ``name``; return its JSON."""
-        path = os.path.join(self.gate_dir, 'waiting-' + name)
-        wait_for(lambda: os.path.exists(path), timeout,
-                 'a run to reach gate %s' % name)
-        with open(path) as f:
-            return json.load(f)
+        held = holds.StepHolds(self.gate_dir).wait_until_held(name, timeout)
+        if held is None:
+            raise AssertionError('timed out after %s s waiting for a run to '
+                                 'reach gate %s' % (timeout, name))
+        return held
 
     def release(self, name):
-        open(os.path.join(self.gate_dir, 'go-' + name), 'w').close()
+        holds.StepHolds(self.gate_dir).release(name)
 
     def _release_all(self):
-        for entry in os.listdir(self.gate_dir):
-            if entry.startswith('waiting-') and not entry.endswith('.tmp'):
-                self.release(entry[len('waiting-'):])
+        holds.StepHolds(self.gate_dir).release_all()
 
 
 class QemuImgGate(GateDir):
