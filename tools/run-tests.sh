@@ -20,6 +20,9 @@
 #
 #     tests: N passed, M failed, K skipped
 #
+# preceded, when a test failed, by the name of each failed test and the last
+# lines of its traceback, so that the end of a truncated log names them.
+#
 # The exit status is tox's; a run in which no test ran at all fails too,
 # and so does one that leaves a network namespace, link, route, broker,
 # epmd or lock server behind (tools/check-leftovers.sh).
@@ -90,6 +93,30 @@ fi
 if [ -n "${CI:-}" ] && [ "$skipped" -ne 0 ]; then
     echo "run-tests: ERROR: $skipped test(s) skipped in CI" >&2
     rc=1
+fi
+
+# Name each failed test at the end, where a truncated log still shows it,
+# with the last lines of its traceback: the full details are in the log.
+if [ "$failed" -ne 0 ]; then
+    echo "run-tests: failed tests (details in $log):"
+    sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log" | awk '
+        function flush() {
+            if (name == "") return
+            print "  " name
+            first = (n > 8) ? n - 7 : 1
+            for (i = first; i <= n; i++) print "      " substr(tb[i], 1, 300)
+            name = ""; n = 0
+        }
+        /^\{[0-9]+\} / { flush() }
+        /^\{[0-9]+\} .* \.\.\. FAILED$/ {
+            name = $2; in_tb = 0; next
+        }
+        name != "" && /^Captured traceback:$/ { in_tb = 1; n = 0; next }
+        /^~+$/ { next }
+        /^[^ ]/ { in_tb = 0 }
+        in_tb && /^ +[^ ]/ { tb[++n] = $0 }
+        END { flush() }
+    '
 fi
 
 if ! ./tools/check-leftovers.sh check "$servers_before"; then
