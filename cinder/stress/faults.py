@@ -50,11 +50,12 @@ class FaultError(ValueError):
 class Fault(object):
     """One fault: its kind, host, time span and what was done.
 
-    ``recovered``: for a partition or a stale holder, the clock time at
-    which the service answered a request again after the heal or the
-    thaw, or None; until then its failures are the fault's (see
-    :func:`cinder.stress.states.replay`, which judges which requests a
-    fault hit).
+    ``recovered``: for every kind but ``kill`` (whose restart waits for
+    the new service), the clock time at which the services the fault
+    reached (one, or every one after a lock server restart) all served a
+    request that takes locks again, or None; until then their failures
+    are the fault's (see :func:`cinder.stress.states.replay`, which
+    judges which requests a fault hit).
     """
 
     __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
@@ -74,8 +75,9 @@ class FaultInjector(object):
     """Every ``interval`` seconds, one fault, in turn of the kinds possible.
 
     ``kill``: kill -9 a service (and its qemu-img) and start it again.
-    ``pause``: SIGSTOP a service for its lease and 3 s more, then SIGCONT
-    (only with a lease-based backend).
+    ``pause``: SIGSTOP a service for its lease and 3 s more, SIGCONT, and
+    wait until it answers a request again (only with a lease-based
+    backend).
     ``stale-holder``: hold a service right after the lock check of its
     next commit (the ``step-hold`` hook of :mod:`cinder.stress.holds`),
     SIGSTOP it, and SIGCONT it only once its lease is over and another
@@ -83,7 +85,7 @@ class FaultInjector(object):
     requests to the other services only): its commit must then be
     fenced off (only with a lease-based backend).
     ``lock-server-restart``: restart the lock server (only when the tool
-    started it).
+    started it), and wait until every service answers a request again.
     ``partition``, ``partition-one-way``, ``partition-lock-server``: cut
     a service's host off from the broker and the lock server (both ways;
     only what it receives; only the lock server) for its lease and 3 s
@@ -168,6 +170,7 @@ class FaultInjector(object):
                     self.cluster.pause(index, seconds, self._stop)
                     fault.note = 'paused %d s (lease %d s)' % (
                         seconds, self.cluster.lease)
+                    self._recover(fault, [index], 'the thaw')
                 elif kind == 'stale-holder':
                     self._stale_holder(fault, index)
                 elif kind in PARTITION_KINDS:
@@ -176,6 +179,8 @@ class FaultInjector(object):
                     self.cluster.restart_lock_server()
                     fault.note = 'restarted %s' % (
                         self.cluster.lock_server_kind)
+                    self._recover(fault, range(len(self.cluster.services)),
+                                  'the restart')
             except Exception as e:
                 fault.note = 'failed to inject: %s' % e
             if fault.end is None:
@@ -190,13 +195,26 @@ class FaultInjector(object):
             index, seconds, PARTITION_KINDS[fault.kind], self._stop)
         fault.note = 'cut %d s (lease %d s), healed' % (
             seconds, self.cluster.lease)
-        fault.recovered = self._wait_for_answer(index)
-        if fault.recovered is None:
-            fault.note += '; no answer within %d s after the heal' % (
-                RECOVERY_TIMEOUT)
+        self._recover(fault, [index], 'the heal')
+
+    def _recover(self, fault, indices, what):
+        """Wait until each service of *indices* answers again; note when.
+
+        Sets ``fault.end`` (now, unless set: the fault itself is over)
+        and ``fault.recovered``: when the last of them served a request
+        that takes locks, or None if one did not within
+        :data:`RECOVERY_TIMEOUT` seconds.
+        """
+        if fault.end is None:
+            fault.end = time.monotonic()
+        answers = [self._wait_for_answer(index) for index in indices]
+        if None in answers:
+            fault.note += '; no answer within %d s after %s' % (
+                RECOVERY_TIMEOUT, what)
         else:
-            fault.note += '; answered again %.1f s after the heal' % (
-                fault.recovered - fault.end)
+            fault.recovered = max(answers)
+            fault.note += '; answered again %.1f s after %s' % (
+                fault.recovered - fault.end, what)
 
     def _stale_holder(self, fault, index):
         """Freeze service *index* between a commit's check and the commit.

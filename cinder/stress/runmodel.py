@@ -38,8 +38,9 @@ tool) can judge a kept run again. It is one JSON object:
     One object per fault: ``kind``, ``host`` (the service whose requests
     it may hit, null for all), ``target``, ``start``, ``end``
     (``time.monotonic()`` of the tool's host), ``note`` and
-    ``recovered`` (when the service a partition cut off, or a stale
-    holder froze, served a request that takes locks again, or null).
+    ``recovered`` (for every kind but ``kill``: when the services the
+    fault reached, all of them after a lock server restart, served a
+    request that takes locks again, or null).
 ``killed``
     Process id (a string) to the ``time.monotonic()`` it was killed at.
 ``requests``

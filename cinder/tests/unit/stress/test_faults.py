@@ -62,6 +62,14 @@ class FakeCluster(object):
     def holds(self, index):
         return holds.StepHolds(self.hold_dirs[index])
 
+    def pause(self, index, seconds, stop_event):
+        self.events.append(('paused', index))
+
+    def restart_lock_server(self):
+        self.events.append(('restarted', None))
+
+    lock_server_kind = 'zookeeper'
+
 
 class KindsTestCase(base.BaseTestCase):
 
@@ -228,3 +236,67 @@ class RecoveryProbeTestCase(base.BaseTestCase):
         self.assertEqual(3, len({v.id for v in volumes}))
         self.assertEqual([None] * 3,
                          [v.provider_location for v in volumes])
+
+
+class RecoveryTestCase(base.BaseTestCase):
+    """After a fault, the tool waits until the services it reached answer."""
+
+    def setUp(self):
+        super().setUp()
+        root = self.useFixture(fixtures.TempDir()).path
+        self.cluster = FakeCluster(root)
+        self.probed = []
+
+    def inject(self, kind, answers):
+        """Run the injector for one fault of *kind*; return the fault.
+
+        *answers*: service index -> what its probe returns.
+        """
+        injector = faults.FaultInjector(self.cluster, interval=0,
+                                        kinds=[kind])
+
+        def answer(index):
+            # The fault itself is over before anybody is probed.
+            self.assertTrue(self.cluster.events)
+            self.probed.append(index)
+            return answers[index]
+
+        self.useFixture(fixtures.MockPatchObject(
+            injector, '_wait_for_answer', side_effect=answer))
+        # One fault, then the loop ends.
+        self.cluster.events = _StopAfterOne(injector)
+        injector._run()
+        self.assertEqual(1, len(injector.faults))
+        return injector.faults[0]
+
+    def test_a_paused_service_is_probed_until_it_answers(self):
+        fault = self.inject('pause', {0: 2000.0, 1: 2000.0})
+        self.assertEqual([self.cluster.events[0][1]], self.probed)
+        self.assertEqual(2000.0, fault.recovered)
+        self.assertIn('paused 9 s (lease 6 s); answered again', fault.note)
+        self.assertIn('after the thaw', fault.note)
+
+    def test_every_service_is_probed_after_a_lock_server_restart(self):
+        fault = self.inject('lock-server-restart', {0: 2000.0, 1: 2003.0})
+        self.assertEqual([0, 1], self.probed)
+        # Its failures are the fault's until the last one answered.
+        self.assertEqual(2003.0, fault.recovered)
+        self.assertIn('restarted zookeeper; answered again', fault.note)
+
+    def test_a_service_that_does_not_answer_is_noted(self):
+        fault = self.inject('lock-server-restart', {0: 2000.0, 1: None})
+        self.assertIsNone(fault.recovered)
+        self.assertIn('restarted zookeeper; no answer within 90 s after '
+                      'the restart', fault.note)
+
+
+class _StopAfterOne(list):
+    """Events of the cluster; the first one stops *injector*'s loop."""
+
+    def __init__(self, injector):
+        super().__init__()
+        self.injector = injector
+
+    def append(self, event):
+        super().append(event)
+        self.injector._stop.set()
