@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from unittest import mock
+import urllib.parse
 
 import fixtures
 from oslo_config import cfg
@@ -294,8 +295,10 @@ class ServerContractMixin(ContractMixin):
 
     #: The lock survives a short server restart (data kept on disk).
     survives_restart = True
-    #: Added to the holder's URL in the restart test.
-    restart_query = ''
+
+    def restart_url(self, server):
+        """The URL of a member that must outlive a restart of *server*."""
+        return server.url
 
     def dedicated(self):
         return self.useFixture(lockservers.LockServerFixture(self.kind)).server
@@ -375,7 +378,7 @@ class ServerContractMixin(ContractMixin):
 
     def test_tokens_increase_across_server_restart(self):
         server = self.dedicated()
-        before = self.coordinator(server.url + self.restart_query,
+        before = self.coordinator(self.restart_url(server),
                                   max_reconnect_backoff=1)
         tokens = self.grant_tokens(before, ['restart'] * 3)
         server.restart()
@@ -412,7 +415,7 @@ class ServerContractMixin(ContractMixin):
         # Reconnect at least every second: a ZooKeeper session survives
         # the restart only if the client is back before it times out, and
         # the restart can take more than 10 s on a loaded machine.
-        holder = self.coordinator(server.url + self.restart_query,
+        holder = self.coordinator(self.restart_url(server),
                                   max_reconnect_backoff=1)
         lock = holder.get_lock('across')
         lock.acquire()
@@ -654,9 +657,17 @@ class EtcdContractTest(LeaseContractMixin, base.BaseTestCase):
 
 class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
     kind = 'zookeeper'
-    # A session that outlives a slow restart (the test server allows
-    # sessions of up to 60 s).
-    restart_query = '?timeout=30'
+
+    def restart_url(self, server):
+        # A session that outlives a slow restart (the test server allows
+        # sessions of up to 60 s). kazoo waits for the answer to its
+        # session handshake a session timeout divided by the number of
+        # hosts it was given: a handshake sent while the restarting
+        # server has its port open but does not serve yet would wait out
+        # the whole session, and the session expire meanwhile. Given the
+        # server twice, the client tries again after half of it.
+        netloc = urllib.parse.urlsplit(server.url).netloc
+        return '%s?timeout=30&hosts=%s' % (server.url, netloc)
 
     def take_from_coordinators(self):
         return self.coordinator(), self.coordinator()
@@ -691,7 +702,7 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
 
     def test_check_that_gets_no_answer_cannot_tell_and_keeps_the_lock(self):
         server = self.dedicated()
-        holder = self.coordinator(server.url + self.restart_query,
+        holder = self.coordinator(self.restart_url(server),
                                   backend_timeout=1)
         lock = holder.get_lock('frozen-server')
         lock.acquire()
