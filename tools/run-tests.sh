@@ -61,6 +61,11 @@ set +e
 tox_rc=${PIPESTATUS[0]}
 set -e
 
+# The log as plain lines: no colours, no carriage returns.
+plain_log() {
+    sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log"
+}
+
 # Add up the "Totals" blocks that stestr prints at the end of each run:
 #   ======
 #   Totals
@@ -72,7 +77,7 @@ set -e
 #    - Failed: 0
 #   Sum of execute time for each test: ...
 read -r passed failed skipped < <(
-    sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log" | awk '
+    plain_log | awk '
         /^Totals$/ { in_totals = 1; next }
         in_totals && /^Sum of execute time/ { in_totals = 0; next }
         in_totals && /^ - Passed: [0-9]+$/ { p += $3 }
@@ -99,7 +104,7 @@ fi
 # with the last lines of its traceback: the full details are in the log.
 if [ "$failed" -ne 0 ]; then
     echo "run-tests: failed tests (details in $log):"
-    sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log" | awk '
+    plain_log | awk '
         function flush() {
             if (name == "") return
             print "  " name
