@@ -47,6 +47,9 @@ THREAD_BACKENDS = ('zookeeper',)
 THREADS_PER_CYCLE_LIMIT = 0.01
 SPEEDUP_LIMIT = 2.5
 HEARTBEAT_LIMIT = 0.5  # percent of one core
+#: How much more a snapshot cycle (and clean_locks per volume) may cost on
+#: the largest share of the share phase than on the smallest.
+SHARE_FLAT_LIMIT = 1.5
 
 
 # Formatting ------------------------------------------------------------------
@@ -239,6 +242,20 @@ def rewrites_table(results):
     return title, headers, rows
 
 
+def share_table(results):
+    measured = results.get('share') or {}
+    headers = ['Volumes on the share', 'Snapshot create + delete p50',
+               'max', 'Info file claim + commit p50', 'clean_locks',
+               'clean_locks per volume']
+    rows = [[str(r['volumes']), fmt_time(r['snapshot_p50']),
+             fmt_time(r['snapshot_max']), fmt_time(r.get('record_p50')),
+             fmt_time(r['clean_seconds']), fmt_time(r['clean_per_volume'])]
+            for r in measured.get('rows', ())]
+    title = ('NFS driver on a share of many volumes (%s snapshot cycles '
+             'each)' % measured.get('repeats', '?'))
+    return title, headers, rows
+
+
 def run_label(run):
     """``redis``, or ``redis, hosts apart`` for a run in namespaces."""
     if run.get('hosts', 'local') == 'local':
@@ -339,6 +356,32 @@ def evaluate(results):
             worst, HEARTBEAT_LIMIT,
             worst is not None and worst < HEARTBEAT_LIMIT,
             'threads: %s' % (', '.join(data['threads']) or 'none')))
+    share = results.get('share') or {}
+    rows = share.get('rows') or []
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        ratio = share.get('ratio')
+        targets.append(_target(
+            'snapshot cost flat: %d volumes <= %.1f x %d volumes' % (
+                last['volumes'], SHARE_FLAT_LIMIT, first['volumes']),
+            ratio, SHARE_FLAT_LIMIT,
+            ratio is not None and ratio <= SHARE_FLAT_LIMIT,
+            _versus(last['snapshot_p50'], first['snapshot_p50'])))
+        record = share.get('record_ratio')
+        targets.append(_target(
+            'info file cost flat: %d volumes <= %.1f x %d volumes' % (
+                last['volumes'], SHARE_FLAT_LIMIT, first['volumes']),
+            record, SHARE_FLAT_LIMIT,
+            record is not None and record <= SHARE_FLAT_LIMIT,
+            _versus(last.get('record_p50'), first.get('record_p50'))))
+        per = (last['clean_per_volume'] / first['clean_per_volume']
+               if first['clean_per_volume'] else None)
+        targets.append(_target(
+            'clean_locks linear: per volume at %d <= %.1f x at %d' % (
+                last['volumes'], SHARE_FLAT_LIMIT, first['volumes']),
+            per, SHARE_FLAT_LIMIT,
+            per is not None and per <= SHARE_FLAT_LIMIT,
+            _versus(last['clean_per_volume'], first['clean_per_volume'])))
     return targets
 
 
@@ -374,6 +417,8 @@ def tables(results):
         out.append(bus_table(results))
     if results.get('rewrites'):
         out.append(rewrites_table(results))
+    if results.get('share'):
+        out.append(share_table(results))
     out.append(targets_table(results.get('targets') or evaluate(results)))
     return [t for t in out if t[2]]
 

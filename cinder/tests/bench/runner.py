@@ -41,11 +41,12 @@ from cinder.tests.bench import lockcycle
 from cinder.tests.bench import report
 from cinder.tests.bench import rewrites
 from cinder.tests.bench import scaling
+from cinder.tests.bench import share
 from cinder.tests.bench import subjects
 from cinder.tests.bench import workers
 
 BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
-PHASES = ('cycles', 'heartbeat', 'scaling', 'bus', 'rewrites')
+PHASES = ('cycles', 'heartbeat', 'scaling', 'bus', 'rewrites', 'share')
 HOSTS = ('local', 'netns')
 
 #: (full run, --quick) defaults of the options that --quick shortens.
@@ -56,6 +57,7 @@ DEFAULTS = {
     'requests': (150, 40),
     'bus_requests': (1000, 100),
     'rewrite_size': (1024, 128),
+    'share_volumes': ([100, 1000, 10000], [100, 1000]),
 }
 
 LIBRARIES = ('tooz', 'oslo.concurrency', 'redis', 'kazoo', 'etcd3gw',
@@ -131,6 +133,10 @@ def parse_args(argv):
     parser.add_argument('--rewrite-size', type=int,
                         help='MiB of the volume of the rewrites phase '
                              '(1024; --quick 128)')
+    parser.add_argument('--share-volumes', type=_counts,
+                        help='volumes on the share of each step of the '
+                             'share phase (100,1000,10000; --quick '
+                             '100,1000)')
     parser.add_argument('--quick', action='store_true',
                         help='short runs, for trying the tool out')
     parser.add_argument('--json', metavar='FILE',
@@ -337,6 +343,9 @@ def collect(args, work_dir, progress):
         if 'rewrites' in args.phases:
             results['rewrites'] = rewrites.run(work_dir, args.rewrite_size,
                                                progress)
+        if 'share' in args.phases:
+            results['share'] = share.run(work_dir, args.share_volumes,
+                                         progress=progress)
     finally:
         stop_servers(servers)
     return results

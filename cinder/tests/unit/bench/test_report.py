@@ -137,6 +137,33 @@ class FormatTestCase(base.BaseTestCase):
         self.assertEqual(['grow', '-', '200.0 ms, 128.0 MiB', '-'], rows[1])
         self.assertEqual(2, len(rows))
 
+    def test_share_table_and_targets(self):
+        rows = [{'volumes': 100, 'snapshot_p50': 0.3, 'snapshot_max': 0.4,
+                 'record_p50': 0.001, 'clean_seconds': 0.01,
+                 'clean_per_volume': 0.0001},
+                {'volumes': 10000, 'snapshot_p50': 0.36,
+                 'snapshot_max': 0.5, 'record_p50': 0.003,
+                 'clean_seconds': 2.0, 'clean_per_volume': 0.0002}]
+        data = {'share': {'repeats': 10, 'ratio': 1.2, 'record_ratio': 3.0,
+                          'rows': rows}}
+        title, _headers, rows = report.share_table(data)
+        self.assertIn('10 snapshot cycles', title)
+        self.assertEqual(['100', '300.0 ms', '400.0 ms', '1.00 ms',
+                          '10.0 ms', '100 µs'], rows[0])
+        targets = {t['target']: t for t in report.evaluate(data)}
+        flat = targets['snapshot cost flat: 10000 volumes <= 1.5 x 100 '
+                       'volumes']
+        self.assertEqual((1.2, report.MET), (flat['measured'],
+                                             flat['status']))
+        record = targets['info file cost flat: 10000 volumes <= 1.5 x 100 '
+                         'volumes']
+        self.assertEqual((3.0, report.MISSED), (record['measured'],
+                                                record['status']))
+        linear = targets['clean_locks linear: per volume at 10000 <= 1.5 x '
+                         'at 100']
+        self.assertEqual((2.0, report.MISSED), (linear['measured'],
+                                                linear['status']))
+
     def test_render_includes_every_table(self):
         text = report.render(results())
         for title in ('Lock cycle', 'Contention', 'Background CPU',
