@@ -45,10 +45,21 @@ The protocol, for a holder with token T:
 Old generations are removed after each append, all but the newest two.
 A stale writer whose number was free only because it had been removed
 sees newer generations after its ``link`` and is fenced off (its file is
-removed again). For the same reason a removed record keeps its last
-generation, a *tombstone* (:meth:`FencedRecord.remove`). A record written
+removed again). For the same reason a removed
+record keeps its last generation, a *tombstone* (:meth:`FencedRecord.end`),
+and a record removed before it existed gets one too. A record written
 before generations existed (a plain file at ``path``) is read as
 generation 0 with token 0 until the first append, which removes it.
+
+The commit point is the ``link``. Its outcome is settled before anything
+else: a file system that reports an error for a link it made (an NFS
+server that made it and lost the reply, then answers the retransmitted
+request with ``EEXIST``; a soft mount that returns ``EIO``) is caught by
+comparing the file at the target with what the writer meant to link;
+errors after the link (syncing the directory, removing old generations)
+do not undo a commit. When the file system cannot tell either,
+:class:`CommitInDoubt` is raised, and nothing the record may name may be
+removed.
 
 Failure behaviour: a failed append leaves no temporary file and the
 record as it was; a crash between the write of the temporary file and its
@@ -62,19 +73,19 @@ import collections
 import errno
 import json
 import os
-import re
 import uuid
 
 from oslo_log import log as logging
 
 from cinder import coordination
 from cinder import exception
+from cinder.volume import record_files
 
 #: Format of the generation files' contents.
 FORMAT = 1
 
-#: Times a reader lists the directory again when the newest generation it
-#: saw was removed before it could open it (a writer appended meanwhile).
+#: Times a reader looks for the newest generation again when the one it
+#: found was removed before it could open it (a writer appended meanwhile).
 READ_TRIES = 8
 
 LOG = logging.getLogger(__name__)
@@ -93,11 +104,21 @@ class RecordChanged(exception.VolumeDriverException):
     """
 
 
+class CommitInDoubt(exception.VolumeDriverException):
+    """Whether an append took place cannot be told.
+
+    The file system failed the append's ``link`` (or the checks after
+    it) and then failed to show what the generation holds. The record may
+    name what the writer meant to commit: nothing it could name may be
+    removed (see :meth:`FencedRecord.read`, once the file system answers).
+    """
+
+
 class FencedRecord(object):
     """The generations of the document at ``path``, for one writer.
 
-    :param path: where the document lives; its generations are files in
-        the same directory named ``<basename>.g<N>``.
+    :param path: where the document lives; its files are in the same
+        directory (:mod:`cinder.volume.record_files`).
     :param source: where this writer's tokens come from
         (:attr:`cinder.coordination.Lock.token_source`); recorded with
         each generation it writes. Tokens compare only within a source:
@@ -110,14 +131,14 @@ class FencedRecord(object):
     def __init__(self, path, source=None):
         self.path = path
         self.source = source
-        self.directory, self.name = os.path.split(path)
-        self._pattern = re.compile(re.escape(self.name) + r'\.g([0-9]+)$')
+        self.files = record_files.GenerationFiles(path)
+        self.directory, self.name = self.files.directory, self.files.name
 
     def __repr__(self):
         return '<FencedRecord %s>' % self.path
 
     def generation_path(self, number):
-        return '%s.g%d' % (self.path, number)
+        return self.files.generation_path(number)
 
     def path_of(self, generation):
         """The file *generation* was read from."""
@@ -127,15 +148,7 @@ class FencedRecord(object):
 
     def is_generation(self, name):
         """True if the file *name* (a basename) is a generation of it."""
-        return self._pattern.match(name) is not None
-
-    def _numbers(self):
-        numbers = []
-        for name in os.listdir(self.directory or '.'):
-            match = self._pattern.match(name)
-            if match:
-                numbers.append(int(match.group(1)))
-        return sorted(numbers)
+        return self.files.is_generation(name)
 
     def read(self):
         """The newest :class:`Generation`, or None if there is no record.
@@ -144,22 +157,20 @@ class FencedRecord(object):
             naming its file.
         """
         for _ in range(READ_TRIES):
-            numbers = self._numbers()
-            if not numbers:
-                try:
-                    with open(self.path) as f:
-                        return Generation(0, 0, f.read())
-                except FileNotFoundError:
-                    if self._numbers():
-                        continue        # the first append removed it
-                    return None
-            path = self.generation_path(numbers[-1])
+            number = self.files.newest()
+            if number is None:
+                legacy = self.files.read_legacy()
+                if legacy is not None:
+                    return Generation(0, 0, legacy.decode('utf-8'))
+                if self.files.newest() is not None:
+                    continue            # the first append removed it
+                return None
             try:
-                with open(path) as f:
-                    content = f.read()
+                content = self.files.read(number)
             except FileNotFoundError:
-                continue                # removed as older: list again
-            return self._parse(numbers[-1], path, content)
+                continue                # removed as older: look again
+            return self._parse(number, self.generation_path(number),
+                               content)
         raise exception.VolumeDriverException(
             'The newest generation of %s kept vanishing while it was read '
             '(%d tries): is a writer looping?' % (self.path, READ_TRIES))
@@ -189,6 +200,7 @@ class FencedRecord(object):
         :returns: the newest :class:`Generation`, or None if there is no
             record.
         :raises FencedOff: a newer writer has written; nothing changed.
+        :raises CommitInDoubt: see :meth:`write`.
         """
         current = self.read()
         if current is None or current.text is None:
@@ -209,12 +221,21 @@ class FencedRecord(object):
         :param before_append: see :meth:`write`.
         :raises FencedOff: a writer newer than *token* made it first.
         :raises RecordChanged: another writer made it first.
+        :raises CommitInDoubt: see :meth:`write`.
         """
         return self._append(Generation(0, 0, None), token, text,
                             before_append)
 
     def write(self, token, text, base, before_append=None):
         """Append *text* as the generation after *base*.
+
+        The outcome of the ``link`` is settled before anything else: when
+        the file system reports an error (``EEXIST`` for a request it
+        applied and then got again, ``EIO`` after the fact), the file at
+        the target is compared with what this writer meant to link, and
+        if they are the same the append took place; an error after the
+        ``link`` took place (syncing the directory, removing old
+        generations) is logged and the append stands.
 
         :param base: the :class:`Generation` this writer read (the one
             :meth:`claim` or the last :meth:`write` returned).
@@ -224,6 +245,7 @@ class FencedRecord(object):
         :returns: the new :class:`Generation`.
         :raises FencedOff: a newer writer appended first; nothing changed.
         :raises RecordChanged: another writer appended first.
+        :raises CommitInDoubt: whether it was appended cannot be told.
         """
         self._refuse_if_newer(base, token)
         return self._append(base, token, text, before_append)
@@ -234,7 +256,7 @@ class FencedRecord(object):
         :meth:`read` then returns a generation whose ``text`` is None. The
         tombstone is the one file left: it keeps fencing off every older
         writer, which could otherwise append to a directory without
-        generations and bring the record back. It is some 60 bytes.
+        generations and bring the record back. It is some 100 bytes.
 
         :raises FencedOff: a newer writer appended first; nothing changed.
         """
@@ -246,22 +268,26 @@ class FencedRecord(object):
         Like :meth:`remove` on the newest generation, for a writer that
         deletes what the record describes and must be able to even when
         the newest generation cannot be parsed: its token then counts as
-        older than any (the ``link`` still decides between writers).
+        older than any (the ``link`` still decides between writers). A
+        record that does not exist yet gets a tombstone too, as its
+        first generation: a writer that would create it late (one that
+        lost its lock on the way) is fenced off by it.
 
         :param before_append: called right before the tombstone is
             linked, when there is one to append.
-        :returns: the tombstone :class:`Generation`, or None if there is
-            no record at all.
+        :returns: the tombstone :class:`Generation`.
         :raises FencedOff: a newer writer has written; nothing changed.
         """
         try:
             current = self.read()
         except exception.VolumeDriverException:
-            numbers = self._numbers()
-            if not numbers:
+            number = self.files.newest()
+            if number is None:
                 raise
-            current = Generation(numbers[-1], 0, '')
-        if current is None or current.text is None:
+            current = Generation(number, 0, '')
+        if current is None:
+            current = Generation(0, 0, '')
+        elif current.text is None:
             return current
         self._refuse_if_newer(current, token)
         return self._append(current, token, None, before_append)
@@ -294,62 +320,120 @@ class FencedRecord(object):
     def _append(self, base, token, text, before_append=None):
         number = base.number + 1
         target = self.generation_path(number)
-        tmp = '%s.tmp-%s' % (self.path, uuid.uuid4().hex[:8])
         content = json.dumps({'format': FORMAT, 'token': token,
-                              'source': self.source, 'text': text})
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                              'source': self.source, 'text': text,
+                              'writer': uuid.uuid4().hex}).encode('utf-8')
+        tmp = self.files.write_temporary(content)
         try:
-            try:
-                os.write(fd, content.encode('utf-8'))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             if before_append is not None:
                 before_append()
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                self._lost_race(number, target, token)
-            except FileNotFoundError:
-                if os.path.exists(tmp):
-                    raise
-                # Removed by another writer while this one was stopped
-                # (a delete of the volume removes leftover temporary
-                # files): it went on with the record.
-                self._lost_race(number, target, token)
+            self._link(tmp, target, number, content, token)
         finally:
-            _unlink(tmp)
-        newest = self._numbers()[-1]
-        if newest != number:
-            # Our number was free only because it had been pruned: newer
-            # generations exist, ours would never be read.
-            _unlink(target)
-            self._lost_race(newest, self.generation_path(newest), token)
-        _fsync_dir(self.directory or '.')
-        self._prune(number)
+            try:
+                record_files.unlink(tmp)
+            except OSError as e:
+                # Whatever the outcome, this is not what decides it.
+                LOG.warning('Temporary file %s is left: %s', tmp,
+                            _describe(e))
+        self._refuse_if_stale(number, token)
+        self._after_append(number)
         return Generation(number, token, text, self.source)
 
-    def _lost_race(self, number, target, token):
+    def _link(self, tmp, target, number, content, token):
+        """``link(2)`` *tmp* to *target*, its outcome settled.
+
+        :raises FencedOff, RecordChanged: another writer linked first.
+        :raises CommitInDoubt: the outcome cannot be told.
+        :raises OSError: the link failed; nothing was appended.
+        """
         try:
-            with open(target) as f:
-                theirs = self._parse(number, target, f.read())
+            os.link(tmp, target)
+            return
+        except OSError as e:
+            error = e
+        if self._holds(target, content, error):
+            LOG.warning('Commit of %s: link(2) reported %s, but the file '
+                        'holds this writer\'s generation: the link was made '
+                        '(its reply was lost); the commit stands', target,
+                        _describe(error))
+            return
+        if isinstance(error, FileExistsError) or (
+                isinstance(error, FileNotFoundError) and
+                not os.path.exists(tmp)):
+            # Lost the race; or the temporary file was removed by another
+            # writer while this one was stopped (a delete of the volume
+            # removes leftover temporary files): it went on meanwhile.
+            self._lost_race(number, target, token)
+        raise error
+
+    def _holds(self, target, content, error):
+        """Whether *target* holds *content*, after *error* from link.
+
+        :raises CommitInDoubt: *target* cannot be read.
+        """
+        try:
+            with open(target, 'rb') as f:
+                return f.read() == content
         except FileNotFoundError:
-            theirs = None               # appended and already pruned
+            return False
+        except OSError as e:
+            raise _in_doubt(target, '%s, then reading it: %s' % (
+                _describe(error), _describe(e))) from None
+
+    def _refuse_if_stale(self, number, token):
+        """Fail if generation *number*, just linked, is not the newest.
+
+        Its number was free only because it had been pruned: newer
+        generations exist, and it would never be read. The stale file is
+        removed again.
+
+        :raises FencedOff, RecordChanged: a newer writer appended.
+        :raises CommitInDoubt: the file system did not tell.
+        """
+        try:
+            newest = self.files.newest()
+        except OSError as e:
+            raise _in_doubt(self.generation_path(number), (
+                'it was linked, but whether a newer generation exists '
+                'cannot be told: %s' % _describe(e))) from None
+        if newest != number:
+            record_files.unlink(self.generation_path(number))
+            self._lost_race(None, None, token)
+
+    def _after_append(self, number):
+        """Sync and prune; the append stands regardless."""
+        steps = (('syncing the directory', self.files.sync_directory),
+                 ('removing older generations',
+                  lambda: self.files.prune(number)))
+        for what, step in steps:
+            try:
+                step()
+            except OSError as e:
+                LOG.warning('Generation %d of %s is committed; %s failed: '
+                            '%s', number, self.path, what, _describe(e))
+
+    def _lost_race(self, number, target, token):
+        theirs = None
+        if target is not None:
+            try:
+                theirs = self._parse(number, target,
+                                     self.files.read(number))
+            except FileNotFoundError:
+                pass                    # appended and already pruned
         if theirs is None:
             theirs = self.read()
+        if theirs is None:
+            raise _refused(RecordChanged, (
+                'Another writer removed every generation of %s while this '
+                'writer (token %d of %s) appended; nothing was written' % (
+                    self.path, token, self.source)))
         self._refuse_if_newer(theirs, token)
         raise _refused(RecordChanged, (
             'Another writer (fencing token %d of %s) appended generation %d '
             'of %s first; this writer (token %d of %s) did not claim the '
             'record before writing, or locks of the two do not exclude each '
-            'other' % (theirs.token, theirs.source, number, self.path, token,
-                       self.source)))
-
-    def _prune(self, newest):
-        for number in self._numbers():
-            if number < newest - 1:
-                _unlink(self.generation_path(number))
-        _unlink(self.path)              # the file from before generations
+            'other' % (theirs.token, theirs.source, theirs.number, self.path,
+                       token, self.source)))
 
 
 def _refused(error_class, message):
@@ -362,20 +446,20 @@ def _refused(error_class, message):
     return error_class(message)
 
 
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def _in_doubt(path, why):
+    """A :class:`CommitInDoubt` for *path*, logged once here.
+
+    At ERROR, ``Commit in doubt: <message>``.
+    """
+    message = ('Whether %s was committed cannot be told: %s; nothing it '
+               'may name is removed' % (path, why))
+    LOG.error('Commit in doubt: %s', message)
+    return CommitInDoubt(message)
 
 
-def _fsync_dir(directory):
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as e:
-        # Some file systems cannot sync a directory; link is still atomic.
-        if e.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
+def _describe(error):
+    """``EEXIST (File exists)`` for an OSError, its type otherwise."""
+    name = errno.errorcode.get(getattr(error, 'errno', None))
+    if name:
+        return '%s (%s)' % (name, error.strerror)
+    return type(error).__name__

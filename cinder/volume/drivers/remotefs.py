@@ -699,23 +699,24 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             directory, names, lambda name: self._format_of(volume, info, name),
             check_rewrite,
             new_name=lambda: self._new_overlay_name(directory, volume))
-        with self._removed_if_failed(directory, chain.made):
+        with self._removed_if_failed(directory, volume, chain.made):
             return getattr(rewriter, operation)(chain, *args, **kwargs)
 
     @contextlib.contextmanager
-    def _removed_if_failed(self, directory, names):
-        """Remove the files *names* if the block fails.
+    def _removed_if_failed(self, directory, volume, names):
+        """Remove the files *names* of *volume* if the block fails.
 
         *names* (a list) is read when the block fails: a step may append
-        the files it made. Nothing is removed when the lock was lost.
+        the files it made. Nothing is removed when the lock was lost, nor
+        a file that the newest generation of the info file uses (see
+        :meth:`_unused`).
         """
         try:
             yield
         except coordination.LockLost:
             raise
         except Exception:
-            self._remove_after_failure([os.path.join(directory, name)
-                                        for name in names])
+            self._remove_after_failure(directory, volume, names)
             raise
 
     def _commit_rewrite(self, directory, volume, info, plan):
@@ -724,19 +725,21 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises LockLost: the lock was lost before the commit (the files
             the rewrite made are left) or before a delete.
         """
-        with self._removed_if_failed(directory, plan.made):
+        with self._removed_if_failed(directory, volume, plan.made):
             self._write_info(directory, volume, info)
-        self._delete_files(directory, plan.obsolete)
+        self._delete_files(directory, volume, plan.obsolete)
 
-    def _delete_files(self, directory, names):
-        """Delete chain files no longer used, in the order given.
+    def _delete_files(self, directory, volume, names):
+        """Delete files of *volume* no longer used, in the order given.
 
-        The lock is checked right before each file is deleted.
+        The lock is checked right before each file is deleted. A file
+        that the newest generation of the info file uses is kept
+        (:meth:`_unused`).
 
         :raises LockLost: the lock was lost; the files not yet deleted are
             left as they are.
         """
-        for name in names:
+        for name in self._unused(directory, volume, names):
             coordination.ensure_locks_held(step='delete %s' % name)
             path = os.path.join(directory, name)
             try:
@@ -745,24 +748,28 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 pass
             LOG.debug('Deleted %s', path)
 
-    def _remove_after_failure(self, paths):
+    def _remove_after_failure(self, directory, volume, names):
         """Remove files that a failed operation made, in an except block.
 
         The lock is checked right before each file is removed; an error
         removing a file is logged, so that the caller re-raises its own.
+        A file that the newest generation of the info file uses is kept
+        (:meth:`_unused`): a commit that reported a failure may have
+        been made.
 
         :raises LockLost: the lock was lost; this and the remaining files
             are left (:meth:`delete_volume` removes them), and the error
             being handled is the LockLost's ``__context__``.
         """
-        for index, path in enumerate(paths):
+        names = self._unused(directory, volume, names)
+        for index, name in enumerate(names):
             try:
-                coordination.ensure_locks_held(
-                    step='delete %s' % os.path.basename(path))
+                coordination.ensure_locks_held(step='delete %s' % name)
             except coordination.LockLost:
                 LOG.error('Lock lost after an operation failed; leaving '
-                          '%s on the share', ', '.join(paths[index:]))
+                          '%s on the share', ', '.join(names[index:]))
                 raise
+            path = os.path.join(directory, name)
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -770,13 +777,68 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             except OSError as e:
                 LOG.warning('Cannot remove %s: %s', path, e)
 
+    def _unused(self, directory, volume, names):
+        """*names* but the files the info file's newest generation uses.
+
+        The one guard of every removal of a volume's files but the
+        volume's own delete: the newest generation is read again, and
+        the file it was read from, the active file, the snapshots' files
+        and the chain below the active file are kept, whatever the caller
+        believed about the outcome of its commit. When the newest
+        generation cannot be read, nothing is removed. Each file kept is
+        logged (WARNING).
+        """
+        used = self._in_use(directory, volume)
+        if used is None:
+            LOG.warning('Not removing %s: the info file of volume %s cannot '
+                        'be read, and may name them', ', '.join(names),
+                        volume.id)
+            return []
+        kept = [name for name in names if name in used]
+        if kept:
+            LOG.warning('Not removing %s: the newest generation of the info '
+                        'file of volume %s uses them', ', '.join(kept),
+                        volume.id)
+        return [name for name in names if name not in used]
+
+    def _in_use(self, directory, volume):
+        """Names of the files the newest generation uses; None if unknown.
+
+        See :meth:`_unused`. A chain that cannot be followed keeps the
+        volume's base file too.
+        """
+        record = self._record(directory, volume)
+        try:
+            generation = record.read()
+            if generation is None:
+                return set()
+            used = {os.path.basename(record.path_of(generation))}
+            if generation.text is None:
+                return used
+            info = VolumeInfo.from_json(
+                generation.text, record.path_of(generation), volume.name,
+                self._volume_format())
+        except (OSError, exception.VolumeDriverException):
+            return None
+        used.add(info.active)
+        used.update(info.snapshots.values())
+        try:
+            used.update(name for name, _ in
+                        self._chain(directory, volume, info))
+        except (OSError, exception.CinderException):
+            used.add(volume.name)
+        return used
+
     def _load(self, volume, claim=False):
         """(directory, info) of an existing *volume*.
 
         :param claim: claim the info file's record first (see
             :meth:`_read_info`), for an operation that changes the volume.
-        :raises VolumeNotFound: the volume has no share or no files, or its
-            active image is missing.
+        :raises VolumeNotFound: the volume has no share or no files, or
+            was deleted.
+        :raises VolumeDriverException: the info file names an active image
+            that does not exist: the volume is damaged, not gone (a
+            delete of a snapshot must not report success on it).
         :raises FencedOff: *claim* and a newer holder claimed it.
         """
         share = volume.provider_location
@@ -788,9 +850,12 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         info = self._read_info(directory, volume, claim=claim)
         active = os.path.join(directory, info.active)
         if not os.path.exists(active):
-            raise exception.VolumeNotFound(
-                volume.id, 'Volume %s not found: its active image %s does '
-                'not exist' % (volume.id, active))
+            raise exception.VolumeDriverException(
+                'Volume %s is damaged: its info file %s names the active '
+                'image %s, which does not exist' % (
+                    volume.id, info.generation and self._record(
+                        directory, volume).path_of(info.generation),
+                    active))
         return directory, info
 
     def _chain(self, directory, volume, info, top=None):
@@ -876,7 +941,10 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         except coordination.LockLost:
             raise
         except Exception:
-            self._remove_after_failure(self._volume_files(directory, volume))
+            self._remove_after_failure(
+                directory, volume,
+                [os.path.basename(p)
+                 for p in self._volume_files(directory, volume)])
             raise
         LOG.info('Created volume %s (%s, %d GiB) on share %s', volume.id,
                  fmt, volume.size, share)
@@ -922,7 +990,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             LOG.info('Volume %s has no files on share %s; already deleted',
                      volume.id, share)
             return
-        self._delete_files(directory, [os.path.basename(p) for p in paths])
+        self._delete_files(directory, volume,
+                           [os.path.basename(p) for p in paths])
         LOG.info('Deleted volume %s from share %s', volume.id, share)
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
@@ -1012,7 +1081,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                         backing_fmt=self._format_of(volume, info, active))
         info.snapshots[snapshot.id] = active
         info.active = overlay
-        with self._removed_if_failed(directory, [overlay]):
+        with self._removed_if_failed(directory, volume, [overlay]):
             self._write_info(directory, volume, info)
         LOG.info('Created snapshot %s of volume %s (file %s)', snapshot.id,
                  volume.id, active)
@@ -1048,7 +1117,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             # and stopped before committing the info file.
             del info.snapshots[snapshot.id]
             self._write_info(directory, volume, info)
-            self._delete_files(directory, [name])
+            self._delete_files(directory, volume, [name])
             LOG.info('Finished the interrupted delete of snapshot %s',
                      snapshot.id)
             return
@@ -1130,9 +1199,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                         backing_file=name,
                         backing_fmt=self._format_of(volume, info, name))
         info.active = overlay
-        with self._removed_if_failed(directory, [overlay]):
+        with self._removed_if_failed(directory, volume, [overlay]):
             self._write_info(directory, volume, info)
-        self._delete_files(directory, [old_active])
+        self._delete_files(directory, volume, [old_active])
         LOG.info('Reverted volume %s to snapshot %s', volume.id, snapshot.id)
 
     # Attachments ---------------------------------------------------------

@@ -12,6 +12,7 @@
 
 """cinder.volume.fenced_record on a real directory (and real processes)."""
 
+import errno
 import multiprocessing
 import os
 from unittest import mock
@@ -22,6 +23,7 @@ from oslotest import base
 from cinder import coordination
 from cinder import exception
 from cinder.volume import fenced_record
+from cinder.volume import record_files
 
 
 class FencedRecordTestCase(base.BaseTestCase):
@@ -131,8 +133,29 @@ class FencedRecordTestCase(base.BaseTestCase):
         self.assertEqual((2, 2, None), tuple(tomb)[:3])
         self.assertEqual([1], told)
         self.assertEqual(tomb, self.record.end(3))    # already ended
-        self.assertIsNone(fenced_record.FencedRecord(
-            self.path + 'x').end(1))
+
+    def test_a_record_ended_before_it_existed_fences_off_its_creator(self):
+        # A creator that lost its lock before its first commit, and a
+        # delete by the next holder: the tombstone stops the creation.
+        tomb = self.record.end(5)
+        self.assertEqual((1, 5, None), tuple(tomb)[:3])
+        e = self.assertRaises(coordination.FencedOff, self.record.create,
+                              4, 'late')
+        self.assertIn('newer than this writer\'s 4', str(e))
+        self.assertEqual(tomb, self.record.read())
+        self.assertEqual(['volume-1.info.g1'], self.files())
+
+    def test_a_writer_that_finds_no_record_at_all_is_refused(self):
+        # Its temporary file and every generation removed meanwhile.
+        def removed_meanwhile():
+            for name in os.listdir(self.dir):
+                os.unlink(os.path.join(self.dir, name))
+
+        e = self.assertRaises(fenced_record.RecordChanged,
+                              self.record.create, 1, 'a',
+                              before_append=removed_meanwhile)
+        self.assertIn('removed every generation', str(e))
+        self.assertEqual([], self.files())
 
     def test_end_by_an_older_writer_is_refused(self):
         self.record.create(5, 'a')
@@ -177,6 +200,123 @@ class FencedRecordTestCase(base.BaseTestCase):
         for name in ('volume-1.info', 'volume-1.info.g', 'volume-12.info.g1',
                      'volume-1.info.tmp-ab12cd34', 'volume-1.info.g1x'):
             self.assertFalse(self.record.is_generation(name), name)
+
+
+def _link_then(error):
+    """An ``os.link`` that makes the link, then raises *error*."""
+    real = os.link
+
+    def link(src, dst):
+        real(src, dst)
+        raise error
+    return link
+
+
+class CommitOutcomeTestCase(base.BaseTestCase):
+    """The outcome of a commit is settled before anything is undone."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.record = fenced_record.FencedRecord(
+            os.path.join(self.dir, 'volume-1.info'))
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name='cinder.volume.fenced_record'))
+        self.base = self.record.create(3, 'a')
+
+    def generations(self):
+        return sorted(name for name in os.listdir(self.dir)
+                      if self.record.is_generation(name))
+
+    def assertCommitted(self, gen, text):
+        self.assertEqual((2, 3, text), tuple(gen)[:3])
+        self.assertEqual(gen, self.record.read())
+        self.assertEqual(['volume-1.info.g1', 'volume-1.info.g2'],
+                         self.generations())
+        self.assertFalse([n for n in os.listdir(self.dir) if '.tmp-' in n])
+
+    def test_a_link_made_then_answered_eexist_is_committed(self):
+        # An NFS server made the link, its reply was lost, and it
+        # answered the retransmitted LINK with EEXIST.
+        with mock.patch.object(fenced_record.os, 'link', side_effect=(
+                _link_then(FileExistsError(errno.EEXIST, 'File exists')))):
+            gen = self.record.write(3, 'b', self.base)
+        self.assertCommitted(gen, 'b')
+        self.assertIn('link(2) reported EEXIST', self.log.output)
+        self.assertIn('the commit stands', self.log.output)
+
+    def test_a_link_made_then_answered_eio_is_committed(self):
+        # A soft mount's EIO after the server applied the request.
+        with mock.patch.object(fenced_record.os, 'link', side_effect=(
+                _link_then(OSError(errno.EIO, 'I/O error')))):
+            gen = self.record.write(3, 'b', self.base)
+        self.assertCommitted(gen, 'b')
+
+    def test_a_link_not_made_fails_and_changes_nothing(self):
+        with mock.patch.object(fenced_record.os, 'link', side_effect=(
+                OSError(errno.EIO, 'I/O error'))):
+            self.assertRaises(OSError, self.record.write, 3, 'b', self.base)
+        self.assertEqual(self.base, self.record.read())
+        self.assertEqual(['volume-1.info.g1'], self.generations())
+
+    def test_another_writer_s_generation_is_still_a_lost_race(self):
+        other = fenced_record.FencedRecord(self.record.path)
+        real_link = os.link
+
+        def link(src, dst):
+            with mock.patch.object(fenced_record.os, 'link', real_link):
+                other.write(3, 'theirs', self.base)
+            raise FileExistsError(errno.EEXIST, 'File exists')
+        with mock.patch.object(fenced_record.os, 'link', side_effect=link):
+            self.assertRaises(fenced_record.RecordChanged, self.record.write,
+                              3, 'mine', self.base)
+        self.assertEqual('theirs', self.record.read().text)
+
+    def test_a_target_that_cannot_be_read_is_in_doubt(self):
+        real_open = open
+
+        def failing_open(path, *args, **kwargs):
+            if path.endswith('.g2'):
+                raise OSError(errno.EIO, 'I/O error')
+            return real_open(path, *args, **kwargs)
+        with mock.patch.object(fenced_record.os, 'link', side_effect=(
+                _link_then(OSError(errno.EIO, 'I/O error')))):
+            with mock.patch('builtins.open', side_effect=failing_open):
+                e = self.assertRaises(fenced_record.CommitInDoubt,
+                                      self.record.write, 3, 'b', self.base)
+        self.assertIn('volume-1.info.g2', str(e))
+        self.assertIn('Commit in doubt: ', self.log.output)
+        # Nothing undone: the generation is there, and it is the record.
+        self.assertEqual('b', self.record.read().text)
+
+    def test_errors_after_the_link_do_not_undo_the_commit(self):
+        gen = self.base
+        for target in ('fsync_dir', 'unlink'):
+            with mock.patch.object(record_files, target, side_effect=(
+                    OSError(errno.EIO, 'I/O error'))):
+                gen = self.record.write(3, target, gen)
+            self.assertEqual(gen, self.record.read())
+            self.assertEqual(target, self.record.read().text)
+        self.assertEqual(2, self.log.output.count(' is committed; '),
+                         self.log.output)
+
+    def test_short_writes_are_completed(self):
+        real_write = os.write
+
+        def one_byte(fd, data):
+            return real_write(fd, bytes(data[:1]))
+        with mock.patch.object(record_files.os, 'write',
+                               side_effect=one_byte):
+            gen = self.record.write(3, 'x' * 100, self.base)
+        self.assertEqual(gen, self.record.read())
+
+    def test_a_write_that_writes_nothing_fails_cleanly(self):
+        with mock.patch.object(record_files.os, 'write', return_value=0):
+            e = self.assertRaises(OSError, self.record.write, 3, 'b',
+                                  self.base)
+        self.assertEqual(errno.ENOSPC, e.errno)
+        self.assertEqual(self.base, self.record.read())
+        self.assertEqual(['volume-1.info.g1'], sorted(os.listdir(self.dir)))
 
 
 def _writer(path, tokens, lock, results, rounds):

@@ -17,6 +17,7 @@ real locks from a file:// coordinator in a temporary directory.
 """
 
 import collections
+import errno
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ from cinder import lock_check
 from cinder import objects
 from cinder.volume.drivers import remotefs
 from cinder.volume import fenced_record
+from cinder.volume import record_files
 
 GiB = 1024 ** 3
 
@@ -638,9 +640,12 @@ class VolumeTestCase(DriverTestCase):
     def test_clone_of_volume_with_missing_active_file(self):
         volume = self.create_volume()
         os.unlink(os.path.join(self.share, volume.name))
-        self.assertRaises(exception.VolumeNotFound,
-                          self.driver.create_cloned_volume,
-                          objects.Volume(), volume)
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.create_cloned_volume,
+                              objects.Volume(), volume)
+        self.assertNotIsInstance(e, exception.NotFound)
+        self.assertIn('is damaged', str(e))
+        self.assertIn(os.path.join(self.share, volume.name), str(e))
 
     def test_clone_of_volume_without_share(self):
         self.assertRaises(exception.VolumeNotFound,
@@ -749,6 +754,63 @@ class InfoFileTestCase(DriverTestCase):
         self.assertUnchangedAfterCrash(
             volume, lambda: self.driver.revert_to_snapshot(volume, snapshot),
             link=mock.Mock(side_effect=OSError('crash')))
+
+    def assertSnapshotKept(self, volume, snapshot):
+        """The snapshot's commit stands, and the volume is whole."""
+        self.assertIn(snapshot.id, self.info(volume))
+        self.assertChainSound(volume)
+        self.assertTrue(os.path.exists(self.driver.local_path(volume)))
+        self.driver.delete_snapshot(snapshot)
+        self.assertNotIn(snapshot.id, self.info(volume))
+        self.assertChainSound(volume)
+
+    def test_a_commit_made_but_answered_eexist_stands(self):
+        # An NFS server made the link, its reply was lost, and the
+        # retransmitted LINK got EEXIST.
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        real_link = os.link
+
+        def link(src, dst):
+            real_link(src, dst)
+            raise FileExistsError(errno.EEXIST, 'File exists')
+        with mock.patch.object(fenced_record.os, 'link', side_effect=link):
+            self.driver.create_snapshot(snapshot)
+        self.assertSnapshotKept(volume, snapshot)
+
+    def test_a_commit_whose_directory_sync_fails_stands(self):
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        with mock.patch.object(record_files, 'fsync_dir',
+                               side_effect=OSError(errno.EIO, 'EIO')):
+            self.driver.create_snapshot(snapshot)
+        self.assertSnapshotKept(volume, snapshot)
+
+    def test_no_cleanup_removes_what_the_newest_generation_uses(self):
+        # Whatever a step believes of its commit, the files that the
+        # newest generation names stay.
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        real_write = fenced_record.FencedRecord.write
+
+        def write_then_fail(record, *args, **kwargs):
+            real_write(record, *args, **kwargs)
+            raise fenced_record.CommitInDoubt('reply lost')
+        with mock.patch.object(fenced_record.FencedRecord, 'write',
+                               write_then_fail):
+            self.assertRaises(fenced_record.CommitInDoubt,
+                              self.driver.create_snapshot, snapshot)
+        self.assertSnapshotKept(volume, snapshot)
+
+    def test_a_snapshot_delete_on_a_damaged_volume_is_an_error(self):
+        volume = self.create_volume()
+        snapshot = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snapshot)
+        os.unlink(self.driver.local_path(volume))
+        e = self.assertRaises(exception.VolumeDriverException,
+                              self.driver.delete_snapshot, snapshot)
+        self.assertIn('is damaged', str(e))
+        self.assertIn(snapshot.id, self.info(volume))
 
     def test_garbled_info_file_names_its_path(self):
         volume = self.create_volume()

@@ -613,6 +613,30 @@ class FencedOffTestCase(ShareFilesTestCase):
         self.assertEqual({s1.id, s2.id},
                          set(self.info(volume)) - {'active', 'base_format'})
 
+    def test_a_create_after_a_delete_by_a_newer_holder_is_refused(self):
+        # The creator lost its lock while making the image; the next
+        # holder deleted the volume, which had no info file yet.
+        volume = objects.Volume(size=1)
+        deleted = {}
+        real = qemu_img.create
+
+        def create(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if not deleted:
+                at = objects.Volume(id=volume.id, size=1,
+                                    provider_location=self.share)
+                self.other_holder(at).end(self.NEWER)
+                deleted['files'] = self.share_files()
+            return result
+        with mock.patch.object(qemu_img, 'create', side_effect=create):
+            self.assertFencedOff(lambda: self.driver.create_volume(volume),
+                                 deleted)
+        # It stays deleted: no generation of the creator was appended.
+        volume.provider_location = self.share
+        self.assertIsNone(self.record(volume).read().text)
+        self.assertRaises(exception.VolumeNotFound, self.driver.local_path,
+                          volume)
+
     def test_a_delete_after_a_newer_claim_deletes_nothing(self):
         volume = self.create_volume()
         self.other_holder(volume).claim(self.NEWER)
