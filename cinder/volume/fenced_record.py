@@ -44,12 +44,14 @@ The protocol, for a holder with token T:
 
 Old generations are removed after each append, all but the newest two.
 A stale writer whose number was free only because it had been removed
-sees newer generations after its ``link`` and is fenced off (its file is
-removed again). For the same reason a removed
+finds, after its ``link``, that the generation it read is gone, and is
+fenced off (its file is removed again). For the same reason a removed
 record keeps its last generation, a *tombstone* (:meth:`FencedRecord.end`),
 and a record removed before it existed gets one too. A record written
 before generations existed (a plain file at ``path``) is read as
-generation 0 with token 0 until the first append, which removes it.
+generation 0 with token 0 until the first append, which removes it. The
+newest generation is found without listing the directory
+(:mod:`cinder.volume.record_files`).
 
 The commit point is the ``link``. Its outcome is settled before anything
 else: a file system that reports an error for a link it made (an NFS
@@ -150,14 +152,28 @@ class FencedRecord(object):
         """True if the file *name* (a basename) is a generation of it."""
         return self.files.is_generation(name)
 
-    def read(self):
+    def is_own_file(self, name):
+        """True if the file *name* (a basename) is a generation or the head.
+
+        The files that make up the record, as opposed to the files the
+        document names and temporary files.
+        """
+        return (self.files.is_generation(name) or
+                name == os.path.basename(self.files.head_path))
+
+    def read(self, known=None):
         """The newest :class:`Generation`, or None if there is no record.
 
+        :param known: the numbers of the generations that a listing of
+            the directory the caller made shows (one listing for many
+            records, :func:`generations_in`); by default the record's head
+            and lookups of names find the newest generation.
         :raises VolumeDriverException: a generation cannot be parsed,
             naming its file.
         """
         for _ in range(READ_TRIES):
-            number = self.files.newest()
+            number = self.files.newest(known)
+            known = None
             if number is None:
                 legacy = self.files.read_legacy()
                 if legacy is not None:
@@ -292,22 +308,37 @@ class FencedRecord(object):
         self._refuse_if_newer(current, token)
         return self._append(current, token, None, before_append)
 
-    def ensure_newest(self, token):
-        """Fail unless *token* is the newest writer's; reads only.
+    def ensure_newest(self, token, base):
+        """Fail unless *base*, written by *token*, is the newest; reads.
 
         For a holder about to change something the record does not
         describe but refers to (an image in place), right before it.
+        Two lookups of names, answered by the file server (no listing,
+        which a client may serve from its cache): *base* is still there
+        and holds *token*, and the generation after it does not exist.
 
+        :param base: the :class:`Generation` this writer claimed or last
+            wrote (None: there is no record, which fences off too).
         :raises FencedOff: another writer claimed or ended the record
             since (or there is none).
         """
-        current = self.read()
+        current = None
+        if base is not None:
+            try:
+                current = self._parse(base.number,
+                                      self.generation_path(base.number),
+                                      self.files.read(base.number))
+            except FileNotFoundError:
+                current = None          # pruned: newer ones exist
+            if current is not None and self.files.exists(base.number + 1):
+                current = None
         if (current is None or current.token != token or
                 current.source != self.source):
+            newest = self.read()
             raise _refused(coordination.FencedOff, (
                 '%s was last written under fencing token %s, not this '
                 'writer\'s %d: another service holds the lock now' % (
-                    self.path, None if current is None else current.token,
+                    self.path, None if newest is None else newest.token,
                     token)))
 
     def _refuse_if_newer(self, current, token):
@@ -335,7 +366,7 @@ class FencedRecord(object):
                 # Whatever the outcome, this is not what decides it.
                 LOG.warning('Temporary file %s is left: %s', tmp,
                             _describe(e))
-        self._refuse_if_stale(number, token)
+        self._refuse_if_stale(base, number, token)
         self._after_append(number)
         return Generation(number, token, text, self.source)
 
@@ -380,31 +411,39 @@ class FencedRecord(object):
             raise _in_doubt(target, '%s, then reading it: %s' % (
                 _describe(error), _describe(e))) from None
 
-    def _refuse_if_stale(self, number, token):
+    def _refuse_if_stale(self, base, number, token):
         """Fail if generation *number*, just linked, is not the newest.
 
         Its number was free only because it had been pruned: newer
-        generations exist, and it would never be read. The stale file is
-        removed again.
+        generations exist, and it would never be read. Pruning removes
+        a generation only after the one below it, so the generation
+        *base* is gone then; for a first generation (no base), a listing
+        tells. The stale file is removed again.
 
         :raises FencedOff, RecordChanged: a newer writer appended.
         :raises CommitInDoubt: the file system did not tell.
         """
         try:
-            newest = self.files.newest()
+            if base.number > 0:
+                stale = not self.files.present(base.number)
+            else:
+                newest = self.files.numbers(self.files.listing())
+                stale = bool(newest) and newest[-1] > number
         except OSError as e:
             raise _in_doubt(self.generation_path(number), (
                 'it was linked, but whether a newer generation exists '
                 'cannot be told: %s' % _describe(e))) from None
-        if newest != number:
+        if stale:
             record_files.unlink(self.generation_path(number))
             self._lost_race(None, None, token)
 
     def _after_append(self, number):
-        """Sync and prune; the append stands regardless."""
+        """Sync, prune and point the head; the append stands regardless."""
         steps = (('syncing the directory', self.files.sync_directory),
                  ('removing older generations',
-                  lambda: self.files.prune(number)))
+                  lambda: self.files.prune(number)),
+                 ('pointing the head at it',
+                  lambda: self.files.set_hint(number)))
         for what, step in steps:
             try:
                 step()

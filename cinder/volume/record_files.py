@@ -18,20 +18,34 @@ same directory as:
 ``<name>.g<N>``
     Its generations; normally the newest two (a deleted record keeps its
     last one alone).
+``<name>.head``
+    A hint: a symbolic link whose target is the name of a recent
+    generation, replaced after each commit. Only a hint: it may be
+    missing or older than the newest generation (a writer that died
+    before replacing it, two writers replacing it out of order), never
+    newer.
 ``<name>.tmp-<hex>``
-    A writer's temporary file, before it is linked into place.
+    A writer's temporary file, before it is linked or renamed into place.
 ``<name>``
     The document from before generations existed (read as generation 0).
 
-:class:`GenerationFiles` names them and does the file operations of the
-record's protocol; the newest generation is the highest number that a
-listing of the directory shows.
+:class:`GenerationFiles` finds the newest generation without listing the
+directory: from the hint, it looks generations up by name, upwards, until
+the next name does not exist. A listing is costly on a share with many
+volumes (every name of the share) and may be served from a client's
+cache (NFS serves READDIR from cache for up to ``acdirmax``); a lookup of
+one name is answered by the server (with the mount options the NFS
+driver's documentation requires). The directory is listed only when the
+hint is missing or cannot be trusted.
 """
 
 import errno
 import os
 import re
 import uuid
+
+#: Generations looked up past the hint before the directory is listed.
+WALK_LIMIT = 16
 
 _NUMBER = re.compile(r'[0-9]+')
 
@@ -46,6 +60,7 @@ class GenerationFiles(object):
     def __init__(self, path):
         self.path = path
         self.directory, self.name = os.path.split(path)
+        self.head_path = path + '.head'
         self._prefix = self.name + '.g'
 
     def generation_path(self, number):
@@ -74,13 +89,85 @@ class GenerationFiles(object):
         """The names in the record's directory (one READDIR on NFS)."""
         return os.listdir(self.directory or '.')
 
-    def newest(self):
+    def exists(self, number):
+        """Whether generation *number* exists (one lookup)."""
+        return os.path.lexists(self.generation_path(number))
+
+    def present(self, number):
+        """Whether generation *number* exists, asked with an open.
+
+        An open revalidates what an NFS client cached of the name (close
+        to open consistency), where a lookup may be answered from the
+        cache of names it saw.
+        """
+        try:
+            fd = os.open(self.generation_path(number), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        os.close(fd)
+        return True
+
+    def newest(self, known=None):
         """The number of the newest generation, or None if there is none.
 
-        The highest number that a listing of the directory shows.
+        From *known* (numbers of generations a listing the caller made
+        showed) or else the hint, then by lookups upwards; the directory
+        is listed only when the hint is missing or cannot be trusted.
         """
-        numbers = self.numbers(self.listing())
-        return numbers[-1] if numbers else None
+        numbers = sorted(known) if known is not None else None
+        if numbers is None:
+            hint = self.hint()
+            if hint is not None:
+                found = self._walk(hint)
+                if found is not None:
+                    return found
+            numbers = self.numbers(self.listing())
+        if not numbers:
+            return None
+        found = self._walk(numbers[-1])
+        return numbers[-1] if found is None else found
+
+    def _walk(self, start):
+        """The newest number found upwards from *start*, or None.
+
+        None when no generation exists within :data:`WALK_LIMIT` numbers
+        of *start*, or when the one found is alone although it is not
+        the first: a lone generation is either a deleted record's last
+        one or a stale writer's, linked into a number that had been
+        pruned and about to be removed again; only a listing tells.
+        """
+        number = start
+        while not self.exists(number):
+            number += 1
+            if number - start > WALK_LIMIT:
+                return None
+        while self.exists(number + 1):
+            number += 1
+        if number > 1 and not self.exists(number - 1):
+            return None
+        return number
+
+    def hint(self):
+        """The generation number the head names, or None."""
+        try:
+            target = os.readlink(self.head_path)
+        except OSError:
+            return None
+        return self.number_of(target)
+
+    def set_hint(self, number):
+        """Point the head at generation *number*.
+
+        :raises OSError: the head was not replaced (it is only a hint:
+            callers log and go on).
+        """
+        tmp = self.temporary_path()
+        os.symlink(os.path.basename(self.generation_path(number)), tmp)
+        try:
+            os.replace(tmp, self.head_path)
+        except OSError:
+            unlink(tmp)
+            raise
 
     def read(self, number):
         """The bytes of generation *number* (FileNotFoundError if gone)."""
@@ -114,14 +201,15 @@ class GenerationFiles(object):
         return tmp
 
     def prune(self, newest):
-        """Remove every generation but the newest two.
+        """Remove the generation before the newest two.
 
-        And the document from before generations.
+        And the document from before generations, after the first ones.
+        One unlink per commit, whatever the number of files around.
         """
-        for number in self.numbers(self.listing()):
-            if number < newest - 1:
-                unlink(self.generation_path(number))
-        unlink(self.path)
+        if newest > 2:
+            unlink(self.generation_path(newest - 2))
+        else:
+            unlink(self.path)
 
     def sync_directory(self):
         fsync_dir(self.directory or '.')

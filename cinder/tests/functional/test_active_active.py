@@ -232,7 +232,7 @@ class ActiveActiveMixin(object):
         on_disk = sorted(
             name for name in os.listdir(self.share)
             if name.startswith(volume.name) and
-            not record.is_generation(name))
+            not record.is_own_file(name))
         if on_disk != sorted(chain_files):
             problems.append('files of %s on the share %s differ from its '
                             'chain %s' % (volume.id, on_disk,

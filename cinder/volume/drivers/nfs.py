@@ -107,6 +107,32 @@ def list_opts():
     return [('DEFAULT', nfs_opts)]
 
 
+def mount_option_problems(options):
+    """What the NFS mount *options* (a list) do to the driver's fencing.
+
+    :returns: one sentence per problem, saying which option to use.
+    """
+    problems = []
+    values = dict(option.partition('=')[::2] for option in options)
+    if values.get('lookupcache') not in ('none', 'pos', 'positive'):
+        problems.append(
+            'mounted without lookupcache=positive (or none): the client '
+            'may answer a lookup of a name it saw missing from its cache, '
+            'for up to acdirmax seconds, and a service could miss a newer '
+            'holder\'s commit of an info file meanwhile; mount with '
+            'lookupcache=positive')
+    if 'soft' in values or 'softerr' in values:
+        problems.append(
+            'mounted soft: a request that times out fails with an error '
+            'although the server may still apply it, and image writes can '
+            'be lost; mount with hard')
+    if 'nocto' in values:
+        problems.append(
+            'mounted nocto: an open does not ask the server whether a '
+            'file it saw is still there; remove nocto')
+    return problems
+
+
 class NfsDriver(remotefs.RemoteFSSnapDriver):
     """Volumes as raw or qcow2 files on NFS shares; Active/Active capable.
 
@@ -244,27 +270,59 @@ class NfsDriver(remotefs.RemoteFSSnapDriver):
                              usedforsecurity=False).hexdigest()
         return os.path.join(self.configuration.nfs_mount_point_base, digest)
 
-    def _mounted_paths(self):
-        """Mount points listed in ``/proc/mounts``, unescaped."""
+    def _mount_entries(self):
+        """(mount point, type, options) of each line of ``/proc/mounts``.
+
+        Mount points unescaped, options as a list.
+        """
         try:
             with open(self.proc_mounts) as f:
                 lines = f.read().splitlines()
         except OSError as e:
             LOG.warning('Cannot read %s: %s', self.proc_mounts, e)
-            return set()
-        paths = set()
+            return []
+        entries = []
         for line in lines:
             fields = line.split()
             if len(fields) >= 2:
-                paths.add(re.sub(r'\\([0-7]{3})',
-                                 lambda m: chr(int(m.group(1), 8)),
-                                 fields[1]))
-        return paths
+                path = re.sub(r'\\([0-7]{3})',
+                              lambda m: chr(int(m.group(1), 8)), fields[1])
+                entries.append((path, fields[2] if len(fields) > 2 else '',
+                                fields[3].split(',') if len(fields) > 3
+                                else []))
+        return entries
+
+    def _mounted_paths(self):
+        """Mount points listed in ``/proc/mounts``, unescaped."""
+        return set(path for path, _, _ in self._mount_entries())
 
     def _is_mounted(self, mount_point):
         mount_point = os.path.realpath(mount_point)
         return any(os.path.realpath(p) == mount_point
                    for p in self._mounted_paths())
+
+    def _ensure_share_mounted(self, share):
+        mount_point = super()._ensure_share_mounted(share)
+        if not self._is_directory_share(share):
+            self._warn_about_mount_options(share, mount_point)
+        return mount_point
+
+    def _warn_about_mount_options(self, share, mount_point):
+        """Log a WARNING for each option that weakens fencing.
+
+        The options the kernel shows in ``/proc/mounts`` for the NFS
+        mount at *mount_point*; see "Mount and export options" in the
+        driver's documentation. The export's options (``sync``) are the
+        server's and cannot be seen from here.
+        """
+        mount_point = os.path.realpath(mount_point)
+        for path, fstype, options in self._mount_entries():
+            if (os.path.realpath(path) != mount_point or
+                    not fstype.startswith('nfs')):
+                continue
+            for problem in mount_option_problems(options):
+                LOG.warning('Share %s (mounted at %s): %s', share,
+                            mount_point, problem)
 
     def _mount_share(self, share, options):
         mount_point = self._get_mount_point_for_share(share)

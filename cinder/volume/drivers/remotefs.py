@@ -125,6 +125,7 @@ rewrite the active file, which this driver does without the help of a
 hypervisor (``qemu-img`` refuses images that a local QEMU holds locked).
 """
 
+import collections
 import contextlib
 import glob
 import json
@@ -229,7 +230,17 @@ class VolumeInfo(object):
 
 #: An info file, of the volume called group 1: from before generations,
 #: or a generation.
-INFO_FILE = re.compile(r'^(volume-[^.]+)\.info(?:\.g[0-9]+)?$')
+INFO_FILE = re.compile(r'^(volume-[^.]+)\.info(?:\.g([0-9]+))?$')
+
+
+#: A file of a volume's info file's record: a generation or the head.
+_RECORD_FILE = re.compile(r'^(volume-[^.]+)\.info\.(?:g[0-9]+|head)$')
+
+
+def _record_file_of(name):
+    """The volume name whose info file *name* is a file of, or None."""
+    match = _RECORD_FILE.match(name)
+    return match.group(1) if match else None
 
 
 def is_volume_file_name(volume_name, name):
@@ -472,31 +483,38 @@ class RemoteFSSnapDriver(RemoteFSDriver):
     def _records_in(self, directory, names):
         """{volume name: (record, newest Generation)} among *names*.
 
+        *names* is a listing of *directory*: each record is read from the
+        generations it shows and lookups of names, so that reading every
+        record of a share costs one listing, not one per record.
+
         :raises VolumeDriverException: naming a generation that cannot be
             read or parsed, rather than guessing.
         """
-        found = {}
+        numbers = collections.defaultdict(list)
         for name in names:
             match = INFO_FILE.match(name)
-            if match and match.group(1) not in found:
-                volume_name = match.group(1)
-                record = fenced_record.FencedRecord(
-                    os.path.join(directory, volume_name + '.info'))
-                try:
-                    found[volume_name] = (record, record.read())
-                except OSError as e:
-                    raise exception.VolumeDriverException(
-                        'Info file %s cannot be read: %s' % (record.path, e))
+            if match:
+                known = numbers[match.group(1)]
+                if match.group(2) is not None:
+                    known.append(int(match.group(2)))
+        found = {}
+        for volume_name, known in numbers.items():
+            record = fenced_record.FencedRecord(
+                os.path.join(directory, volume_name + '.info'))
+            try:
+                found[volume_name] = (record, record.read(known))
+            except OSError as e:
+                raise exception.VolumeDriverException(
+                    'Info file %s cannot be read: %s' % (record.path, e))
         return found
 
     def _live_names(self, directory, names):
-        """*names* but the tombstones of deleted volumes."""
-        ended = set(
-            os.path.basename(record.path_of(generation))
-            for record, generation in self._records_in(
-                directory, names).values()
-            if generation is not None and generation.text is None)
-        return [name for name in names if name not in ended]
+        """*names* but the files of deleted volumes' info files."""
+        ended = set(volume_name for volume_name, (_, generation) in
+                    self._records_in(directory, names).items()
+                    if generation is not None and generation.text is None)
+        return [name for name in names
+                if _record_file_of(name) not in ended]
 
     def _snapshot_ids_in(self, directory, names, volume_ids):
         """The snapshots listed by the info files among *names*.
@@ -675,7 +693,7 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises LockLost: a lock was lost.
         """
         record, token = self._writer(directory, volume)
-        record.ensure_newest(token)
+        record.ensure_newest(token, info.generation)
         coordination.ensure_locks_held(step=step)
 
     def _copy_on_write(self):

@@ -35,7 +35,9 @@ class FencedRecordTestCase(base.BaseTestCase):
         self.record = fenced_record.FencedRecord(self.path)
 
     def files(self):
-        return sorted(os.listdir(self.dir))
+        """The generations and other files, but the head (a hint)."""
+        return sorted(name for name in os.listdir(self.dir)
+                      if name != 'volume-1.info.head')
 
     def test_each_write_appends_a_generation_and_keeps_the_last_two(self):
         gen = self.record.create(5, 'a')
@@ -300,6 +302,13 @@ class CommitOutcomeTestCase(base.BaseTestCase):
         self.assertEqual(2, self.log.output.count(' is committed; '),
                          self.log.output)
 
+    def test_a_failed_head_update_does_not_undo_the_commit(self):
+        with mock.patch.object(fenced_record.record_files.os, 'symlink',
+                               side_effect=OSError(errno.EIO, 'I/O error')):
+            gen = self.record.write(3, 'b', self.base)
+        self.assertEqual(gen, self.record.read())
+        self.assertIn('pointing the head at it failed', self.log.output)
+
     def test_short_writes_are_completed(self):
         real_write = os.write
 
@@ -316,7 +325,63 @@ class CommitOutcomeTestCase(base.BaseTestCase):
                                   self.base)
         self.assertEqual(errno.ENOSPC, e.errno)
         self.assertEqual(self.base, self.record.read())
-        self.assertEqual(['volume-1.info.g1'], sorted(os.listdir(self.dir)))
+        self.assertEqual(['volume-1.info.g1'], sorted(
+            n for n in os.listdir(self.dir) if n != 'volume-1.info.head'))
+
+
+class NoListingTestCase(base.BaseTestCase):
+    """The newest generation is found by name, not by a listing."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.record = fenced_record.FencedRecord(
+            os.path.join(self.dir, 'volume-1.info'))
+        self.gen = self.record.create(1, 'a')
+        for text in 'bcd':
+            self.gen = self.record.write(1, text, self.gen)
+
+    def no_listing(self):
+        return mock.patch.object(record_files.os, 'listdir',
+                                 side_effect=AssertionError('listed'))
+
+    def test_reads_claims_writes_and_checks_list_nothing(self):
+        with self.no_listing():
+            self.assertEqual(self.gen, self.record.read())
+            gen = self.record.claim(2)
+            self.record.ensure_newest(2, gen)
+            gen = self.record.write(2, 'e', gen)
+            self.assertEqual((6, 2, 'e'), tuple(self.record.read())[:3])
+
+    def test_a_missing_head_is_found_by_a_listing(self):
+        os.unlink(self.record.files.head_path)
+        self.assertEqual(self.gen, self.record.read())
+
+    def test_an_old_head_is_walked_past(self):
+        self.record.files.set_hint(1)
+        with self.no_listing():
+            self.assertEqual(self.gen, self.record.read())
+
+    def test_a_stale_listing_does_not_pass_a_stale_holder(self):
+        # An NFS client may serve READDIR from its cache: a listing made
+        # before the newer holder's claim must not decide.
+        stale = self.record.claim(2)
+        listing = os.listdir(self.dir)
+        self.record.claim(3)
+        with mock.patch.object(record_files.os, 'listdir',
+                               return_value=listing):
+            self.assertRaises(coordination.FencedOff,
+                              self.record.ensure_newest, 2, stale)
+
+    def test_a_stale_writer_on_a_pruned_number_is_found_without_listing(self):
+        stale = self.gen                            # g4, then frozen
+        gen = self.record.claim(2)                  # g5
+        for text in 'xyz':
+            gen = self.record.write(2, text, gen)   # g8; g4, g5 pruned
+        with self.no_listing():
+            self.assertRaises(coordination.FencedOff, self.record.write,
+                              1, 'stale', stale)
+            self.assertEqual((8, 2, 'z'), tuple(self.record.read())[:3])
 
 
 def _writer(path, tokens, lock, results, rounds):
@@ -381,25 +446,33 @@ class EnsureNewestTestCase(base.BaseTestCase):
 
     def test_only_the_newest_writer_passes(self):
         gen = self.record.create(3, 'a')
-        self.record.ensure_newest(3)
+        self.record.ensure_newest(3, gen)
         for other in (2, 4):
             self.assertRaises(coordination.FencedOff,
-                              self.record.ensure_newest, other)
-        self.record.remove(3, gen)
+                              self.record.ensure_newest, other, gen)
+        tomb = self.record.remove(3, gen)
         self.assertRaises(coordination.FencedOff, self.record.ensure_newest,
-                          2)
-        self.assertEqual(2, self.record.read().number)      # read only
+                          3, gen)
+        self.assertEqual(tomb, self.record.read())          # read only
+
+    def test_a_pruned_base_fences_off(self):
+        stale = self.record.create(3, 'a')
+        gen = self.record.claim(4)
+        self.record.write(4, 'b', gen)                      # g1 pruned
+        e = self.assertRaises(coordination.FencedOff,
+                              self.record.ensure_newest, 3, stale)
+        self.assertIn('token 4, not this writer\'s 3', str(e))
 
     def test_no_record_fences_off(self):
         e = self.assertRaises(coordination.FencedOff,
-                              self.record.ensure_newest, 1)
+                              self.record.ensure_newest, 1, None)
         self.assertIn('token None, not this writer\'s 1', str(e))
 
     def test_every_refusal_is_one_warning(self):
-        self.record.create(5, 'a')
+        gen = self.record.create(5, 'a')
         self.assertRaises(coordination.FencedOff, self.record.claim, 4)
         self.assertRaises(coordination.FencedOff,
-                          self.record.ensure_newest, 4)
+                          self.record.ensure_newest, 4, gen)
         lines = self.log.output.splitlines()
         self.assertEqual(2, len(lines), lines)
         for line in lines:
@@ -428,9 +501,10 @@ class TokenSourceTestCase(base.BaseTestCase):
         gen = new.claim(1)
         self.assertEqual((2, 1, 'a', 'redis://10.0.0.1:6379'), tuple(gen))
         self.assertIn('cannot be compared', self.log.output)
-        self.assertEqual('b', new.write(1, 'b', gen).text)
-        new.ensure_newest(1)
-        self.assertRaises(coordination.FencedOff, old.ensure_newest, 1)
+        gen = new.write(1, 'b', gen)
+        self.assertEqual('b', gen.text)
+        new.ensure_newest(1, gen)
+        self.assertRaises(coordination.FencedOff, old.ensure_newest, 1, gen)
 
     def test_within_a_source_the_older_is_still_refused(self):
         a = self.writer('redis://r:1')

@@ -21,6 +21,7 @@ import hashlib
 import os
 from unittest import mock
 
+import fixtures
 from oslo_concurrency import processutils
 
 from cinder import exception
@@ -207,6 +208,36 @@ class MountTestCase(NfsTestCase):
             self.driver.do_setup()
         execute.assert_not_called()
         self.assertEqual([self.remote], self.driver._mounted_shares)
+
+    def mounted_with(self, options):
+        self.write_shares('%s\n' % self.remote)
+        with open(self.driver.proc_mounts, 'a') as f:
+            f.write('%s %s nfs4 %s 0 0\n' % (
+                self.remote, self.mount_point().replace(' ', '\\040'),
+                options))
+        log = self.useFixture(fixtures.FakeLogger(
+            name='cinder.volume.drivers.nfs'))
+        with self.execute() as execute:
+            self.driver.do_setup()
+        execute.assert_not_called()
+        return [line for line in log.output.splitlines()
+                if line.startswith('Share %s' % self.remote)]
+
+    def test_options_that_weaken_fencing_are_warned_about(self):
+        warnings = self.mounted_with('rw,vers=4.2,soft,nocto')
+        self.assertEqual(3, len(warnings), warnings)
+        for option in ('lookupcache=positive', 'mount with hard',
+                       'remove nocto'):
+            self.assertTrue(any(option in w for w in warnings), warnings)
+
+    def test_options_the_driver_needs_are_not_warned_about(self):
+        self.assertEqual([], self.mounted_with(
+            'rw,vers=4.2,hard,lookupcache=pos'))
+
+    def test_mount_option_problems(self):
+        self.assertEqual(1, len(nfs.mount_option_problems(['rw'])))
+        for good in ('lookupcache=none', 'lookupcache=positive'):
+            self.assertEqual([], nfs.mount_option_problems(['hard', good]))
 
     def test_already_mounted_error_is_success(self):
         self.write_shares('%s\n' % self.remote)
@@ -415,7 +446,8 @@ class SnapshotSupportTestCase(NfsTestCase):
                          objects.Volume(), snapshot)):
             e = self.assertRaises(exception.VolumeDriverException, call)
             self.assertIn('nfs_snapshot_support = True', str(e))
-        self.assertEqual([volume.name, volume.name + '.info.g1'],
+        self.assertEqual([volume.name, volume.name + '.info.g1',
+                          volume.name + '.info.head'],
                          sorted(os.listdir(self.share)))
         self.assertFalse(self.driver.get_volume_stats(
             refresh=True)['snapshot_support'])

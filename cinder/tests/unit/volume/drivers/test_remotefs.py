@@ -208,7 +208,7 @@ class DriverTestCase(base.BaseTestCase):
         record = self.record(volume)
         present = sorted(f for f in os.listdir(directory)
                          if f.startswith(volume.name) and
-                         not record.is_generation(f))
+                         not record.is_own_file(f))
         self.assertEqual(sorted(chain), present)
         return chain
 
@@ -560,7 +560,8 @@ class VolumeTestCase(DriverTestCase):
              'w').close()
         other = self.create_volume()
         self.driver.delete_volume(volume)
-        self.assertEqual(sorted([other.name, other.name + '.info.g1']),
+        self.assertEqual(sorted([other.name, other.name + '.info.g1',
+                                 other.name + '.info.head']),
                          self.live_files())
         # What is left of the volume: the tombstone of its info file.
         self.assertEqual([volume.name + '.info.g6'],
@@ -847,7 +848,7 @@ class InfoFileTestCase(DriverTestCase):
         volume = self.create_volume()
         path = self.driver.volume_info_path(volume)
         for name in os.listdir(self.share):
-            if self.record(volume).is_generation(name):
+            if self.record(volume).is_own_file(name):
                 os.unlink(os.path.join(self.share, name))
         e = self.assertRaises(exception.VolumeDriverException,
                               self.driver.create_snapshot,
@@ -862,7 +863,7 @@ class InfoFileTestCase(DriverTestCase):
         info = self.info(volume)
         record = self.record(volume)
         for name in os.listdir(self.share):
-            if record.is_generation(name):
+            if record.is_own_file(name):
                 os.unlink(os.path.join(self.share, name))
         with open(record.path, 'w') as f:
             json.dump(info, f)
@@ -1069,3 +1070,19 @@ class ListResourceIdsTestCase(DriverTestCase):
         self.assertRegex(left[0], r'\.info\.g[0-9]+$')
         self.assertEqual({other.id},
                          self.driver.list_resource_ids().volumes)
+
+    def test_each_share_is_listed_once_whatever_its_volumes(self):
+        # Reading every info file of a share costs one listing of it, not
+        # one per info file (clean_locks runs this from cron).
+        with self.capacities(**{self.share: (100 * GiB, 50 * GiB),
+                                self.share2: (100 * GiB, 10 * GiB)}):
+            volumes = [self.create_volume() for _ in range(4)]
+        self.driver.delete_volume(volumes.pop())
+        for volume in volumes:
+            self.driver.create_snapshot(objects.Snapshot(volume=volume))
+        real = os.listdir
+        with mock.patch('os.listdir', side_effect=real) as listdir:
+            ids = self.driver.list_resource_ids()
+        self.assertEqual({v.id for v in volumes}, ids.volumes)
+        self.assertEqual(sorted([self.share, self.share2]),
+                         sorted(c[0][0] for c in listdir.call_args_list))
