@@ -262,12 +262,8 @@ class Coordinator(loss.LossDetection):
         if not isinstance(name, str) or not name or '\0' in name:
             raise exceptions.LockNameError('invalid lock name %r' % (name,))
         full_name = self.prefix + name
-        try:
-            tooz_lock = backend.driver.get_lock(full_name.encode('utf-8'))
-        except ValueError as e:
-            raise exceptions.LockNameError('invalid lock name %r: %s' % (
-                full_name, e)) from None
-        return lock_mod.Lock(self, full_name, tooz_lock)
+        return lock_mod.Lock(self, full_name,
+                             _driver_lock(backend, full_name))
 
     def remove_lock(self, glob_name):
         """Delete what the locks matching *glob_name* left behind.
@@ -368,11 +364,14 @@ class Coordinator(loss.LossDetection):
                 released = backend.release(lock._tooz_lock)
             except Exception as e:
                 error = backend.translate('Releasing lock %s' % lock.name, e)
+                # The retries release what this driver lock holds when
+                # they run: the next grant of this Lock takes a new one.
+                grant = lock.hand_over(_driver_lock(backend, lock.name))
                 if hooks:
                     hooks_mod.notify(hooks, 'released', lock, None)
                 raise orphans.give_up(
-                    lock, backend, error, self._reaper, self._clock,
-                    self.conf.coordination.heartbeat) from None
+                    lock.name, grant, backend, error, self._reaper,
+                    self._clock, self.conf.coordination.heartbeat) from None
             if not released:
                 lost = 'the backend no longer had it at release'
                 self._log_lost(lock.name, held, lost)
@@ -411,6 +410,21 @@ class Coordinator(loss.LossDetection):
         with self._held_lock:
             held = list(self._held)
         lock_mod.ensure_locks_held(held, step)
+
+
+def _driver_lock(backend, full_name):
+    """A new lock object of the started driver for *full_name*.
+
+    Each call makes a new object, on every Tooz driver (those of the file
+    driver for one path share the barrier of the path).
+
+    :raises LockNameError: the driver refuses the name.
+    """
+    try:
+        return backend.driver.get_lock(full_name.encode('utf-8'))
+    except ValueError as e:
+        raise exceptions.LockNameError('invalid lock name %r: %s' % (
+            full_name, e)) from None
 
 
 def _default_member_id(conf):

@@ -84,6 +84,22 @@ class Lock(object):
         """Why the lock was lost while held, or None."""
         return self._lost
 
+    def hand_over(self, fresh):
+        """Give away the driver's lock of the last grant; use *fresh* next.
+
+        For a grant whose release failed: its driver lock goes to the
+        background retry (:mod:`.orphans`), which may release it at any
+        time later. Tooz's lock objects release whatever grant they hold
+        when asked (etcd: the key if it holds the object's token, the same
+        for each of its grants; ZooKeeper: the node the object created
+        last), so no later grant of this Lock may be made with it.
+
+        :param fresh: a new lock object of the driver, for the same name.
+        :returns: the driver's lock of the last grant.
+        """
+        given, self._tooz_lock = self._tooz_lock, fresh
+        return given
+
     def acquire(self, blocking=True):
         """Take the lock.
 

@@ -31,6 +31,10 @@ LOG = logging.getLogger('cinder.coordination')
 class Orphan(object):
     """A lock whose release failed.
 
+    :param tooz_lock: the driver's lock object of the grant whose release
+        failed. No later grant uses it (:meth:`.Lock.hand_over`), so a
+        retry releases that grant or nothing: never a later grant of the
+        same Lock, nor one of another Lock of the name.
     :param give_up_at: the clock time after which the backend surely no
         longer has the lock (its lease ran out), or None to try until the
         coordinator stops (ZooKeeper: the node lives as long as the
@@ -133,15 +137,19 @@ class Reaper(object):
         return True
 
 
-def give_up(lock, backend, error, reaper, clock, heartbeat):
-    """The error to raise for a failed release, once *lock* is given up.
+def give_up(name, grant, backend, error, reaper, clock, heartbeat):
+    """The error to raise for a failed release, once the lock is given up.
 
     The critical section ran under the lock; what is left is a lock
     that the backend may still have. It must not stay taken until
     this service restarts: the backend stops renewing it, and the
     release is tried again in the background where it can be.
+
+    :param name: the lock's name.
+    :param grant: the driver's lock object of the grant whose release
+        failed, which no later grant uses (:meth:`.Lock.hand_over`).
     """
-    retry = backend.forget(lock._tooz_lock)
+    retry = backend.forget(grant)
     lease = backend.lease() if backend.needs_heartbeat else None
     give_up_at = None
     if lease:
@@ -155,9 +163,9 @@ def give_up(lock, backend, error, reaper, clock, heartbeat):
         fate = ('the release is retried in the background; other '
                 'services wait for the lock until it gets through')
     if retry:
-        reaper.add(Orphan(lock.name, lock._tooz_lock, give_up_at))
+        reaper.add(Orphan(name, grant, give_up_at))
     message = backend.scrub(
         '%s. This service no longer holds lock %s: %s' % (
-            error, lock.name, fate))
+            error, name, fate))
     LOG.error('%s', message)
     return exceptions.BackendUnavailable(message)

@@ -184,20 +184,31 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
 
         :returns: False if the lock's session was lost since the acquire:
             the lock was lost (its node went with the session).
+        :raises BackendUnavailable: the release got no answer; the lock
+            keeps the session it was acquired in, so that a retry
+            (:meth:`release_orphan`) can tell whether its node went with
+            a lost session, and fails again while it cannot.
         """
-        session = self._acquired_in.pop(id(tooz_lock), None)
+        key = id(tooz_lock)
+        session = self._acquired_in.pop(key, None)
 
         def release_in_its_session():
             try:
                 released = tooz_lock.release()
             except Exception:
-                if session != self._sessions_lost:
+                if session is not None and session != self._sessions_lost:
                     return False   # the node went with its session
                 raise
             return released and session == self._sessions_lost
 
-        return self._guarded('releasing lock %s' % tooz_lock.name.decode(),
-                             release_in_its_session)
+        try:
+            return self._guarded(
+                'releasing lock %s' % tooz_lock.name.decode(),
+                release_in_its_session)
+        except Exception:
+            if session is not None:
+                self._acquired_in[key] = session
+            raise
 
     def is_still_owner(self, tooz_lock):
         """Whether the lock's node is still there, and ours.

@@ -654,6 +654,32 @@ class EtcdContractTest(LeaseContractMixin, base.BaseTestCase):
             yield
         self.assertNotEqual([], failed)
 
+    def test_retried_release_leaves_a_later_grant_held(self):
+        # tooz's etcd lock keeps one token (the key's value) for all its
+        # grants: a retry made with the failed grant's lock object would
+        # delete the key of the Lock's next grant.
+        holder = self.coordinator(heartbeat=0.2,
+                                  initial_reconnect_backoff=0.05,
+                                  max_reconnect_backoff=0.2)
+        lock = holder.get_lock('reused')
+        lock.acquire()
+        with self.release_fails(holder, lock):
+            self.assertRaises(coordination.BackendUnavailable, lock.release)
+            # The failed grant's key goes, as when its lease (no longer
+            # renewed) runs out, and the Lock is acquired again while the
+            # background retries still fail.
+            self.assertTrue(holder.backend.driver.get_lock(
+                lock.name.encode('utf-8')).break_())
+            lock.acquire(blocking=WAIT)
+        self.assertTrue(holder._reaper.wait_idle(WAIT))
+        self.assertIn('whose release had failed, is released',
+                      self.log.output)
+        lock.check()
+        self.assertRaises(coordination.LockAcquireFailed,
+                          self.coordinator().get_lock('reused').acquire,
+                          blocking=False)
+        lock.release()
+
 
 class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
     kind = 'zookeeper'
@@ -699,6 +725,55 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         with mock.patch.object(client, 'delete', delete):
             yield
         self.assertEqual(1, len(failed))
+
+    def wait_for(self, predicate, what):
+        deadline = time.monotonic() + RESTART_WAIT
+        while not predicate():
+            self.assertLess(time.monotonic(), deadline, what)
+            threading.Event().wait(0.05)
+
+    def test_retried_release_leaves_a_later_grant_held(self):
+        # kazoo's lock deletes the node it created last: a retry made with
+        # the failed grant's lock object, once the release left behind by
+        # the failed call went through and the Lock was acquired again,
+        # would delete the node of that later grant.
+        server = self.dedicated()
+        holder = self.coordinator(self.restart_url(server),
+                                  backend_timeout=1, max_reconnect_backoff=1)
+        client = holder.backend.client
+        lock = holder.get_lock('reused')
+        lock.acquire()
+        backend = holder.backend
+        release = backend.release
+        calls = []
+        retry = threading.Event()
+        self.addCleanup(retry.set)
+
+        def held_retries(tooz_lock):
+            # The first call is the holder's release; the reaper's retries
+            # wait until the Lock is held again.
+            calls.append(tooz_lock)
+            if len(calls) > 1:
+                self.assertTrue(retry.wait(WAIT))
+            return release(tooz_lock)
+
+        server.kill()
+        self.wait_for(lambda: not client.connected, 'connection not lost')
+        with mock.patch.object(backend, 'release', held_retries):
+            # The call gives up; its request waits for the server, and
+            # deletes the node once the client is back.
+            self.assertRaises(coordination.BackendUnavailable, lock.release)
+            server.start()
+            self.wait_for(lambda: client.connected, 'connection not back')
+            lock.acquire(blocking=WAIT)
+            retry.set()
+            self.assertTrue(holder._reaper.wait_idle(WAIT))
+        self.assertGreater(len(calls), 1)   # the reaper did retry
+        lock.check()
+        self.assertRaises(coordination.LockAcquireFailed,
+                          self.coordinator(server.url).get_lock(
+                              'reused').acquire, blocking=False)
+        lock.release()
 
     def test_check_that_gets_no_answer_cannot_tell_and_keeps_the_lock(self):
         server = self.dedicated()

@@ -98,6 +98,93 @@ class FailedReleaseTestCase(fakes.CoordinationTestCase):
         self.assertNotIn('s3cret', self.log.output)
 
 
+class GrantServer(object):
+    """Where the grants of the fake driver below are: name -> lock object.
+
+    Tooz's lock objects release the grant they hold *now*: etcd's deletes
+    the key if its value is the object's token, ZooKeeper's the node the
+    object created last. ``releases_fail`` makes every release raise, as
+    a server that does not answer them.
+    """
+
+    def __init__(self):
+        self.holders = {}
+        self.releases_fail = threading.Event()
+
+
+class GrantLock(fakes.FakeToozLock):
+    """A driver lock whose release frees whatever grant it holds."""
+
+    def __init__(self, name, server):
+        super().__init__(name)
+        self.server = server
+
+    def acquire(self, blocking=True):
+        self.calls.append(('acquire', blocking))
+        if self.server.holders.get(self.name) is not None:
+            return False
+        self.server.holders[self.name] = self
+        self.acquired = True
+        return True
+
+    def release(self):
+        self.calls.append(('release',))
+        if self.server.releases_fail.is_set():
+            raise Down('no answer')
+        self.acquired = False
+        if self.server.holders.get(self.name) is self:
+            del self.server.holders[self.name]
+            return True
+        return False
+
+
+class GrantDriver(fakes.FakeDriver):
+    """A driver that makes a new lock object at each get_lock, as Tooz's."""
+
+    def __init__(self, server):
+        super().__init__()
+        self.server = server
+
+    def get_lock(self, name):
+        return GrantLock(name, self.server)
+
+
+class ReusedLockTestCase(fakes.CoordinationTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.fixture.config(group='coordination',
+                            initial_reconnect_backoff=0.01,
+                            max_reconnect_backoff=0.01)
+        self.server = GrantServer()
+        self.get_coordinator.return_value = GrantDriver(self.server)
+
+    def test_retry_leaves_a_later_grant_of_the_same_lock_held(self):
+        coordinator = self.start()
+        lock = coordinator.get_lock('v1')
+        lock.acquire()
+        first = self.server.holders[b'cinder-v1']
+        self.server.releases_fail.set()
+        self.assertRaises(coordination.BackendUnavailable, lock.release)
+        # The failed grant ends on the server (its lease ran out, or the
+        # release got through after all) and the same Lock is acquired
+        # again, while the reaper's retries still fail.
+        del self.server.holders[b'cinder-v1']
+        lock.acquire()
+        second = self.server.holders[b'cinder-v1']
+        self.server.releases_fail.clear()
+        self.assertTrue(coordinator._reaper.wait_idle(fakes.WAIT))
+        # The retry released the failed grant's lock object, which the
+        # later grant does not use: that grant is still held.
+        self.assertIs(second, self.server.holders.get(b'cinder-v1'))
+        self.assertIsNot(first, second)
+        self.assertEqual(1, [call[0] for call in first.calls].count(
+            'acquire'))
+        self.assertEqual([('acquire', True)], second.calls)
+        lock.release()
+        self.assertEqual({}, self.server.holders)
+
+
 class ReaperTestCase(fakes.CoordinationTestCase):
 
     def reaper(self, release):

@@ -20,6 +20,7 @@ import importlib.metadata
 import threading
 import time
 import types
+from unittest import mock
 
 import fixtures
 from kazoo import exceptions as kazoo_exceptions
@@ -249,6 +250,44 @@ class ZooKeeperSessionTestCase(ZooKeeperTestCase):
         self.assertEqual({}, self.client.nodes)
         self.assertEqual([('release', '/tooz/locks/cinder-v1')],
                          self.client.calls)
+
+    def test_a_retried_release_fails_until_the_node_is_released(self):
+        # The release got no answer: the retry of the reaper must not
+        # take a second failure for a lost session and drop the orphan.
+        lock = self.acquired()
+        backend = self.coordinator.backend
+        tooz_lock = self.driver.locks[b'cinder-v1']
+        kazoo_lock = tooz_lock._lock
+        real_release = kazoo_lock.release
+        failures = [kazoo_exceptions.ConnectionLoss()] * 2
+
+        def release():
+            if failures:
+                raise failures.pop()
+            return real_release()
+
+        kazoo_lock.release = release
+        self.useFixture(fixtures.MockPatchObject(backend, 'forget',
+                                                 return_value=False))
+        self.assertRaises(coordination.BackendUnavailable, lock.release)
+        self.assertRaises(kazoo_exceptions.ConnectionLoss,
+                          backend.release_orphan, tooz_lock)
+        self.assertIn('/tooz/locks/cinder-v1', str(self.client.nodes))
+        backend.release_orphan(tooz_lock)
+        self.assertEqual({}, self.client.nodes)
+
+    def test_a_retried_release_after_a_lost_session_is_done(self):
+        lock = self.acquired()
+        backend = self.coordinator.backend
+        tooz_lock = self.driver.locks[b'cinder-v1']
+        kazoo_lock = tooz_lock._lock
+        kazoo_lock.release = mock.Mock(
+            side_effect=kazoo_exceptions.ConnectionLoss())
+        self.useFixture(fixtures.MockPatchObject(backend, 'forget',
+                                                 return_value=False))
+        self.assertRaises(coordination.BackendUnavailable, lock.release)
+        backend._sessions_lost += 1     # the node went with its session
+        self.assertFalse(backend.release(tooz_lock))
 
     def test_check_after_a_lost_session_asks_nothing(self):
         lock = self.acquired()
