@@ -45,7 +45,7 @@ def mask_url(url):
     Unparseable input is masked whole rather than risked.
     """
     try:
-        user, password, parts = _split(url)
+        user, password, parts = split_url(url)
         netloc = parts.netloc
         if password is not None:
             netloc = '%s:%s@%s' % (user or '', MASK,
@@ -61,7 +61,7 @@ def mask_url(url):
         return MASK
 
 
-def _split(url):
+def split_url(url):
     """``(user, password as written or None, parts)`` of *url*.
 
     urllib ends the user-info at the first ``/``, ``?`` or ``#``; a
@@ -106,7 +106,7 @@ def secrets_of(url):
     if not url:
         return []
     try:
-        user, password, parts = _split(url)
+        user, password, parts = split_url(url)
         written = [v for k, v in _raw_query(parts.query)
                    if _is_secret_key(k)]
     except ValueError:

@@ -37,6 +37,12 @@ def _installed_tooz_backends():
 
 
 def make_backend(url, timeout):
+    """The :class:`~.base.Backend` of the URL's scheme, not started.
+
+    :raises ConfigurationError: no installed Tooz driver has the URL's
+        scheme, or the URL does not tell where the locks live
+        (:meth:`~.base.Backend.location`).
+    """
     try:
         scheme = urllib.parse.urlsplit(url).scheme
     except ValueError:
@@ -47,7 +53,10 @@ def make_backend(url, timeout):
             '[coordination] backend_url %s: unknown lock backend %r; the '
             'installed Tooz backends are: %s' % (
                 urls.mask_url(url), scheme, ', '.join(installed)))
+    backend = base.OtherBackend(url, timeout)
     for cls in BACKENDS:
         if scheme in cls.schemes:
-            return cls(url, timeout)
-    return base.OtherBackend(url, timeout)
+            backend = cls(url, timeout)
+            break
+    backend.location()   # refuse now what could not be compared later
+    return backend

@@ -18,6 +18,7 @@ import urllib.parse
 
 import tooz
 
+from cinder.coordination.backends import locations
 from cinder.coordination import bounded
 from cinder.coordination import exceptions
 from cinder.coordination import urls
@@ -107,16 +108,18 @@ class Backend(object):
             parts._replace(query=urllib.parse.urlencode(query)))
 
     def location(self):
-        """Where the locks live, without secrets or options.
+        """Where the locks live: one string per place, without secrets.
 
-        ``scheme://host:port,.../path`` with the hosts sorted: two
-        services whose locations differ do not exclude each other.
+        Equal for two URLs whose locks Tooz keeps at the same place (see
+        :mod:`.locations`): services of one location exclude each other
+        and their fencing tokens compare; services of two locations do
+        not exclude each other.
+
+        :raises ConfigurationError: the URL does not tell the place
+            (:func:`~cinder.coordination.backends.make_backend` asks
+            once, before the coordinator starts).
         """
-        parts = urllib.parse.urlsplit(self.url)
-        hosts = sorted(h.rpartition('@')[2].lower()
-                       for h in parts.netloc.rpartition('@')[2].split(','))
-        return '%s://%s%s' % (parts.scheme, ','.join(hosts),
-                              parts.path.rstrip('/'))
+        return locations.location(self.url, self.scrub)
 
     def before_start(self, options):
         """Called with ``[coordination]`` once the driver is created."""

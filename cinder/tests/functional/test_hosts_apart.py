@@ -30,6 +30,7 @@ import uuid
 import fixtures
 from oslotest import base
 
+from cinder.coordination import backends
 from cinder import local_service
 from cinder import objects
 from cinder.stress import lockservers
@@ -149,8 +150,9 @@ class HostsApartTest(base.BaseTestCase):
         clusters = self.manage('cluster', 'list')
         self.assertEqual(1, len(clusters))
         self.assertEqual(2, clusters[0]['up'])
-        self.assertEqual([self.redis.url],
-                         clusters[0]['lock_backends'])
+        self.assertEqual(
+            [backends.make_backend(self.redis.url, 1.0).location()],
+            clusters[0]['lock_backends'])
         # A member that stops leaves the group.
         self.assertEqual(0, self.services[1].terminate())
         self.assertEqual([self.services[0].host],

@@ -21,6 +21,7 @@ import fixtures
 from oslotest import base
 
 from cinder import coordination
+from cinder.coordination import backends
 from cinder import exception
 from cinder.volume import fenced_record
 from cinder.volume import record_files
@@ -505,6 +506,19 @@ class TokenSourceTestCase(base.BaseTestCase):
         self.assertEqual('b', gen.text)
         new.ensure_newest(1, gen)
         self.assertRaises(coordination.FencedOff, old.ensure_newest, 1, gen)
+
+    def test_one_ensemble_named_two_ways_is_one_source(self):
+        # Two services list the same ZooKeeper servers in another order:
+        # their locks exclude each other, so their tokens must compare.
+        first = self.writer(backends.make_backend(
+            'zookeeper://zk1:2181?hosts=zk2:2181', 1.0).location())
+        second = self.writer(backends.make_backend(
+            'zookeeper://zk2?hosts=zk1', 1.0).location())
+        base = first.create(7, 'a')
+        e = self.assertRaises(coordination.FencedOff, second.claim, 6)
+        self.assertIn('newer than this writer\'s 6', str(e))
+        self.assertEqual(base, second.read())
+        self.assertEqual(8, second.claim(8).token)
 
     def test_within_a_source_the_older_is_still_refused(self):
         a = self.writer('redis://r:1')
