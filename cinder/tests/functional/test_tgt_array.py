@@ -33,6 +33,15 @@ is left once nothing is attached; no operation failed. With a shared lock
 backend (Redis, or one file:// directory for both processes) this holds.
 With per-process local locks the same workload must be caught losing a
 LUN.
+
+A third part races a revert against an attach of the same volume: one
+service reverts the volume to a snapshot and is held after its copy,
+before it renames the copy over the volume's file, until the other
+service's attach either finished or waits for a lock (the same window
+protocol). With Redis the attach waits for the volume's lock
+``tgt-<volume id>`` and tgtd then serves the reverted file; with
+per-process locks it does not wait, and tgtd keeps serving the replaced
+file, deleted (seen in tgtd's open files).
 """
 
 import multiprocessing
@@ -48,6 +57,7 @@ from oslo_config import cfg
 from oslotest import base
 from testtools import content as testtools_content
 
+from cinder.common import processes
 from cinder import coordination
 from cinder import exception
 from cinder import objects
@@ -62,10 +72,12 @@ CONNECTOR = {'host': HOST, 'initiator': INITIATOR, 'ip': '127.0.0.1'}
 PREFIX = 'iqn.2010-10.org.openstack.test'
 
 
-def _make_driver(tgt_options, backend_url=None, lock_prefix='cinder-'):
+def _make_driver(tgt_options, backend_url=None, lock_prefix='cinder-',
+                 execute=None):
     """A driver (and its started coordinator, if a URL is given)."""
     conf = cfg.ConfigOpts()
-    drv = tgt_array.TgtArrayDriver(configuration=conf, host='svc')
+    drv = tgt_array.TgtArrayDriver(configuration=conf, host='svc',
+                                   execute=execute)
     coordinator = None
     if backend_url is not None:
         coordinator = coordination.Coordinator(conf=conf, prefix=lock_prefix)
@@ -84,15 +96,29 @@ def _make_driver(tgt_options, backend_url=None, lock_prefix='cinder-'):
 class _Worker(object):
     """One volume service: runs the commands the test sends it."""
 
+    #: The commands whose argument is a snapshot, not a volume.
+    SNAPSHOT_COMMANDS = ('revert_window',)
+
     def __init__(self, conn, tgt_options, backend_url, lock_prefix, events):
         self.conn = conn
+        #: Called after each qemu-img run of the driver, when set.
+        self.copy_gate = None
         self.driver, self.coordinator = _make_driver(
-            tgt_options, backend_url, lock_prefix)
+            tgt_options, backend_url, lock_prefix, execute=self._execute)
         coordination.COORDINATOR = self.coordinator
+        self.lock_prefix = lock_prefix
         self.window_open, self.peer_progress = events
         self._signal_contention = False
         self.contended = False
+        self.contended_on = None
         self._instrument_locks()
+
+    def _execute(self, *cmd, **kwargs):
+        result = processes.execute(*cmd, **kwargs)
+        gate = self.copy_gate
+        if gate is not None and os.path.basename(cmd[0]) == 'qemu-img':
+            gate()
+        return result
 
     def _instrument_locks(self):
         # An acquire that would block first says so: the detach held in
@@ -107,6 +133,7 @@ class _Worker(object):
                 except coordination.LockAcquireFailed:
                     worker._signal_contention = False
                     worker.contended = True
+                    worker.contended_on = lock.name[len(worker.lock_prefix):]
                     worker.peer_progress.set()
             return real_acquire(lock, blocking)
 
@@ -116,7 +143,7 @@ class _Worker(object):
         self.window_open.set()
         if not self.peer_progress.wait(WAIT):
             raise AssertionError('the attach never ran nor waited for a lock '
-                                 'while the detach was in its window')
+                                 'while the other service was in its window')
 
     def attach(self, volume):
         info = self.driver.initialize_connection(volume, CONNECTOR)
@@ -134,13 +161,28 @@ class _Worker(object):
             # No window (the target was already gone): let the attach go.
             self.window_open.set()
 
+    def revert_window(self, snapshot):
+        """Revert; the window is after the copy, before the rename."""
+        def gate():
+            self.copy_gate = None
+            self._window(None)
+        self.copy_gate = gate
+        try:
+            self.driver.revert_to_snapshot(snapshot.volume, snapshot)
+        finally:
+            self.copy_gate = None
+            self.window_open.set()
+
     def attach_after_window(self, volume):
         if not self.window_open.wait(WAIT):
-            raise AssertionError('the detach never reached its window')
+            raise AssertionError('the other service never reached its '
+                                 'window')
         self._signal_contention = True
         self.contended = False
+        self.contended_on = None
         try:
-            return {'lun': self.attach(volume), 'waited': self.contended}
+            return {'lun': self.attach(volume), 'waited': self.contended,
+                    'waited_for': self.contended_on}
         finally:
             self._signal_contention = False
             self.peer_progress.set()
@@ -155,6 +197,9 @@ class _Worker(object):
         try:
             if op == 'hammer':
                 return ('ok', self.hammer(data))
+            if op in self.SNAPSHOT_COMMANDS:
+                return ('ok', getattr(self, op)(
+                    objects.Snapshot.from_dict(data)))
             volume = objects.Volume.from_dict(data)
             return ('ok', getattr(self, op)(volume))
         except Exception as e:
@@ -416,6 +461,38 @@ class _TwoServicesMixin(object):
         problems += self.window_rounds_run(volumes)
         return problems
 
+    def revert_while_attaching(self, volume):
+        """Service 0 reverts ``volume`` while service 1 attaches it.
+
+        The revert is held after its copy, before it replaces the volume's
+        file, until the attach either finished or waits for a lock.
+        Returns the lock the attach waited for, what tgtd has open of
+        the volume's file (a replaced file shows as "<path> (deleted)")
+        and the file's first bytes.
+        """
+        self.start_workers()
+        path = self.path(volume)
+        with open(path, 'r+b') as f:
+            f.write(b'snap')
+        snapshot = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(snapshot)
+        with open(path, 'r+b') as f:
+            f.write(b'late')
+        revert, attach = self.run_both([
+            ('revert_window', snapshot.to_dict()),
+            ('attach_after_window', volume.to_dict())])
+        self.assertEqual(('ok', None), revert)
+        self.assertEqual('ok', attach[0], attach[1])
+        self.addCleanup(self.driver.terminate_connection, volume, CONNECTOR)
+        real = os.path.realpath(path)
+        opened = lockservers.open_file_targets(self.tgt.daemon.pid)
+        with open(path, 'rb') as f:
+            data = f.read(4)
+        return {'attach waited for': attach[1]['waited_for'],
+                'tgtd serves': sorted(t for t in opened or ()
+                                      if t.startswith(real)),
+                'file starts with': data}
+
     def hammer(self, volumes):
         rng = random.Random(42)
         plans = []
@@ -515,6 +592,14 @@ class RedisLocksTestCase(_TwoServicesMixin, TgtArrayTestCase):
         url = lockservers.server_url('redis')
         return [url, url]
 
+    def test_attach_waits_for_revert_of_volume(self):
+        volume = self.new_volume()
+        self.assertEqual({'attach waited for': 'tgt-%s' % volume.id,
+                          'tgtd serves': [os.path.realpath(
+                              self.path(volume))],
+                          'file starts with': b'snap'},
+                         self.revert_while_attaching(volume))
+
     def test_concurrent_attach_detach_same_host(self):
         self.assertEqual([], self.run_workload())
         # Each window round raced for real: the attach found the host
@@ -558,6 +643,16 @@ class LocalLocksTestCase(_TwoServicesMixin, TgtArrayTestCase):
         self.assertIn('window round 1: no target for host %s, yet 1 '
                       'volume(s) attached: LUNs lost' % HOST, problems)
         self.assertNotIn(True, self.attach_waited)
+
+    def test_attach_during_revert_exports_the_replaced_file(self):
+        volume = self.new_volume()
+        real = os.path.realpath(self.path(volume))
+        # The attach did not wait: tgtd opened the file the revert then
+        # replaced, and serves that deleted file, not the reverted one.
+        self.assertEqual({'attach waited for': None,
+                          'tgtd serves': [real + ' (deleted)'],
+                          'file starts with': b'snap'},
+                         self.revert_while_attaching(volume))
 
 
 class TgtServerTestCase(base.BaseTestCase):

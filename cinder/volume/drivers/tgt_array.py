@@ -33,6 +33,7 @@ import os
 import re
 import subprocess
 import typing
+import uuid
 
 from oslo_concurrency import processutils
 from oslo_config import cfg
@@ -240,13 +241,41 @@ class TgtArrayDriver(driver.VolumeDriver):
     The array state (targets, LUNs, ACLs) lives in tgtd only and is read
     again with ``tgtadm --op show`` by every operation that depends on it;
     the driver keeps no copy another service could not see. That is what
-    makes it Active/Active, together with two locks taken through
+    makes it Active/Active, together with three locks taken through
     :mod:`cinder.coordination` (so they hold across hosts with a
-    distributed lock backend). Neither is a per-volume lock: each guards
-    state shared by many volumes.
+    distributed lock backend).
+
+    ``{driver_prefix}-{volume.id}`` (``tgt-<volume id>``)
+        The volume's own lock, shared by every change of the volume's
+        files and by every export of the volume. Held for their whole run
+        by :meth:`initialize_connection` (the attach that makes tgtd open
+        the file), :meth:`create_volume`, :meth:`delete_volume`,
+        :meth:`extend_volume` and :meth:`revert_to_snapshot`; by
+        :meth:`create_snapshot` and :meth:`delete_snapshot` (the lock of
+        the snapshot's volume); by :meth:`create_cloned_volume` (the
+        source's and the new volume's) and by
+        :meth:`create_volume_from_snapshot` (the snapshot's volume's and
+        the new volume's). A method that needs two volumes takes both
+        through one :func:`~cinder.coordination.synchronized` call, which
+        acquires them in sorted order, so two such calls never deadlock.
+        The manager's locks do not order an attach (``<volume id>``)
+        against a revert (``<snapshot id>-delete_snapshot``). Without this
+        lock, with services on two hosts, an attach could add the LUN
+        after a revert found the volume unexported and before it replaced
+        the file: tgtd would keep serving the replaced file (open, and
+        deleted) while the volume's file holds the snapshot's data, and a
+        delete could likewise remove the file of a LUN just added.
+        :meth:`terminate_connection` does not take it: a detach only
+        removes an export, which neither a revert nor a delete (both
+        refuse an exported volume) needs to wait for, and it does not
+        wait behind a long copy. The functional test
+        ``RedisLocksTestCase.test_attach_waits_for_revert_of_volume``
+        (``cinder/tests/functional/test_tgt_array.py``) holds a revert of
+        one service after its copy and shows the attach of another
+        service wait for this lock and then export the reverted file.
 
     ``{driver_prefix}-host-{connector[host]}`` (``tgt-host-<host>``)
-        Held by :meth:`initialize_connection` and
+        Held by :meth:`initialize_connection` (inside the volume lock) and
         :meth:`terminate_connection` for their whole run. It guards the
         resources of one connector host: its target, the LUN numbering on
         it and its ACL. Without it, with services on two hosts:
@@ -265,26 +294,36 @@ class TgtArrayDriver(driver.VolumeDriver):
         it two services attaching to two different hosts pick the same tid
         and one attach fails.
 
-    The targets lock is only ever taken inside a host lock, never the
-    other way round and never without one, so the two cannot deadlock.
-    Before each step that changes the array the driver calls
-    :func:`cinder.coordination.ensure_locks_held`, so a service that lost
-    its lock fails instead of racing another one.
+    Order: volume locks, then the host lock, then the targets lock. The
+    targets lock is only ever taken inside a host lock, and the host lock
+    only alone or inside one volume lock, never the other way round, so
+    the locks cannot deadlock. Right before each step that changes the
+    array or a file the driver calls
+    :func:`cinder.coordination.ensure_locks_held` with the step's words
+    (``create volume-<id>.tmp-<hex>``, ``replace volume-<id>``...), so a
+    service that lost its lock fails instead of racing another one.
+
+    Copies (:meth:`create_cloned_volume`, :meth:`create_snapshot`,
+    :meth:`create_volume_from_snapshot`, :meth:`revert_to_snapshot`) write
+    to a temporary file ``<destination>.tmp-<random hex>``, a name no
+    other call of any service uses, and rename it into place. A failed
+    copy removes that file and nothing else, even when it failed because
+    its lock was lost.
 
     Fencing: unlike the NFS driver's info file, tgtd offers no change
     that it would refuse to an older fencing token (no conditional
-    operation at all), so a holder frozen between its lock check and its
-    ``tgtadm`` call, and woken after another service took its lock, still
-    makes that one change (creates or deletes a target, adds or removes a
-    LUN); its next check then fails. The window is one ``tgtadm`` call.
+    operation at all), and neither do the plain files of
+    ``tgt_volumes_dir``, so a holder frozen between its lock check and its
+    step, and woken after another service took its lock, still makes that
+    one change (creates or deletes a target, adds or removes a LUN,
+    renames, truncates or deletes a volume file); its next check then
+    fails. The window is one ``tgtadm`` call or one file system call.
     An array whose API takes a condition (a generation, an ETag) could
     close it as the NFS driver does.
 
-    The volume operations (create, clone, snapshot, extend, delete) touch
-    only the volume's own files. They rely on the manager's locks (a
-    delete waits for clones of the volume and for volumes made from its
-    snapshots) and on the volume's status, which lets one operation at a
-    time change a volume, as upstream; the driver adds no lock of its own.
+    The manager's locks order whole requests on top of these (a delete
+    waits for clones of the volume and for volumes made from its
+    snapshots).
 
     :param execute: runs a command like
         :func:`oslo_concurrency.processutils.execute`; for tests. The
@@ -454,6 +493,8 @@ class TgtArrayDriver(driver.VolumeDriver):
     # Files -----------------------------------------------------------------
 
     def _create_sparse(self, path, size_gb):
+        coordination.ensure_locks_held(
+            step='create %s' % os.path.basename(path))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -464,24 +505,47 @@ class TgtArrayDriver(driver.VolumeDriver):
         finally:
             os.close(fd)
 
-    def _copy(self, src, dst, size_gb):
-        """Copy ``src`` to a new ``dst`` of at least ``size_gb`` GiB.
+    @staticmethod
+    def _temp_path(dst):
+        """A temporary name for a copy to ``dst``, unique to this call.
 
-        qemu-img writes a sparse copy to a temporary name; the rename
-        makes the file appear whole or not at all.
+        Random, not the process id: services on other hosts (another pid
+        namespace) share the directory and may have the same pid.
+        """
+        return '%s.tmp-%s' % (dst, uuid.uuid4().hex)
+
+    def _copy(self, src, dst, size_gb, replace=False):
+        """Copy ``src`` to ``dst`` of at least ``size_gb`` GiB.
+
+        qemu-img writes a sparse copy to a temporary name of this call's
+        own (:meth:`_temp_path`); the rename makes the file appear whole
+        or not at all. The caller holds the volume locks of ``src`` and
+        ``dst``; they are checked before the copy and before the rename.
+
+        :param replace: rename over an existing ``dst`` (a revert);
+            otherwise ``dst`` must not exist.
+        :raises VolumeBackendAPIException: ``src`` is missing, ``dst``
+            exists without ``replace``, or qemu-img failed.
+        :raises LockLost: a lock was lost before the copy or the rename;
+            ``dst`` is unchanged. Whatever fails, the temporary file is
+            removed, and no other file.
         """
         if not os.path.exists(src):
             raise exception.VolumeBackendAPIException(
                 'source file %s does not exist' % src)
-        if os.path.exists(dst):
+        if not replace and os.path.exists(dst):
             raise exception.VolumeBackendAPIException(
                 'cannot create %s: it already exists' % dst)
-        tmp = '%s.tmp-%d' % (dst, os.getpid())
+        tmp = self._temp_path(dst)
         try:
+            coordination.ensure_locks_held(
+                step='create %s' % os.path.basename(tmp))
             self._execute('qemu-img', 'convert', '-f', 'raw', '-O', 'raw',
                           src, tmp)
             if os.path.getsize(tmp) < size_gb * GiB:
                 os.truncate(tmp, size_gb * GiB)
+            coordination.ensure_locks_held(step='%s %s' % (
+                'replace' if replace else 'create', os.path.basename(dst)))
             os.rename(tmp, dst)
         except processutils.ProcessExecutionError as e:
             # A run the stopping service killed has no stderr; its
@@ -503,52 +567,82 @@ class TgtArrayDriver(driver.VolumeDriver):
 
     # Volumes ---------------------------------------------------------------
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def create_volume(self, volume):
         self._create_sparse(self.local_path(volume), volume.size)
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def delete_volume(self, volume):
+        """Delete the volume's file.
+
+        :raises InvalidVolume: the volume is a LUN of a target; it stays.
+        """
         path = self.local_path(volume)
         if not os.path.exists(path):
             LOG.info('Volume %s: %s is already gone', volume.id, path)
             return
         self._refuse_if_exported(volume, 'delete')
+        coordination.ensure_locks_held(
+            step='delete %s' % os.path.basename(path))
         self._unlink(path)
 
+    @coordination.synchronized('{self.driver_prefix}-{src_vref.id}',
+                               '{self.driver_prefix}-{volume.id}')
     def create_cloned_volume(self, volume, src_vref):
         self._copy(self.local_path(src_vref), self.local_path(volume),
                    volume.size)
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def extend_volume(self, volume, new_size):
+        """Grow the volume's file.
+
+        :raises InvalidInput: ``new_size`` is smaller than the file.
+        """
         path = self.local_path(volume)
         if os.path.getsize(path) > new_size * GiB:
             raise exception.InvalidInput(
                 'cannot shrink volume %s to %d GiB' % (volume.id, new_size))
+        coordination.ensure_locks_held(
+            step='rewrite %s' % os.path.basename(path))
         os.truncate(path, new_size * GiB)
 
     # Snapshots -------------------------------------------------------------
 
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot):
         self._copy(self.local_path(snapshot.volume),
                    self._path(snapshot.name), snapshot.volume_size)
 
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def delete_snapshot(self, snapshot):
-        if not self._unlink(self._path(snapshot.name)):
+        path = self._path(snapshot.name)
+        coordination.ensure_locks_held(
+            step='delete %s' % os.path.basename(path))
+        if not self._unlink(path):
             LOG.info('Snapshot %s is already gone', snapshot.id)
 
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
+                               '{self.driver_prefix}-{volume.id}')
     def create_volume_from_snapshot(self, volume, snapshot):
         self._copy(self._path(snapshot.name), self.local_path(volume),
                    volume.size)
 
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}',
+                               '{self.driver_prefix}-{volume.id}')
     def revert_to_snapshot(self, volume, snapshot):
-        # tgtd keeps the exported file open: replacing it under an export
-        # would leave the LUN on the old data.
+        """Replace the volume's file by a copy of the snapshot's.
+
+        Holds the volume's lock, which an attach takes too, from the
+        export check to the rename: no service can export the volume in
+        between.
+
+        :raises InvalidVolume: the volume is a LUN of a target; tgtd keeps
+            an exported file open, so replacing it would leave the LUN on
+            the old data. Nothing changed.
+        """
         self._refuse_if_exported(volume, 'revert')
-        path = self.local_path(volume)
-        staged = '%s.revert' % path
-        self._unlink(staged)
-        self._copy(self._path(snapshot.name), staged,
-                   max(volume.size, snapshot.volume_size))
-        os.replace(staged, path)
+        self._copy(self._path(snapshot.name), self.local_path(volume),
+                   max(volume.size, snapshot.volume_size), replace=True)
 
     # Attachments -----------------------------------------------------------
 
@@ -573,8 +667,13 @@ class TgtArrayDriver(driver.VolumeDriver):
             '"ip": the host target needs one for its ACL' %
             connector.get('host'))
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def initialize_connection(self, volume, connector):
-        """Export ``volume`` as a LUN of the target of connector's host."""
+        """Export ``volume`` as a LUN of the target of connector's host.
+
+        Holds the volume's lock, then the host's: no change of the
+        volume's file runs while tgtd is given it.
+        """
         self._connector_host(connector)
         self._acl_entry(connector)
         path = self.local_path(volume)
@@ -599,11 +698,14 @@ class TgtArrayDriver(driver.VolumeDriver):
             if lun is None:
                 option, value = self._acl_entry(connector)
                 if value not in target.acl:
-                    coordination.ensure_locks_held()
+                    coordination.ensure_locks_held(
+                        step='bind %s to %s' % (value, name))
                     self._tgtadm('--op', 'bind', '--mode', 'target',
                                  '--tid', str(target.tid), option, value)
                 lun = lowest_free(target.luns, start=1)
-                coordination.ensure_locks_held()
+                coordination.ensure_locks_held(
+                    step='export %s as LUN %d of %s' % (
+                        os.path.basename(path), lun, name))
                 self._tgtadm('--op', 'new', '--mode', 'logicalunit',
                              '--tid', str(target.tid), '--lun', str(lun),
                              '--backing-store', path)
@@ -649,7 +751,8 @@ class TgtArrayDriver(driver.VolumeDriver):
         if not luns:
             LOG.info('Volume %s is not a LUN of target %s', volume.id, name)
         for lun in luns:
-            coordination.ensure_locks_held()
+            coordination.ensure_locks_held(
+                step='remove LUN %d of %s' % (lun, name))
             try:
                 self._tgtadm('--op', 'delete', '--mode', 'logicalunit',
                              '--tid', str(target.tid), '--lun', str(lun))
@@ -683,7 +786,8 @@ class TgtArrayDriver(driver.VolumeDriver):
         if existing is not None:
             return existing
         tid = lowest_free(targets, start=1)
-        coordination.ensure_locks_held()
+        coordination.ensure_locks_held(
+            step='create target %s (tid %d)' % (name, tid))
         self._tgtadm('--op', 'new', '--mode', 'target', '--tid', str(tid),
                      '--targetname', name)
         LOG.info('Created target %s (tid %d)', name, tid)
@@ -696,7 +800,8 @@ class TgtArrayDriver(driver.VolumeDriver):
         Runs inside the host lock of the target's host. ``--force``: an
         initiator may still be logged in to the empty target.
         """
-        coordination.ensure_locks_held()
+        coordination.ensure_locks_held(
+            step='delete target %s (tid %d)' % (target.name, target.tid))
         try:
             self._tgtadm('--op', 'delete', '--force', '--mode', 'target',
                          '--tid', str(target.tid))

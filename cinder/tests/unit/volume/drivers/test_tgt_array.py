@@ -120,7 +120,10 @@ class FakeTgtadm(object):
     def __init__(self):
         self.targets = {}  # tid -> {'name', 'luns': {n: path}, 'acl'}
         self.calls = []
-        self.hooks = {}  # (op, mode) -> callable run before the command
+        #: (op, mode) -> callable run before the command, given its
+        #: options; ('convert', 'qemu-img') -> run before a copy, given
+        #: the command.
+        self.hooks = {}
         self.unreachable = False
 
     def fail(self, message, code=22):
@@ -132,6 +135,9 @@ class FakeTgtadm(object):
         if os.path.basename(cmd[0]) == 'qemu-img':
             # A sparse copy of what the tests write: the first MiB.
             self.calls.append(list(cmd))
+            hook = self.hooks.get(('convert', 'qemu-img'))
+            if hook is not None:
+                hook(cmd)
             with open(cmd[-2], 'rb') as src, open(cmd[-1], 'wb') as dst:
                 dst.write(src.read(1 << 20))
                 dst.truncate(os.fstat(src.fileno()).st_size)
@@ -583,22 +589,27 @@ class LockTestCase(DriverTestCase):
             self.lock_state())
         return seen
 
-    def test_first_attach_locks_host_then_targets(self):
+    def test_first_attach_locks_volume_then_host_then_targets(self):
         new_target = self.record_locks('new', 'target')
         bind = self.record_locks('bind', 'target')
         new_lun = self.record_locks('new', 'logicalunit')
-        self.driver.initialize_connection(self.volume(), CONNECTOR)
-        self.assertEqual([HOST_LOCK, TARGETS_LOCK], self.locks.requested)
+        volume = self.volume()
+        self.locks.requested[:] = []
+        self.driver.initialize_connection(volume, CONNECTOR)
+        self.assertEqual(['tgt-%s' % volume.id, HOST_LOCK, TARGETS_LOCK],
+                         self.locks.requested)
         self.assertEqual([(True, True)], new_target)
         self.assertEqual([(True, False)], bind)
         self.assertEqual([(True, False)], new_lun)
         self.assertEqual((False, False), self.lock_state())
 
-    def test_attach_to_existing_target_takes_host_lock_only(self):
+    def test_attach_to_existing_target_takes_volume_and_host_locks(self):
         self.driver.initialize_connection(self.volume(), CONNECTOR)
+        volume = self.volume()
         self.locks.requested[:] = []
-        self.driver.initialize_connection(self.volume(), CONNECTOR)
-        self.assertEqual([HOST_LOCK], self.locks.requested)
+        self.driver.initialize_connection(volume, CONNECTOR)
+        self.assertEqual(['tgt-%s' % volume.id, HOST_LOCK],
+                         self.locks.requested)
 
     def test_detach_of_last_lun_locks_host_then_targets(self):
         v1, v2 = self.volume(), self.volume()
@@ -616,10 +627,12 @@ class LockTestCase(DriverTestCase):
         self.assertEqual([(True, True)], delete_target)
 
     def test_host_lock_is_per_connector_host(self):
+        volume = self.volume()
+        self.locks.requested[:] = []
         self.driver.initialize_connection(
-            self.volume(), {'host': 'node_7.example', 'ip': '192.0.2.7'})
-        self.assertEqual(['tgt-host-node_7.example', TARGETS_LOCK],
-                         self.locks.requested)
+            volume, {'host': 'node_7.example', 'ip': '192.0.2.7'})
+        self.assertEqual(['tgt-%s' % volume.id, 'tgt-host-node_7.example',
+                          TARGETS_LOCK], self.locks.requested)
 
     def test_before_target_delete_runs_in_host_lock_only(self):
         volume = self.volume()
@@ -633,7 +646,7 @@ class LockTestCase(DriverTestCase):
         self.assertEqual([(1, TARGET, (True, False))], seen)
 
     def test_lost_lock_stops_destructive_steps(self):
-        volume = self.volume()
+        volume, other = self.volume(), self.volume()
         self.driver.initialize_connection(volume, CONNECTOR)
         self.tgtadm.calls = []
         with mock.patch.object(coordination, 'ensure_locks_held',
@@ -643,7 +656,7 @@ class LockTestCase(DriverTestCase):
                               CONNECTOR)
             self.assertRaises(coordination.LockLost,
                               self.driver.initialize_connection,
-                              self.volume(), {'host': 'h2', 'ip': '1.2.3.4'})
+                              other, {'host': 'h2', 'ip': '1.2.3.4'})
         self.assertEqual([('show', 'target')] * 3, self.tgtadm.commands())
         self.assertEqual({1: self.path(volume)}, self.luns())
 
