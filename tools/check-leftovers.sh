@@ -15,24 +15,39 @@
 # What a test run must not leave behind.
 #
 #   check-leftovers.sh servers            print the pids of server processes
-#                                         (brokers, epmd, lock servers)
+#                                         (brokers, epmd, lock servers, the
+#                                         fault-injecting file system)
 #   check-leftovers.sh check PIDFILE      fail, listing them, if a server
 #                                         not in PIDFILE runs, or a network
 #                                         namespace, link or route of the
 #                                         tests or of cinder-aa-stress
-#                                         --hosts netns is left
+#                                         --hosts netns is left, or a mount
+#                                         of the fault-injecting file system
 #
 # The namespaces and links are those named cvaa-* (cinder-aa-stress),
 # ct<n>-* and ch<n>-* (the functional tests); the route is the
-# "unreachable 10.77.0.0/24" they add.
+# "unreachable 10.77.0.0/24" they add. The file system is
+# "python -m cinder.stress.faultfs"; its mounts are of type
+# fuse.cinder-faultfs (one whose process died stays mounted, disconnected).
 
 set -euo pipefail
 
 SERVERS='beam\.smp|/epmd|redis-server|etcd|zookeeper'
+SERVERS+='|cinder\.stress\.faultfs'
 NAMES='^(cvaa|ct[0-9]+|ch[0-9]+)-'
+FUSE_TYPE='fuse.cinder-faultfs'
 
 servers() {
     ps -eo pid=,args= | awk -v re="$SERVERS" '$0 ~ re && !/awk/ {print $1}'
+}
+
+# Mount points of the fault-injecting file system (mountinfo: the mount
+# point is field 5, the type follows the "-" separator field).
+fuse_mounts() {
+    awk -v type="$FUSE_TYPE" '{
+        for (i = 7; i < NF; i++) if ($i == "-") break
+        if ($(i + 1) == type) print $5
+    }' /proc/self/mountinfo 2>/dev/null || true
 }
 
 case "${1:-}" in
@@ -61,12 +76,15 @@ check)
             left+=("route unreachable 10.77.0.0/24")
         fi
     fi
+    for mount in $(fuse_mounts); do
+        left+=("mount $mount ($FUSE_TYPE)")
+    done
     if [ ${#left[@]} -ne 0 ]; then
         echo "check-leftovers: ERROR: the tests left behind:" >&2
         printf '  %s\n' "${left[@]}" >&2
         exit 1
     fi
-    echo "check-leftovers: no namespace, link, route or server left"
+    echo "check-leftovers: no namespace, link, route, mount or server left"
     ;;
 *)
     echo "usage: check-leftovers.sh servers | check PIDFILE" >&2

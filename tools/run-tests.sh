@@ -25,7 +25,8 @@
 #
 # The exit status is tox's; a run in which no test ran at all fails too,
 # and so does one that leaves a network namespace, link, route, broker,
-# epmd or lock server behind (tools/check-leftovers.sh).
+# epmd, lock server or fault-injecting file system (its process or its
+# mount) behind (tools/check-leftovers.sh).
 #
 # Environment:
 #   CINDER_TOX_ENVS  tox environments to run (default: py3,functional,pep8)

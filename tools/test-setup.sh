@@ -16,7 +16,9 @@
 # functional tests start (redis, ZooKeeper, etcd), the RabbitMQ broker,
 # tgt (the tgtd "array" of the tgt volume driver's tests), qemu-img, a JRE
 # for ZooKeeper, iproute2 and nftables (hosts apart in network
-# namespaces), and tox.
+# namespaces), fuse3 (libfuse 3 and fusermount3, for the fault-injecting
+# file system cinder.stress.faultfs, which mfusepy drives through ctypes:
+# nothing is compiled), and tox.
 # Safe to run again: it only installs what is missing.
 #
 # Installing the Debian packages must not leave system services listening:
@@ -39,12 +41,12 @@ else
 fi
 
 PACKAGES=(redis-server zookeeper etcd-server qemu-utils default-jre-headless
-          tgt rabbitmq-server iproute2 nftables)
+          tgt rabbitmq-server iproute2 nftables fuse3)
 SERVICES=(redis-server etcd zookeeper tgt rabbitmq-server epmd.socket epmd)
 
 missing_tools() {
     local tool
-    for tool in redis-server etcd java qemu-img epmd; do
+    for tool in redis-server etcd java qemu-img epmd fusermount3; do
         command -v "$tool" >/dev/null 2>&1 || echo "$tool"
     done
     # tgtd, tgtadm, ip and nft live in /usr/sbin, not on every user's PATH.
@@ -118,7 +120,7 @@ stop_system_services() {
     done
 }
 
-# -- Lock servers, tgt and qemu-img -------------------------------------------
+# -- Lock servers, tgt, qemu-img and fuse3 ------------------------------------
 
 missing=$(missing_tools | tr '\n' ' ')
 if [ -n "$missing" ]; then
@@ -143,10 +145,10 @@ if [ -n "$missing" ]; then
         say "ERROR: still missing after install: $still_missing" >&2
         exit 1
     fi
-    say "lock servers, RabbitMQ, tgt, JRE and qemu-img installed"
+    say "lock servers, RabbitMQ, tgt, JRE, qemu-img and fuse3 installed"
 else
-    say "redis-server, etcd, ZooKeeper, RabbitMQ, tgt, java and qemu-img" \
-        "already installed"
+    say "redis-server, etcd, ZooKeeper, RabbitMQ, tgt, java, qemu-img and" \
+        "fuse3 already installed"
 fi
 
 # -- tox ----------------------------------------------------------------------
