@@ -297,6 +297,7 @@ class Coordinator(loss.LossDetection):
             LOG.debug('Acquiring lock "%s"%s', lock.name, _by(lock))
         start = self._clock()
         lock.asked_at = start
+        lock.renewed_at = None
         try:
             try:
                 got = backend.acquire(lock._tooz_lock, blocking)
@@ -316,6 +317,8 @@ class Coordinator(loss.LossDetection):
                           lock.name, _by(lock))
             raise
         now = self._clock()
+        if now - start > self.conf.coordination.heartbeat:
+            self._confirm_lease(lock)
         lock.holder = threading.current_thread()
         with self._held_lock:
             lock._held_since = now

@@ -23,12 +23,18 @@ then, on this process's monotonic clock, so that the holder stops before
 another member can take the lock, not after it has.
 
 For one lock, "the last renewal sent" is the later of the start of its
-acquire (which set its lease) and the start of the last heartbeat that
-succeeded (which renewed every lock then held). A backend whose session
-is kept alive by its client library (ZooKeeper) has no deadline while
-connected; when the connection is lost the backend says since when the
-server may have heard nothing (:meth:`Fence.in_doubt`), and the deadline
-counts from then.
+acquire (which set its lease) and the last renewal *of that lock* that
+the backend confirmed (:meth:`Fence.renewed`): a heartbeat that reached
+the server does not vouch for a lock whose own renewal failed on the
+way (Tooz's Redis driver logs such a failure and goes on). Where the
+backend reads what the lock's lease has left on the server (Redis), the
+renewal is credited as of ``sent + left - lease``: the server frees the
+key no earlier than ``sent + left``, so a renewal that never arrived
+shows as less time left. A backend whose session is kept alive by its
+client library (ZooKeeper) has no deadline while connected; when the
+connection is lost the backend says since when the server may have
+heard nothing (:meth:`Fence.in_doubt`), and the deadline counts from
+then.
 """
 
 import logging
@@ -42,7 +48,8 @@ class Fence(object):
     """Declares held locks lost before the server can free them.
 
     :param held: callable returning the locks held now, each with an
-        ``asked_at`` (clock time its acquire began).
+        ``asked_at`` (clock time its acquire began) and a
+        ``renewed_at``, which :meth:`renewed` sets (None until then).
     :param expire: callable ``expire(lock, reason)`` that declares
         *lock* lost; called from the fence's own thread (or from
         :meth:`check`), never with the fence's lock held.
@@ -69,8 +76,8 @@ class Fence(object):
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = None
-        #: Clock time of the last renewal sent that succeeded; None when
-        #: no renewal is in question (a session backend, connected).
+        #: Clock time since which the server may have heard nothing (a
+        #: session backend in doubt); None otherwise.
         self._since = None
         self._open = renewed_by_heartbeat
         self._heartbeat = renewed_by_heartbeat
@@ -80,11 +87,26 @@ class Fence(object):
 
     # What the coordinator and the backend tell it.
 
-    def renewed(self, sent_at):
-        """A renewal sent at *sent_at* (clock time) succeeded."""
+    def renewed(self, lock, sent_at, left=None):
+        """The backend confirmed a renewal of the held *lock*.
+
+        :param sent_at: clock time before the renewal was sent, or, with
+            *left*, before the request that read *left* was sent.
+        :param left: seconds the lease of *lock* had left on the server
+            when it answered, or None: the renewal then counts from
+            *sent_at*, as if the server had granted the full lease then.
+            A *left* longer than the lease counts as the lease.
+
+        Sets ``lock.renewed_at``, unless a later renewal was credited.
+        The renewal counts from *sent_at* at the latest: a renewal of a
+        grant that ended before *sent_at* counts for nothing in the next
+        grant, whose acquire began later.
+        """
+        if left is not None:
+            sent_at += min(float(left), self.lease) - self.lease
         with self._cond:
-            if self._since is None or sent_at > self._since:
-                self._since = sent_at
+            if lock.renewed_at is None or sent_at > lock.renewed_at:
+                lock.renewed_at = sent_at
             self._changed()
 
     def in_doubt(self, since):
@@ -126,10 +148,19 @@ class Fence(object):
     def _deadline(self, lock):
         if not self._open:
             return None
-        start = lock.asked_at
+        return self._counted_from(lock)[0] + self.lease - self.margin
+
+    def _counted_from(self, lock):
+        """(clock time *lock*'s deadline counts from, what happened then)"""
+        start, what = lock.asked_at, 'the lock was asked for'
+        renewed = lock.renewed_at
+        if renewed is not None and renewed > start:
+            start, what = renewed, ('the last renewal of the lock that the '
+                                    'backend confirmed dates from')
         if self._since is not None and self._since > start:
-            start = self._since
-        return start + self.lease - self.margin
+            start, what = self._since, ('the last renewal that reached the '
+                                        'backend was sent')
+        return start, what
 
     def check(self):
         """Declare lost every held lock past its deadline, now.
@@ -147,17 +178,11 @@ class Fence(object):
                 if deadline is None:
                     continue
                 if deadline <= now:
-                    due.append((lock, deadline))
+                    due.append((lock, deadline, self._counted_from(lock)))
                 elif upcoming is None or deadline < upcoming:
                     upcoming = deadline
-            since = self._since
-        for lock, deadline in due:
-            if since is not None and since > lock.asked_at:
-                what = 'the last renewal that reached the backend was sent'
-                ago = now - since
-            else:
-                what = 'the lock was asked for'
-                ago = now - lock.asked_at
+        for lock, deadline, (start, what) in due:
+            ago = now - start
             reason = ('fenced: %s %.1fs ago and no renewal got through '
                       'since; the %s s lease may end %s s from now' % (
                           what, ago, _num(self.lease),

@@ -54,9 +54,10 @@ class Heartbeat(object):
     """A native thread that keeps leases alive and checks ownership.
 
     Each beat refreshes the leases of held locks (Tooz's driver heartbeat)
-    and asks the backend whether each held lock is still ours; once it
-    succeeded, the coordinator is told the clock time at which it was
-    sent (the self-fencing deadline counts from there). A failed beat is
+    and asks the backend whether each held lock is still ours and, where
+    it can tell, what its lease has left; each lock whose renewal the
+    backend confirmed is credited to the coordinator's fence (its
+    self-fencing deadline counts from that renewal). A failed beat is
     retried with :class:`Backoff` until it succeeds or the coordinator
     stops; :meth:`stop` interrupts the wait at once. The beat does not
     declare locks lost for lack of renewals: the coordinator's
@@ -117,6 +118,4 @@ class Heartbeat(object):
 
     def _beat_unless_stopped(self):
         if not self._stopped.is_set():
-            sent_at = self._coordinator._clock()
             self._coordinator._beat()
-            self._coordinator._renewed(sent_at)

@@ -41,8 +41,9 @@ class Lock(object):
     """
 
     # One is made per acquire: slots make that and each access cheaper.
-    __slots__ = ('name', 'by', 'asked_at', 'holder', '_coordinator',
-                 '_tooz_lock', '_held_since', '_lost', '_token')
+    __slots__ = ('name', 'by', 'asked_at', 'renewed_at', 'holder',
+                 '_coordinator', '_tooz_lock', '_held_since', '_lost',
+                 '_token')
 
     def __init__(self, coordinator, name, tooz_lock):
         self.name = name
@@ -57,6 +58,10 @@ class Lock(object):
         #: Coordinator clock time at which the last acquire began: the
         #: lease of a lease backend runs from no earlier than that.
         self.asked_at = None
+        #: Coordinator clock time from which the lease runs at least, as
+        #: confirmed by the backend since that acquire (set by the
+        #: coordinator's :class:`~.fence.Fence`), or None.
+        self.renewed_at = None
         #: The :class:`threading.Thread` that acquired it, while held.
         self.holder = None
 

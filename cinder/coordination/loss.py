@@ -14,7 +14,8 @@
 
 :class:`LossDetection` is a part (mixin) of
 :class:`~cinder.coordination.Coordinator`: the heartbeat's beat (leases
-refreshed, then each held lock checked), the self-fencing deadline
+refreshed, then each held lock checked and credited to the fence with
+its own renewal), the self-fencing deadline
 (:class:`~cinder.coordination.fence.Fence`) that passed while no beat got
 through, the ZooKeeper session listener's news, and the marking, ERROR
 log and ``lost`` hook event of each lost lock. It uses the coordinator's
@@ -58,12 +59,6 @@ class LossDetection(object):
         with self._held_lock:
             return list(self._held)
 
-    def _renewed(self, sent_at):
-        """A heartbeat sent at *sent_at* renewed every lock then held."""
-        fence = self._fence
-        if fence is not None:
-            fence.renewed(sent_at)
-
     def _in_doubt(self, since):
         """The backend may have heard nothing from us since *since*."""
         fence = self._fence
@@ -76,23 +71,66 @@ class LossDetection(object):
         if fence is not None:
             fence.resumed()
 
+    def _confirm_lease(self, lock):
+        """Credit *lock*, just acquired after a wait, with its lease.
+
+        Its deadline counts from the start of its acquire, which may lie
+        long before the server granted the lease: the first beat could
+        come after it. The backend's ``confirm_lease`` (one request on
+        Redis, two on etcd) dates the lease instead. Failure behaviour:
+        an error is logged and nothing is credited; a lock that is no
+        longer ours is credited nothing either (the next check or beat
+        finds it lost).
+        """
+        backend = self._backend
+        fence = self._fence
+        if backend is None or fence is None or not backend.needs_heartbeat:
+            return
+        sent_at = self._clock()
+        try:
+            owner, left = backend.confirm_lease(lock._tooz_lock)
+        except Exception as e:
+            LOG.warning('Lock "%s": %s', lock.name, backend.translate(
+                'Confirming its lease after the acquire', e))
+            return
+        if owner:
+            fence.renewed(lock, sent_at, left)
+
     def _beat(self):
-        """One heartbeat: refresh leases, then check each held lock."""
+        """One heartbeat: renew the leases, then check each held lock.
+
+        Each lock is credited to the fence with its own renewal, as the
+        backend confirms it (``renewal_check`` of the backend): Tooz's
+        Redis driver logs a failed renewal of one lock and goes on. Only
+        the locks held before the driver's renewals began are checked: a
+        lock acquired meanwhile may have been missed by them; the next
+        beat checks it.
+
+        :raises BackendUnavailable: the backend did not answer; the
+            locks checked so far keep their credit, the others get none.
+        """
         backend = self._backend
         if backend is None:
             return
+        fence = self._fence
+        sent_at = self._clock()
+        held = self._held_locks()
         try:
             backend.driver.heartbeat()
         except Exception as e:
             raise backend.translate('Heartbeat', e) from None
-        with self._held_lock:
-            held = list(self._held)
         for lock in held:
             if lock._lost is not None:
                 continue
+            checked_at = self._clock()
             try:
-                owner = backend.is_still_owner(lock._tooz_lock)
+                owner, left = backend.renewal_check(lock._tooz_lock)
             except Exception as e:
                 raise backend.translate('Heartbeat', e) from None
             if not owner:
                 self._mark_lost(lock, 'another member may hold it')
+            elif fence is not None:
+                if left is None:
+                    fence.renewed(lock, sent_at)
+                else:
+                    fence.renewed(lock, checked_at, left)

@@ -170,6 +170,37 @@ class Backend(object):
         except tooz.NotImplemented:
             return True
 
+    def renewal_check(self, tooz_lock):
+        """The heartbeat's check of *tooz_lock*, after the driver's renewals.
+
+        :returns: ``(owner, left)``: *owner* as :meth:`is_still_owner`;
+            *left* the seconds the lock's lease had left on the server
+            when it answered, or None where the backend cannot read it.
+            With None the lock is credited with the renewal of the whole
+            beat, so the driver's heartbeat must raise when the renewal
+            of any lock fails (Tooz's etcd driver does); a backend whose
+            driver goes on (Tooz's Redis driver) reads *left* in the same
+            round trip as the ownership check.
+        :raises Exception: whatever the client raises (the caller converts
+            it with :meth:`translate`).
+        """
+        return self.is_still_owner(tooz_lock), None
+
+    def confirm_lease(self, tooz_lock):
+        """Date the lease of *tooz_lock*, just acquired after a wait.
+
+        Renews it (Tooz's lock heartbeat, which raises when the renewal
+        fails) and checks it as :meth:`renewal_check` does. With *left*
+        None, the lease runs in full from before this call.
+
+        :returns: ``(owner, left)``, as :meth:`renewal_check`; owner is
+            False when the driver did not renew the lock.
+        :raises Exception: whatever the client raises.
+        """
+        if not tooz_lock.heartbeat():
+            return False, None
+        return self.renewal_check(tooz_lock)
+
     # Fencing tokens.
     #: :meth:`fencing_token` gives tokens (the backends this module is
     #: tested with).

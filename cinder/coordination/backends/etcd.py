@@ -28,6 +28,13 @@ class Etcd3Backend(base.Backend):
 
     Tooz's etcd lock has no ownership check, so one is made here with a
     read-only transaction comparing the key's value with the lock's token.
+
+    The heartbeat credits each lock that check confirms with the renewal
+    of the whole beat (``renewal_check`` is the base one): Tooz's etcd
+    heartbeat refreshes the lease of each lock and lets an error of any
+    refresh fail the heartbeat, so a beat that succeeded refreshed every
+    lock it knew. A refresh that finds the lease gone raises nothing, but
+    the key went with its lease, and the check finds it gone.
     """
 
     schemes = ('etcd3+http', 'etcd3+https')

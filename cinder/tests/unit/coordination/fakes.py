@@ -29,6 +29,7 @@ from oslotest import base
 from tooz import coordination as tooz_coordination
 
 from cinder import coordination
+from cinder.coordination.backends import redis as redis_backend
 from cinder.coordination import lock as lock_mod
 
 #: An open file that is never unlinked, for the file backend's check.
@@ -90,34 +91,63 @@ class FakeToozLock(object):
             raise self.owner
         return self.owner
 
+    def heartbeat(self):
+        """Tooz's renewal of this one lock: True if it is acquired."""
+        self.calls.append(('heartbeat',))
+        return self.acquired
+
 
 class FakeRedisClient(object):
     """The parts of a redis-py client the Redis backend uses.
 
-    ``values`` holds the keys; the one script the backend registers (the
-    fencing token's) runs on them as Redis would run its Lua.
+    ``values`` holds the keys and ``expires`` the clock time at which a
+    key with an expiry goes; the scripts the backend registers (the
+    fencing token's, the lease left's) run on them as Redis would run
+    their Lua.
     """
 
-    def __init__(self):
+    def __init__(self, clock):
         self.values = {}
+        self.expires = {}
+        self.clock = clock
         self.scripts = []
+        #: The scripts run, by name.
+        self.ran = []
 
     def set_retry(self, retry):
         pass
 
+    def get(self, key):
+        if key in self.expires and self.expires[key] <= self.clock():
+            self.values.pop(key, None)
+            del self.expires[key]
+        return self.values.get(key)
+
     def register_script(self, script):
         self.scripts.append(script)
+        if script == redis_backend._LEASE_LEFT:
+            return self._lease_left
+        return self._next_token
 
-        def next_token(keys, args):
-            lock_key, counter = keys
-            token, highest = args
-            if self.values.get(lock_key) != token:
-                return [0, 0]
-            behind = int(self.values.get(counter, 0) < highest)
-            value = max(self.values.get(counter, 0), highest) + 1
-            self.values[counter] = value
-            return [value, behind]
-        return next_token
+    def _next_token(self, keys, args):
+        lock_key, counter = keys
+        token, highest = args
+        if self.get(lock_key) != token:
+            return [0, 0]
+        behind = int(self.values.get(counter, 0) < highest)
+        value = max(self.values.get(counter, 0), highest) + 1
+        self.values[counter] = value
+        return [value, behind]
+
+    def _lease_left(self, keys, args):
+        self.ran.append('lease_left')
+        key, = keys
+        token, = args
+        if self.get(key) != token:
+            return [0, 0]
+        if key not in self.expires:
+            return [1, -1]
+        return [1, int(round((self.expires[key] - self.clock()) * 1000))]
 
 
 class FakeDriver(object):
@@ -125,17 +155,22 @@ class FakeDriver(object):
     lock_timeout = 30
     namespace = b'tooz'
 
-    def __init__(self):
+    def __init__(self, clock=None):
+        self.clock = clock or FakeClock()
         self.locks = {}
         self.started = 0
         self.stopped = 0
         self.beats = 0
         self.beat_errors = []
+        #: Names of locks whose next renewal by heartbeat() fails, once
+        #: each: like Tooz's Redis driver, it goes on with the others.
+        self.renewals_lost = []
         self.beat_event = threading.Event()
         self.listeners = []
         self._coord = self  # what the ZooKeeper backend reaches for
-        # What the Redis and etcd backends reach for.
-        self._client = FakeRedisClient()
+        # What the Redis and etcd backends reach for. A held lock has
+        # a key with a lease there, renewed by heartbeat().
+        self._client = FakeRedisClient(self.clock)
         self._acquired_locks = set()
         # kazoo's connection handler and its reconnect policy.
         self._connection = types.SimpleNamespace(
@@ -157,19 +192,43 @@ class FakeDriver(object):
 
         def acquire(blocking=True, _orig=lock.acquire):
             order.append(('acquire', name))
-            return _orig(blocking)
+            got = _orig(blocking)
+            if got:
+                # As redis-py's lock: its token, SET NX PX.
+                token = lock._lock.local.token = b'token-%d' % len(order)
+                self._client.values[name] = token
+                self._renew(lock)
+            return got
 
         def release(_orig=lock.release):
             order.append(('release', name))
-            return _orig()
+            released = _orig()
+            token = lock._lock.local.token
+            if token is not None and self._client.get(name) == token:
+                del self._client.values[name]
+                self._client.expires.pop(name, None)
+            lock._lock.local.token = None
+            return released
         lock.acquire, lock.release = acquire, release
         return lock
+
+    def _renew(self, lock):
+        """PEXPIRE of the lock's key, if it holds the lock's token."""
+        if self._client.get(lock.name) == lock._lock.local.token:
+            self._client.expires[lock.name] = self.clock() + self.lock_timeout
 
     def heartbeat(self):
         self.beats += 1
         try:
             if self.beat_errors:
                 raise self.beat_errors.pop(0)
+            for lock in self.locks.values():
+                if not lock.acquired:
+                    continue
+                if lock.name in self.renewals_lost:
+                    self.renewals_lost.remove(lock.name)
+                else:
+                    self._renew(lock)
         finally:
             self.beat_event.set()
         return 1.0
@@ -190,7 +249,7 @@ class CoordinationTestCase(base.BaseTestCase):
             member_id='test-member', conf=self.conf, clock=self.clock)
         self.fixture.config(group='coordination', backend_url=self.url,
                             backend_timeout=WAIT)
-        self.driver = FakeDriver()
+        self.driver = FakeDriver(self.clock)
         self.get_coordinator = self.useFixture(fixtures.MockPatchObject(
             tooz_coordination, 'get_coordinator',
             return_value=self.driver)).mock

@@ -14,8 +14,10 @@
 
 import threading
 import types
+from unittest import mock
 
 from oslotest import base
+from tooz import coordination as tooz_coordination
 
 from cinder import coordination
 from cinder.coordination import fence as fence_mod
@@ -24,7 +26,18 @@ from cinder.tests.unit.coordination import fakes
 
 
 def _lock(name, asked_at):
-    return types.SimpleNamespace(name=name, asked_at=asked_at, lost=None)
+    return types.SimpleNamespace(name=name, asked_at=asked_at,
+                                 renewed_at=None, lost=None)
+
+
+def _wait_in_acquire(clock, lock, seconds):
+    """The next acquire of *lock* is granted *seconds* after it began."""
+    grant = lock._tooz_lock.acquire
+
+    def acquire(blocking=True):
+        clock.now += seconds
+        return grant(blocking)
+    lock._tooz_lock.acquire = acquire
 
 
 class FenceTestCase(base.BaseTestCase):
@@ -46,18 +59,39 @@ class FenceTestCase(base.BaseTestCase):
                                renewed_by_heartbeat=heartbeat,
                                clock=self.clock)
 
-    def test_deadline_counts_from_the_later_of_acquire_and_renewal(self):
+    def test_each_lock_counts_from_its_own_last_confirmed_renewal(self):
         fence = self.fence()
-        old, new = _lock('old', 100.0), _lock('new', 104.0)
-        self.held += [old, new]
-        self.assertEqual(109.0, fence.deadline(old))
-        fence.renewed(102.0)
-        # The renewal sent at 102 renewed "old"; "new" was asked for
-        # later: its own lease runs from then.
-        self.assertEqual(111.0, fence.deadline(old))
-        self.assertEqual(113.0, fence.deadline(new))
-        fence.renewed(101.0)        # an older beat finishing late
-        self.assertEqual(111.0, fence.deadline(old))
+        renewed, missed = _lock('renewed', 100.0), _lock('missed', 100.0)
+        late = _lock('late', 104.0)
+        self.held += [renewed, missed, late]
+        self.assertEqual(109.0, fence.deadline(renewed))
+        fence.renewed(renewed, 102.0)
+        fence.renewed(late, 102.0)      # of a grant before this one
+        # A renewal of "renewed" says nothing of "missed"; "late" was
+        # asked for after the renewal was sent: its lease runs from then.
+        self.assertEqual(111.0, fence.deadline(renewed))
+        self.assertEqual(109.0, fence.deadline(missed))
+        self.assertEqual(113.0, fence.deadline(late))
+        fence.renewed(renewed, 101.0)   # an older beat finishing late
+        self.assertEqual(111.0, fence.deadline(renewed))
+        self.clock.now = 109.0
+        self.assertEqual(111.0, fence.check())
+        self.assertEqual([('missed', 109.0)], self.expired)
+        self.assertIsNone(renewed.lost)
+
+    def test_the_lease_left_on_the_server_dates_the_renewal(self):
+        fence = self.fence()                # lease 10, margin 1
+        lock = _lock('vol', 100.0)
+        self.held.append(lock)
+        # Asked at 106, 4 s left: the server frees the key at 110 or
+        # later, as it would after a renewal sent at 100. The renewals
+        # since then did not reach it.
+        fence.renewed(lock, 106.0, left=4.0)
+        self.assertEqual(109.0, fence.deadline(lock))
+        fence.renewed(lock, 107.0, left=9.5)
+        self.assertEqual(115.5, fence.deadline(lock))
+        fence.renewed(lock, 108.0, left=60)  # never beyond the lease
+        self.assertEqual(117.0, fence.deadline(lock))
 
     def test_check_declares_only_what_is_due_and_says_when_next(self):
         fence = self.fence()
@@ -81,11 +115,12 @@ class FenceTestCase(base.BaseTestCase):
         fence = self.fence()
         lock = _lock('vol', 100.0)
         self.held.append(lock)
-        fence.renewed(105.0)
+        fence.renewed(lock, 105.0)
         self.clock.now = 114.0
         fence.check()
-        self.assertIn('the last renewal that reached the backend was sent '
-                      '9.0s ago', lock.lost)
+        self.assertIn('fenced: the last renewal of the lock that the '
+                      'backend confirmed dates from 9.0s ago and no '
+                      'renewal got through since', lock.lost)
 
     def test_a_session_backend_has_no_deadline_while_connected(self):
         fence = self.fence(heartbeat=False)
@@ -159,13 +194,15 @@ class CoordinatorFenceTestCase(fakes.CoordinationTestCase):
         super().setUp()
         self.fixture.config(group='coordination', heartbeat=3600)
 
-    def test_a_beat_renews_from_when_it_was_sent(self):
+    def test_a_beat_renews_from_when_it_reached_the_server(self):
         self.start()
         lock = self.coordinator.get_lock('vol-1')
         lock.acquire()                              # asked at 100
+        renew = self.driver.heartbeat
 
         def slow_heartbeat():
-            self.clock.now += 4                     # the beat takes 4 s
+            renew()                                 # reaches Redis at 110
+            self.clock.now += 4                     # its answer takes 4 s
             return 1.0
 
         self.driver.heartbeat = slow_heartbeat
@@ -173,6 +210,30 @@ class CoordinatorFenceTestCase(fakes.CoordinationTestCase):
         self.coordinator._heartbeat._beat_unless_stopped()
         self.assertEqual(114.0, self.clock.now)
         self.assertEqual(139.0, self.coordinator._fence.deadline(lock))
+
+    def test_a_lock_whose_renewal_failed_is_fenced_at_its_own_deadline(self):
+        # Tooz's Redis heartbeat logs a renewal that timed out and goes
+        # on: the beat succeeds, the key keeps its old expiry.
+        self.start()
+        renewed = self.coordinator.get_lock('renewed')
+        missed = self.coordinator.get_lock('missed')
+        renewed.acquire()                           # at 100: keys expire
+        missed.acquire()                            # at 130
+        self.driver.renewals_lost.append(missed._tooz_lock.name)
+        self.clock.now = 110.0
+        self.coordinator._heartbeat._beat_unless_stopped()
+        fence = self.coordinator._fence
+        self.assertEqual(139.0, fence.deadline(renewed))
+        self.assertEqual(129.0, fence.deadline(missed))
+        self.clock.now = 129.0
+        self.assertEqual(139.0, fence.check())
+        self.assertIn('fenced: the lock was asked for 29.0s ago and no '
+                      'renewal got through since', missed.lost)
+        # Before Redis frees its key.
+        self.assertEqual(130.0, self.driver._client.expires[b'cinder-missed'])
+        self.assertIsNone(renewed.lost)
+        renewed.check()
+        self.assertRaises(coordination.LockLost, missed.release)
 
     def test_a_failed_beat_renews_nothing(self):
         self.start()
@@ -182,6 +243,26 @@ class CoordinatorFenceTestCase(fakes.CoordinationTestCase):
         self.clock.now = 110.0
         self.assertRaises(coordination.BackendUnavailable,
                           self.coordinator._heartbeat._beat_unless_stopped)
+        self.assertEqual(129.0, self.coordinator._fence.deadline(lock))
+
+    def test_a_lock_granted_after_a_long_wait_counts_from_its_lease(self):
+        self.start()
+        lock = self.coordinator.get_lock('vol-1')
+        _wait_in_acquire(self.clock, lock, 4000)   # longer than a heartbeat
+        lock.acquire()                      # asked at 100, granted at 4100
+        # The lease left was read at once, in one request.
+        self.assertEqual(['lease_left'], self.driver._client.ran)
+        self.assertEqual(4129.0, self.coordinator._fence.deadline(lock))
+        self.coordinator._fence.check()
+        self.assertIsNone(lock.lost)
+        lock.release()
+
+    def test_a_quick_acquire_asks_nothing_more(self):
+        self.start()
+        lock = self.coordinator.get_lock('vol-1')
+        _wait_in_acquire(self.clock, lock, 3600)    # the heartbeat interval
+        lock.acquire()
+        self.assertEqual([], self.driver._client.ran)
         self.assertEqual(129.0, self.coordinator._fence.deadline(lock))
 
     def test_hooks_are_told_of_the_loss_with_the_holder(self):
@@ -253,3 +334,69 @@ class CoordinatorFenceTestCase(fakes.CoordinationTestCase):
         self.start()
         self.assertIsNone(self.coordinator._fence)
         self.assertIn('no lease to fence', self.log.output)
+
+
+class BeatCreditTestCase(fakes.CoordinationTestCase):
+    """A backend that reads no lease left: each beat renews every lock."""
+
+    url = 'memcached://127.0.0.1:1'
+
+    def setUp(self):
+        super().setUp()
+        self.fixture.config(group='coordination', heartbeat=3600)
+        self.start()
+        self.fence = self.coordinator._fence
+
+    def test_a_beat_renews_from_when_it_was_sent(self):
+        lock = self.coordinator.get_lock('vol-1')
+        lock.acquire()                              # asked at 100
+
+        def slow_heartbeat():
+            self.clock.now += 4                     # the beat takes 4 s
+            return 1.0
+
+        self.driver.heartbeat = slow_heartbeat
+        self.clock.now = 110.0
+        self.coordinator._heartbeat._beat_unless_stopped()
+        self.assertEqual(114.0, self.clock.now)
+        self.assertEqual(139.0, self.fence.deadline(lock))
+
+    def test_a_lock_granted_after_a_long_wait_is_renewed_at_once(self):
+        lock = self.coordinator.get_lock('vol-1')
+        _wait_in_acquire(self.clock, lock, 4000)
+        lock.acquire()                      # asked at 100, granted at 4100
+        self.assertEqual(('heartbeat',), lock._tooz_lock.calls[-1])
+        self.assertEqual(4129.0, self.fence.deadline(lock))
+
+    def test_a_lease_that_cannot_be_confirmed_counts_from_the_acquire(self):
+        lock = self.coordinator.get_lock('vol-1')
+        _wait_in_acquire(self.clock, lock, 4000)
+        lock._tooz_lock.heartbeat = mock.Mock(
+            side_effect=tooz_coordination.ToozConnectionError('down'))
+        lock.acquire()
+        self.assertIn('WARNING Lock "cinder-vol-1": Confirming its lease '
+                      'after the acquire failed', self.log.output)
+        self.assertEqual(129.0, self.fence.deadline(lock))
+        self.fence.check()
+        self.assertIn('fenced: the lock was asked for 4000.0s ago',
+                      lock.lost)
+
+    def test_a_lock_acquired_during_the_renewals_is_not_credited(self):
+        first = self.coordinator.get_lock('first')
+        first.acquire()                             # asked at 100
+        late = self.coordinator.get_lock('late')
+
+        def heartbeat():
+            # The acquire of "late" began at 105 (another thread) and
+            # ends while the driver renews, after its renewals began:
+            # they may have missed it.
+            self.clock.now = 105.0
+            late.acquire()
+            self.clock.now = 110.5
+            return 1.0
+
+        self.driver.heartbeat = heartbeat
+        self.clock.now = 110.0
+        self.coordinator._heartbeat._beat_unless_stopped()
+        self.assertEqual(139.0, self.fence.deadline(first))
+        self.assertEqual(134.0, self.fence.deadline(late))

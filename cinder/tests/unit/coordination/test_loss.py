@@ -70,7 +70,8 @@ class LockLossTestCase(fakes.CoordinationTestCase):
         lock = self.coordinator.get_lock('vol-2')
         lock.acquire()
         self.clock.now += 3
-        lock._tooz_lock.owner = False
+        # Another member's token in the key.
+        self.driver._client.values[lock._tooz_lock.name] = b'theirs'
         self.coordinator._beat()
         self.assertEqual(1, self.driver.beats)
         self.assertEqual('another member may hold it', lock.lost)
