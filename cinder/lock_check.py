@@ -67,6 +67,9 @@ class BackendReport(object):
     distributed: typing.Optional[bool] = None
     heartbeat: typing.Optional[float] = None
     lease: typing.Optional[float] = None
+    #: The lease asked for, where the server may grant another (ZooKeeper
+    #: negotiates the session timeout): then ``lease`` is the granted one.
+    requested_lease: typing.Optional[float] = None
     lease_kind: typing.Optional[str] = None
     excludes_other_member: typing.Optional[bool] = None
     cycles: list = dataclasses.field(default_factory=list)
@@ -136,8 +139,10 @@ class BackendReport(object):
         if self.lease is None and self.heartbeat is None:
             return 'none: a held lock is never lost'
         if self.lease_kind == 'session':
-            return ('%s s session, kept alive by the client library; no '
-                    'heartbeat needed' % _num(self.lease))
+            return ('%s s session (negotiated by the server; %s s '
+                    'requested), kept alive by the client library; no '
+                    'heartbeat needed' % (_num(self.lease),
+                                          _num(self.requested_lease)))
         lease = ('%s s lease' % _num(self.lease) if self.lease is not None
                  else 'lease of unknown length')
         if self.heartbeat is None:
@@ -190,6 +195,7 @@ def _describe(coordinator, conf, report):
     report.started = True
     report.distributed = backend.distributed
     report.lease = backend.lease()
+    report.requested_lease = backend.requested_lease()
     if backend.needs_heartbeat:
         report.heartbeat = conf.coordination.heartbeat
     if report.lease is not None:
@@ -201,6 +207,16 @@ def _describe(coordinator, conf, report):
             '= %s keeps locks on this host only: services of the cluster '
             'on other hosts are not excluded. Use ZooKeeper, Redis or etcd '
             'for Active/Active.' % (report.cluster, report.backend))
+    if report.lease != report.requested_lease:
+        report.warn(
+            'the server negotiated a session timeout of %s s, not the %s s '
+            'requested in [coordination] backend_url: its '
+            'minSessionTimeout and maxSessionTimeout bound it. Locks are '
+            'freed %s s after the server last heard from their holder, '
+            'and declared lost on that count. Ask for a timeout within '
+            'those bounds, or change them.' % (
+                _num(report.lease), _num(report.requested_lease),
+                _num(report.lease)))
     if scheme in _NOT_RECOMMENDED:
         report.warn(_NOT_RECOMMENDED[scheme])
     elif scheme and not isinstance(backend, backends.BACKENDS):

@@ -107,6 +107,7 @@ class Coordinator(loss.LossDetection):
                                         self._rng)
             backend = backends.make_backend(opts.backend_url,
                                             opts.backend_timeout)
+            backend.clock = self._clock
             member_id = self.member_id or _default_member_id(self.conf)
             hooks = hooks_mod.load(self.conf, member_id, self._clock)
             try:
@@ -172,6 +173,20 @@ class Coordinator(loss.LossDetection):
             renewed_by_heartbeat=backend.needs_heartbeat, clock=self._clock)
         fence.start()
         return fence
+
+    def session_renewed(self, sent_at, lease):
+        """The server of the backend's session heard from it.
+
+        For a backend whose client keeps a session (ZooKeeper): the
+        server answered a request sent at *sent_at* (clock time), and
+        ends the session *lease* seconds after it last hears from it,
+        the session timeout negotiated for the connection, which may
+        change at each reconnection. The self-fencing deadline counts
+        with that lease from then on. Never fails.
+        """
+        fence = self._fence
+        if fence is not None:
+            fence.session_renewed(sent_at, lease)
 
     def _start_driver(self, backend, member_id):
         try:

@@ -79,6 +79,9 @@ class Fence(object):
         #: Clock time since which the server may have heard nothing (a
         #: session backend in doubt); None otherwise.
         self._since = None
+        #: Clock time of the last request the server of a session
+        #: backend answered (:meth:`session_renewed`); None until then.
+        self._session_renewed_at = None
         self._open = renewed_by_heartbeat
         self._heartbeat = renewed_by_heartbeat
         #: Bumped by every change, so that the thread never waits past
@@ -107,6 +110,25 @@ class Fence(object):
         with self._cond:
             if lock.renewed_at is None or sent_at > lock.renewed_at:
                 lock.renewed_at = sent_at
+            self._changed()
+
+    def session_renewed(self, sent_at, lease=None):
+        """The server of the backend's session heard from it.
+
+        For a session backend (ZooKeeper): the server answered a request
+        sent at *sent_at* (clock time), which renewed the session and
+        every lock it holds.
+
+        :param lease: the session timeout negotiated for the connection,
+            if the server may have changed it (at a reconnection); it
+            counts only if this renewal is the latest.
+        """
+        with self._cond:
+            if (self._session_renewed_at is None or
+                    sent_at > self._session_renewed_at):
+                self._session_renewed_at = sent_at
+                if lease is not None:
+                    self.lease = float(lease)
             self._changed()
 
     def in_doubt(self, since):
@@ -157,6 +179,10 @@ class Fence(object):
         if renewed is not None and renewed > start:
             start, what = renewed, ('the last renewal of the lock that the '
                                     'backend confirmed dates from')
+        session = self._session_renewed_at
+        if session is not None and session > start:
+            start, what = session, ('the last request that the backend '
+                                    'answered in its session was sent')
         if self._since is not None and self._since > start:
             start, what = self._since, ('the last renewal that reached the '
                                         'backend was sent')

@@ -15,9 +15,10 @@
 Tooz exposes no public way to do some of what this layer promises: tell
 that a locked file is still the one at its path, bound the Redis client's
 retries, check the ownership of an etcd lock, stop renewing a lock whose
-release failed, listen to the ZooKeeper session, take a Redis fencing
-token only while the lock is held. Where nothing public
-serves, the attribute is reached here, and nowhere else:
+release failed, listen to the ZooKeeper session and read the session
+timeout that its server negotiated, take a Redis fencing token only while
+the lock is held. Where nothing public serves, the attribute is reached
+here, and nowhere else:
 
 * :data:`INTERNALS` lists each one, with why it is needed and what tooz
   (or the library) could offer instead; the contributor guide's page
@@ -92,6 +93,14 @@ INTERNALS = (
              'to an hour) is bounded by max_reconnect_backoff',
              'a KazooClient option for the connection retry\'s maximum '
              'delay that the handler honours'),
+    Internal('zookeeper', 'kazoo',
+             'kazoo.protocol.connection.ConnectionHandler', '_invoke',
+             'the session handshake, wrapped to read the session timeout '
+             'that the server negotiated (it clamps the one asked for '
+             'between its minSessionTimeout and maxSessionTimeout), which '
+             'is the lease of the locks for the self-fencing deadline',
+             'a KazooClient property giving the negotiated session '
+             'timeout'),
     Internal('zookeeper', 'tooz', 'tooz.drivers.zookeeper.ZooKeeperLock',
              '_lock',
              'the kazoo Lock recipe: its node, data and state, for the '
@@ -171,6 +180,11 @@ def check_zookeeper(driver, probe_lock):
             'kazoo %s cannot be used with the zookeeper lock backend: its '
             'connection handler has no retry_sleeper, whose delay '
             'cinder.coordination bounds' % _version('kazoo'))
+    if not callable(_reach(connection, _internal('zookeeper', '_invoke'))):
+        raise exceptions.ConfigurationError(
+            'kazoo %s cannot be used with the zookeeper lock backend: the '
+            '_invoke of its connection handler, which sends the session '
+            'handshake, is no method' % _version('kazoo'))
     kazoo_lock = _reach(probe_lock, _internal('zookeeper', '_lock'))
     missing = [name for name in ('path', 'node', 'data', 'is_acquired')
                if not hasattr(kazoo_lock, name)]
@@ -220,3 +234,41 @@ def kazoo_retry_sleeper(client):
 
 def kazoo_lock(tooz_lock):
     return tooz_lock._lock
+
+
+def watch_kazoo_handshakes(client, clock, answered):
+    """Call ``answered(sent_at, timeout_ms)`` after each handshake.
+
+    Of each session handshake of the kazoo *client* that the server
+    answered: *sent_at* is the *clock* time at which it was sent,
+    *timeout_ms* the session timeout of the answer (0 or less: the
+    session expired). Called in kazoo's connection thread, before kazoo
+    reports the connection (CONNECTED) to its listeners; whatever
+    *answered* raises fails the connection attempt, which kazoo retries.
+    """
+    from kazoo.protocol import serialization
+
+    connection = client._connection
+    invoke = connection._invoke
+
+    def invoke_and_watch(timeout, request, xid=None):
+        sent_at = clock()
+        answer = invoke(timeout, request, xid)
+        if isinstance(request, serialization.Connect):
+            answered(sent_at, answer[0].time_out)
+        return answer
+
+    connection._invoke = invoke_and_watch
+
+
+def no_handshake_seen():
+    """The error to raise when :func:`watch_kazoo_handshakes` saw none.
+
+    Though the driver started: the installed kazoo sends its handshake
+    some other way.
+    """
+    return exceptions.ConfigurationError(
+        'kazoo %s cannot be used with the zookeeper lock backend: no '
+        'session handshake went through the _invoke of its connection '
+        'handler, where cinder.coordination reads the session timeout '
+        'that the server negotiated' % _version('kazoo'))

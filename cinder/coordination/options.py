@@ -74,9 +74,10 @@ coordination_opts = [
                       'successful renewal was sent, on the monotonic clock '
                       'of this host. Must be smaller than the lease minus '
                       '[coordination] heartbeat (ZooKeeper: a third of the '
-                      'session timeout, what is left when its client '
-                      'notices a silent connection); make it cover the '
-                      'longest round trip to the backend.'),
+                      'session timeout that the server negotiated, what is '
+                      'left when its client notices a silent connection); '
+                      'make it cover the longest round trip to the '
+                      'backend.'),
     cfg.ListOpt('hooks',
                 default=[],
                 advanced=True,

@@ -14,6 +14,7 @@
 
 import logging
 import socket
+import time
 import urllib.parse
 
 import tooz
@@ -92,6 +93,8 @@ class Backend(object):
         self.timeout = timeout
         self.driver = None
         self._secrets = urls.secrets_of(url)
+        #: The coordinator's monotonic clock (it sets it, for tests).
+        self.clock = time.monotonic
 
     # URL and driver.
     def tooz_url(self):
@@ -142,6 +145,13 @@ class Backend(object):
     def lease(self):
         """Seconds a held lock lives without a heartbeat, or None."""
         return None
+
+    def requested_lease(self):
+        """The lease asked of the server, which may grant another.
+
+        It does for ZooKeeper sessions; :meth:`lease` is what it granted.
+        """
+        return self.lease()
 
     def silence_before_doubt(self):
         """Seconds of the lease gone when a loss of contact is noticed.

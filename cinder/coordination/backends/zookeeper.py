@@ -23,6 +23,7 @@ from kazoo.protocol import states as kazoo_states
 
 from cinder.coordination.backends import base
 from cinder.coordination.backends import zookeeper_nodes
+from cinder.coordination.backends import zookeeper_session
 from cinder.coordination import bounded
 from cinder.coordination import internals
 
@@ -56,11 +57,14 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
     no request; a node deleted by hand while the session lives is found by
     the next ownership check, not by the release.
 
-    When the connection drops (SUSPENDED), the coordinator's fence is
-    told that the server may have heard nothing for the last
-    :data:`KAZOO_READ_TIMEOUT` of the session timeout: held locks are
-    declared lost ``[coordination] fencing_margin`` before the session
-    can expire on the server, unless the connection is back by then.
+    The session timeout is the one the server negotiated in the last
+    handshake (:class:`~.zookeeper_session.SessionWatch`), not the one
+    the URL asks for: the server clamps it. When the connection drops
+    (SUSPENDED), the coordinator's fence is told that the server may have
+    heard nothing for the last :data:`KAZOO_READ_TIMEOUT` of it: held
+    locks are declared lost ``[coordination] fencing_margin`` before the
+    session can expire on the server, unless the connection is back by
+    then.
 
     An ownership check tells a lost lock (its node is gone, or its session
     expired) from one it cannot tell about yet (the read got no answer
@@ -78,6 +82,8 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         self._sessions_lost = 0
         #: id() of each held tooz lock -> _sessions_lost at its acquire.
         self._acquired_in = {}
+        #: The negotiated session timeout, once the driver is made.
+        self.session = None
 
     def before_start(self, options):
         # kazoo retries a lost connection with a delay that doubles up to
@@ -89,12 +95,28 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         sleeper = internals.kazoo_retry_sleeper(self.client)
         sleeper.delay = max(options.initial_reconnect_backoff, 0.01)
         sleeper.max_delay = max(options.max_reconnect_backoff, sleeper.delay)
+        self.session = zookeeper_session.SessionWatch(
+            self.requested_lease(), self.masked_url)
+        internals.watch_kazoo_handshakes(self.client, self.clock,
+                                         self.session.answered)
 
     def after_start(self, coordinator):
+        """Check the negotiated session timeout; listen to the session.
+
+        :raises ConfigurationError: no handshake was seen: the installed
+            kazoo no longer sends it where
+            :func:`~cinder.coordination.internals.watch_kazoo_handshakes`
+            looks.
+        """
+        self._check_negotiated()
+
         def listener(state):
             # Runs in kazoo's thread: record and log, never block.
             if state == 'CONNECTED':
                 self._down_since = None
+                # The handshake of this connection reached the server,
+                # which may have negotiated another session timeout.
+                coordinator.session_renewed(*self.session.last_handshake())
                 coordinator._resumed()
                 LOG.info('Connection to lock backend %s is back',
                          self.masked_url)
@@ -123,7 +145,27 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         """The kazoo client of the driver."""
         return internals.kazoo_client(self.driver)
 
+    def _check_negotiated(self):
+        negotiated = self.session.timeout
+        if negotiated is None:
+            raise internals.no_handshake_seen()
+        requested = self.requested_lease()
+        if negotiated != requested:
+            LOG.warning('The ZooKeeper server of %s negotiated a session '
+                        'timeout of %g s, not the %s s requested: its '
+                        'minSessionTimeout and maxSessionTimeout bound it. '
+                        'Locks are declared lost on that count.',
+                        self.masked_url, negotiated,
+                        base.seconds(requested))
+
     def lease(self):
+        """The session timeout in force: the negotiated one, once known."""
+        negotiated = self.session.timeout if self.session else None
+        return negotiated if negotiated is not None else (
+            self.requested_lease())
+
+    def requested_lease(self):
+        """The session timeout asked for (Tooz: the URL's ``timeout``)."""
         return getattr(self.driver, 'timeout', None)
 
     def silence_before_doubt(self):
@@ -133,9 +175,11 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         return lease * KAZOO_READ_TIMEOUT if lease else None
 
     def margin_words(self, left):
-        return ('what is left of the %s s session timeout of %s when kazoo '
-                'reports a silent connection' % (
-                    base.seconds(self.lease()), self.masked_url))
+        return ('what is left of the %s s session timeout that the server '
+                'of %s negotiated (%s s requested) when kazoo reports a '
+                'silent connection' % (
+                    base.seconds(self.lease()), self.masked_url,
+                    base.seconds(self.requested_lease())))
 
     def _connection_down_too_long(self, call_start):
         down_since = self._down_since

@@ -849,6 +849,43 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         self.assertIsInstance(released[0], coordination.LockLost)
         self.assertIn('no longer had it at release', str(released[0]))
 
+    def clamping_server(self):
+        """A dedicated server that allows sessions of 4 s at most."""
+        return self.useFixture(lockservers.LockServerFixture(
+            self.kind, max_session_timeout=4000)).server
+
+    def test_the_session_timeout_is_the_one_the_server_negotiated(self):
+        url = self.clamping_server().url + '?timeout=60'
+        backend = self.coordinator(url).backend
+        self.assertEqual(4.0, backend.lease())
+        self.assertEqual(60, backend.requested_lease())
+        self.assertIn('negotiated a session timeout of 4 s, not the 60 s '
+                      'requested', self.log.output)
+        # A margin that a 60 s session would leave room for.
+        e = self.assertRaises(coordination.ConfigurationError,
+                              self.coordinator, url, fencing_margin=3)
+        self.assertIn('[coordination] fencing_margin (3.0 s) must be '
+                      'smaller than', str(e))
+        self.assertIn('of the 4 s session timeout that the server of %s '
+                      'negotiated (60 s requested)' % url, str(e))
+
+    def test_locks_are_fenced_within_the_negotiated_session_timeout(self):
+        server = self.clamping_server()
+        holder = self.coordinator(server.url + '?timeout=60')
+        lock = holder.get_lock('clamped')
+        lock.acquire()
+        with server.frozen():
+            # The server last heard from the holder before this; it ends
+            # the session 4 s after that at the earliest.
+            frozen_at = time.monotonic()
+            while (lock.lost is None and
+                   time.monotonic() < frozen_at + 4):
+                threading.Event().wait(0.05)
+            lost_after = time.monotonic() - frozen_at
+        self.assertIn('fenced', lock.lost or '')
+        self.assertLess(lost_after, 4)
+        self.assertRaises(coordination.LockLost, lock.release)
+
     def test_session_expiry_is_detected_and_logged(self):
         from kazoo import client as kazoo_client
 

@@ -112,6 +112,16 @@ class CoordinationCheckTest(ToolTestCase):
         self.assertIsNone(report['heartbeat'])
         self.assertEqual(5, len(report['cycles']))
 
+    def test_zookeeper_session_timeout_negotiated_by_the_server(self):
+        server = self.useFixture(lockservers.LockServerFixture(
+            'zookeeper', max_session_timeout=4000)).server
+        rc, report, err = self.check(server.url + '?timeout=60')
+        self.assertEqual(1, rc, err)
+        self.assertEqual(4, report['lease'])
+        self.assertEqual(60, report['requested_lease'])
+        self.assertIn('the server negotiated a session timeout of 4 s, not '
+                      'the 60 s requested', report['findings'][0]['message'])
+
     def test_etcd(self):
         rc, report, err = self.check(lockservers.server_url('etcd'))
         self.assertEqual(0, rc, err)

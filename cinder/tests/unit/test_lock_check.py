@@ -107,13 +107,15 @@ class DescribeTestCase(base.BaseTestCase):
     """Findings about backend semantics, with a stand-in backend."""
 
     def describe(self, url, distributed=True, needs_heartbeat=True,
-                 lease=30.0, heartbeat=1.0, cluster=None, known=True):
+                 lease=30.0, heartbeat=1.0, cluster=None, known=True,
+                 requested=None):
         conf = mock.Mock()
         conf.coordination.backend_url = url
         conf.coordination.heartbeat = heartbeat
         backend = mock.Mock(distributed=distributed,
                             needs_heartbeat=needs_heartbeat)
         backend.lease.return_value = lease
+        backend.requested_lease.return_value = requested or lease
         coordinator = mock.Mock(backend=backend)
         report = lock_check.BackendReport(
             backend=coordination.mask_url(url), cluster=cluster)
@@ -135,6 +137,19 @@ class DescribeTestCase(base.BaseTestCase):
         self.assertEqual('session', report.lease_kind)
         self.assertIsNone(report.heartbeat)
         self.assertIn('10 s session', dict(report.lines())['Lease'])
+
+    def test_zookeeper_session_timeout_negotiated_by_the_server(self):
+        report = self.describe('zookeeper://h:2181?timeout=60',
+                               needs_heartbeat=False, lease=40.0,
+                               requested=60.0)
+        self.assertEqual(40.0, report.lease)
+        self.assertEqual(60.0, report.requested_lease)
+        self.assertIn('40 s session (negotiated by the server; 60 s '
+                      'requested)', dict(report.lines())['Lease'])
+        self.assertEqual(1, report.exit_code)
+        self.assertIn('the server negotiated a session timeout of 40 s, not '
+                      'the 60 s requested in [coordination] backend_url',
+                      report.summary())
 
     def test_heartbeat_too_slow_for_the_lease(self):
         report = self.describe('etcd3+http://h:2379', lease=6.0,

@@ -150,6 +150,31 @@ class FakeRedisClient(object):
         return [1, int(round((self.expires[key] - self.clock()) * 1000))]
 
 
+class FakeKazooConnection(object):
+    """kazoo's connection handler: its reconnect policy, its handshake.
+
+    The server takes the session timeout asked for, or ``negotiated_ms``
+    when set, as a server whose bounds clamp it.
+    """
+
+    def __init__(self):
+        self.retry_sleeper = types.SimpleNamespace(delay=0.1,
+                                                   max_delay=3600.0)
+        self.negotiated_ms = None
+
+    def _invoke(self, timeout, request, xid=None):
+        answer = request._replace(time_out=self.negotiated_ms or
+                                  request.time_out)
+        return answer, None
+
+    def handshake(self, requested_ms):
+        """What kazoo does for each connection: send a Connect, read."""
+        from kazoo.protocol import serialization
+
+        return self._invoke(requested_ms / 1000.0, serialization.Connect(
+            0, 0, requested_ms, 0, b'\0' * 16, False))
+
+
 class FakeDriver(object):
     requires_beating = True
     lock_timeout = 30
@@ -173,13 +198,14 @@ class FakeDriver(object):
         self._client = FakeRedisClient(self.clock)
         self._acquired_locks = set()
         # kazoo's connection handler and its reconnect policy.
-        self._connection = types.SimpleNamespace(
-            retry_sleeper=types.SimpleNamespace(delay=0.1, max_delay=3600.0))
+        self._connection = FakeKazooConnection()
         self.order = []
 
     def start(self, start_heart=False):
         assert start_heart is False
         self.started += 1
+        # kazoo's session handshake, for the ZooKeeper backend.
+        self._connection.handshake(int(getattr(self, 'timeout', 10) * 1000))
 
     def stop(self):
         self.stopped += 1

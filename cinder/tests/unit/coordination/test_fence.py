@@ -93,6 +93,21 @@ class FenceTestCase(base.BaseTestCase):
         fence.renewed(lock, 108.0, left=60)  # never beyond the lease
         self.assertEqual(117.0, fence.deadline(lock))
 
+    def test_a_renewal_sets_its_lease_only_if_it_is_the_latest(self):
+        # A ZooKeeper reconnection negotiated a 4 s session timeout.
+        fence = self.fence()
+        lock = _lock('vol', 100.0)
+        self.held.append(lock)
+        fence.session_renewed(104.0, lease=4)
+        self.assertEqual(107.0, fence.deadline(lock))
+        # An older renewal, answered under another timeout, changes
+        # nothing: the server counts from the later one.
+        fence.session_renewed(103.0, lease=40)
+        self.assertEqual(107.0, fence.deadline(lock))
+        self.clock.now = 107.0
+        fence.check()
+        self.assertIn('the 4 s lease may end 1 s from now', lock.lost)
+
     def test_check_declares_only_what_is_due_and_says_when_next(self):
         fence = self.fence()
         first, second = _lock('first', 100.0), _lock('second', 103.0)

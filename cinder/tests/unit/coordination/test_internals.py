@@ -19,6 +19,7 @@ that a missing one stops the coordinator at start with a clear error.
 
 import importlib.metadata
 import os
+import types
 
 import fixtures
 from oslotest import base
@@ -132,6 +133,11 @@ class MissingInternalTestCase(fakes.CoordinationTestCase):
     def test_etcd_driver_without_its_renewed_locks(self):
         del self.driver._acquired_locks
         self.assertStartFails('etcd3+http://h:1', '_acquired_locks')
+
+    def test_kazoo_connection_without_its_handshake(self):
+        self.driver._connection = types.SimpleNamespace(
+            retry_sleeper=self.driver._connection.retry_sleeper)
+        self.assertStartFails('zookeeper://h:1', '_invoke', library='kazoo')
 
     def test_kazoo_client_without_its_connection(self):
         del self.driver._connection
