@@ -140,9 +140,10 @@ class BackendReport(object):
             return 'none: a held lock is never lost'
         if self.lease_kind == 'session':
             return ('%s s session (negotiated by the server; %s s '
-                    'requested), kept alive by the client library; no '
-                    'heartbeat needed' % (_num(self.lease),
-                                          _num(self.requested_lease)))
+                    'requested), kept alive by the client library; a read '
+                    'every third of it tells the service that the server '
+                    'heard from it' % (_num(self.lease),
+                                       _num(self.requested_lease)))
         lease = ('%s s lease' % _num(self.lease) if self.lease is not None
                  else 'lease of unknown length')
         if self.heartbeat is None:

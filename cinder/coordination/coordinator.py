@@ -170,7 +170,8 @@ class Coordinator(loss.LossDetection):
                         round(left - opts.fencing_margin, 3))
         fence = fence_mod.Fence(
             self._held_locks, self._mark_lost, lease, opts.fencing_margin,
-            renewed_by_heartbeat=backend.needs_heartbeat, clock=self._clock)
+            renewed_by_heartbeat=backend.renewals_reported(),
+            clock=self._clock)
         fence.start()
         return fence
 
@@ -183,9 +184,15 @@ class Coordinator(loss.LossDetection):
         the session timeout negotiated for the connection, which may
         change at each reconnection. The self-fencing deadline counts
         with that lease from then on. Never fails.
+
+        Locks already past their deadline are declared lost first: a
+        renewal sent after it does not save them, so a process that
+        wakes from a freeze past its deadline loses them, whichever of
+        its threads runs first.
         """
         fence = self._fence
         if fence is not None:
+            fence.check()
             fence.session_renewed(sent_at, lease)
 
     def _start_driver(self, backend, member_id):
@@ -225,6 +232,7 @@ class Coordinator(loss.LossDetection):
             if self._heartbeat is not None:
                 self._heartbeat.stop(timeout=backend.timeout)
                 self._heartbeat = None
+            backend.before_stop()
             if self._fence is not None:
                 self._fence.stop(timeout=backend.timeout)
                 self._fence = None

@@ -30,11 +30,12 @@ way (Tooz's Redis driver logs such a failure and goes on). Where the
 backend reads what the lock's lease has left on the server (Redis), the
 renewal is credited as of ``sent + left - lease``: the server frees the
 key no earlier than ``sent + left``, so a renewal that never arrived
-shows as less time left. A backend whose session is kept alive by its
-client library (ZooKeeper) has no deadline while connected; when the
-connection is lost the backend says since when the server may have
-heard nothing (:meth:`Fence.in_doubt`), and the deadline counts from
-then.
+shows as less time left. A session backend (ZooKeeper) reports each
+request its server answered, which renewed the session and every lock
+of it (:meth:`Fence.session_renewed`). A backend that reports no
+renewals has no deadline while connected; when the connection is lost
+the backend says since when the server may have heard nothing
+(:meth:`Fence.in_doubt`), and the deadline counts from then.
 """
 
 import logging
@@ -56,9 +57,10 @@ class Fence(object):
     :param lease: seconds the server keeps a lock without renewal.
     :param margin: seconds before the earliest possible end of the lease
         at which locks are declared lost.
-    :param renewed_by_heartbeat: True for lease backends: a deadline
-        applies from each lock's acquire on. False for session backends:
-        none applies until :meth:`in_doubt`.
+    :param renewed_by_heartbeat: True for backends that report their
+        renewals (lease backends, ZooKeeper): a deadline applies from
+        each lock's acquire on. False: none applies until
+        :meth:`in_doubt`.
     :param clock: the monotonic clock of the coordinator.
 
     Failure behaviour: the fence never talks to the backend and cannot
@@ -181,8 +183,8 @@ class Fence(object):
                                     'backend confirmed dates from')
         session = self._session_renewed_at
         if session is not None and session > start:
-            start, what = session, ('the last request that the backend '
-                                    'answered in its session was sent')
+            start, what = session, ('the last renewal that reached the '
+                                    'backend was sent')
         if self._since is not None and self._since > start:
             start, what = self._since, ('the last renewal that reached the '
                                         'backend was sent')

@@ -73,9 +73,9 @@ coordination_opts = [
                       'The deadline counts from the moment the last '
                       'successful renewal was sent, on the monotonic clock '
                       'of this host. Must be smaller than the lease minus '
-                      '[coordination] heartbeat (ZooKeeper: a third of the '
-                      'session timeout that the server negotiated, what is '
-                      'left when its client notices a silent connection); '
+                      '[coordination] heartbeat (ZooKeeper: two thirds of '
+                      'the session timeout that the server negotiated, '
+                      'which a read of this service renews every third); '
                       'make it cover the longest round trip to the '
                       'backend.'),
     cfg.ListOpt('hooks',

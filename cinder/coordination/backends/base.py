@@ -127,6 +127,12 @@ class Backend(object):
     def before_start(self, options):
         """Called with ``[coordination]`` once the driver is created."""
 
+    def before_stop(self):
+        """Called when the coordinator stops, before the driver does.
+
+        Stops what :meth:`after_start` started; never raises.
+        """
+
     def after_start(self, coordinator):
         """Called once the driver is started.
 
@@ -161,6 +167,16 @@ class Backend(object):
         was sent; None when the backend's locks are no leases.
         """
         return 0.0 if self.needs_heartbeat else None
+
+    def renewals_reported(self):
+        """Whether the coordinator is told of each renewal that succeeded.
+
+        True: the self-fencing deadline of a lock counts from its acquire
+        and from the last renewal (a lease backend's heartbeat, the
+        ZooKeeper session watch). False: none applies until the backend
+        reports a loss of contact (:meth:`.Fence.in_doubt`).
+        """
+        return self.needs_heartbeat
 
     def margin_words(self, left):
         """Why ``fencing_margin`` must be below *left* seconds."""

@@ -29,17 +29,12 @@ from cinder.coordination import internals
 
 LOG = logging.getLogger('cinder.coordination')
 
-#: Part of the session timeout after which kazoo, having read nothing,
-#: reports the connection lost (its read timeout; it pings every half of
-#: that). Measured behaviour of kazoo 2.x, pinned by the partition tests.
-KAZOO_READ_TIMEOUT = 2.0 / 3.0
-
 
 class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
     """``zookeeper://``: ephemeral sequential nodes of a kazoo session.
 
-    kazoo keeps the session alive, so no heartbeat runs; a listener marks
-    held locks lost when the session expires. While the connection is
+    kazoo keeps the session alive, so no Tooz heartbeat runs; a listener
+    marks held locks lost when the session expires. While the connection is
     down kazoo blocks non-blocking and blocking acquires without bound,
     so acquire and release run in a helper thread and give up once the
     connection has been down for ``backend_timeout`` seconds *during the
@@ -58,13 +53,15 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
     the next ownership check, not by the release.
 
     The session timeout is the one the server negotiated in the last
-    handshake (:class:`~.zookeeper_session.SessionWatch`), not the one
-    the URL asks for: the server clamps it. When the connection drops
-    (SUSPENDED), the coordinator's fence is told that the server may have
-    heard nothing for the last :data:`KAZOO_READ_TIMEOUT` of it: held
-    locks are declared lost ``[coordination] fencing_margin`` before the
-    session can expire on the server, unless the connection is back by
-    then.
+    handshake, not the one the URL asks for: the server clamps it. The
+    :class:`~.zookeeper_session.SessionWatch` reads it, and tells the
+    coordinator's fence of each renewal of the session: each handshake
+    answered, and a read of its own every third of the session timeout
+    (kazoo's pings renew the session too, but say nothing of when they
+    were answered). Held locks are declared lost ``[coordination]
+    fencing_margin`` before the session can expire on the server, counted
+    from when the last renewal was sent, as for a lease backend: a
+    partition, a silent server or a frozen process all stop the renewals.
 
     An ownership check tells a lost lock (its node is gone, or its session
     expired) from one it cannot tell about yet (the read got no answer
@@ -96,12 +93,13 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         sleeper.delay = max(options.initial_reconnect_backoff, 0.01)
         sleeper.max_delay = max(options.max_reconnect_backoff, sleeper.delay)
         self.session = zookeeper_session.SessionWatch(
-            self.requested_lease(), self.masked_url)
+            self.client, self.requested_lease(), self.masked_url,
+            self.clock)
         internals.watch_kazoo_handshakes(self.client, self.clock,
                                          self.session.answered)
 
     def after_start(self, coordinator):
-        """Check the negotiated session timeout; listen to the session.
+        """Check the negotiated session timeout; watch the session.
 
         :raises ConfigurationError: no handshake was seen: the installed
             kazoo no longer sends it where
@@ -117,19 +115,11 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
                 # The handshake of this connection reached the server,
                 # which may have negotiated another session timeout.
                 coordinator.session_renewed(*self.session.last_handshake())
-                coordinator._resumed()
                 LOG.info('Connection to lock backend %s is back',
                          self.masked_url)
             else:
                 if self._down_since is None:
                     self._down_since = time.monotonic()
-                    # Nothing was read for that long before kazoo gave up:
-                    # the server may have heard nothing since either.
-                    lease = self.lease()
-                    if lease:
-                        coordinator._in_doubt(
-                            coordinator._clock() -
-                            lease * KAZOO_READ_TIMEOUT)
                 if state == 'LOST':
                     self._sessions_lost += 1
                     coordinator._on_session_lost(
@@ -139,6 +129,11 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
                                 'held are in doubt until it is back',
                                 self.masked_url)
         self.client.add_listener(listener)
+        self.session.start(coordinator.session_renewed)
+
+    def before_stop(self):
+        if self.session is not None:
+            self.session.stop(timeout=self.timeout)
 
     @property
     def client(self):
@@ -168,16 +163,21 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         """The session timeout asked for (Tooz: the URL's ``timeout``)."""
         return getattr(self.driver, 'timeout', None)
 
+    def renewals_reported(self):
+        return True
+
     def silence_before_doubt(self):
-        # kazoo pings every third of the session timeout and drops the
-        # connection (SUSPENDED) once nothing was read for two thirds.
+        # The watch renews the session every third of its timeout: a
+        # deadline that came before the next renewal would declare every
+        # lock held longer than that lost.
         lease = self.lease()
-        return lease * KAZOO_READ_TIMEOUT if lease else None
+        return (lease / zookeeper_session.READS_PER_SESSION if lease
+                else None)
 
     def margin_words(self, left):
         return ('what is left of the %s s session timeout that the server '
-                'of %s negotiated (%s s requested) when kazoo reports a '
-                'silent connection' % (
+                'of %s negotiated (%s s requested) between two of the reads '
+                'that renew it' % (
                     base.seconds(self.lease()), self.masked_url,
                     base.seconds(self.requested_lease())))
 

@@ -17,9 +17,13 @@ import threading
 
 LOG = logging.getLogger('cinder.coordination')
 
+#: Reads that renew the session per session timeout: as many as kazoo's
+#: pings, which renew it too but tell no one when they were answered.
+READS_PER_SESSION = 3
+
 
 class SessionWatch(object):
-    """The session timeout that the ZooKeeper server negotiated.
+    """The negotiated session timeout, and when the server last heard us.
 
     A client asks for a session timeout (Tooz: the URL's ``timeout``, 10 s
     by default); the server clamps it between its ``minSessionTimeout``
@@ -32,18 +36,40 @@ class SessionWatch(object):
     the same server or to another of the ensemble, which may negotiate
     another timeout: the last one answered is in force.
 
+    Once started, the watch also sends a read of its own (``exists`` of
+    the root node) every :data:`READS_PER_SESSION`-th of the session
+    timeout, and reports each one answered on the connection it was sent
+    on as a renewal: ``renewed(sent_at, timeout)``. The server cannot
+    have heard the read before it was sent, so it cannot end the session
+    before ``sent_at + timeout``; a session that ended meanwhile answers
+    no read (the server closed its connection). A process that was
+    frozen reads no answer before it wakes up, and then only to a read
+    sent before the freeze, or after it: it is never credited with the
+    time of its wake-up unless the server answered after it.
+
+    :param client: the kazoo client.
     :param requested: the session timeout asked for, in seconds.
     :param masked_url: the backend URL for log lines, secrets masked.
+    :param clock: the coordinator's monotonic clock.
 
-    Failure behaviour: none; it records what kazoo was told.
+    Failure behaviour: a read that fails, or gets no answer within the
+    session timeout, renews nothing (logged at DEBUG); the next one is
+    sent when it is due. The watch never raises.
     """
 
-    def __init__(self, requested, masked_url):
+    def __init__(self, client, requested, masked_url, clock):
         self.requested = requested
+        self._client = client
         self._masked_url = masked_url
+        self._clock = clock
         self._lock = threading.Lock()
         self._timeout = None
         self._sent_at = None
+        #: Handshakes answered so far: the connection a read was sent on.
+        self._handshakes = 0
+        self._renewed = None
+        self._stopped = threading.Event()
+        self._thread = None
 
     def answered(self, sent_at, timeout_ms):
         """The server answered a handshake sent at *sent_at* (clock time).
@@ -60,6 +86,7 @@ class SessionWatch(object):
         with self._lock:
             before, self._timeout = self._timeout, timeout
             self._sent_at = sent_at
+            self._handshakes += 1
         if before is not None and timeout != before:
             LOG.warning('The ZooKeeper server of %s negotiated a session '
                         'timeout of %g s at the reconnection (%g s '
@@ -79,3 +106,73 @@ class SessionWatch(object):
         """
         with self._lock:
             return self._sent_at, self._timeout
+
+    def interval(self):
+        """Seconds between two reads; None before the first handshake."""
+        timeout = self.timeout
+        return timeout / READS_PER_SESSION if timeout else None
+
+    # The reads.
+
+    def start(self, renewed):
+        """Send the reads from a thread of their own.
+
+        :param renewed: ``renewed(sent_at, timeout)``, called with each
+            read answered on the connection it was sent on, in the
+            watch's thread.
+        """
+        self._renewed = renewed
+        self._thread = threading.Thread(
+            target=self._run, daemon=True,
+            name='cinder-coordination-zookeeper-session')
+        self._thread.start()
+
+    def stop(self, timeout=None):
+        """Stop the reads; a read waiting for its answer is abandoned."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def read(self):
+        """Send one read and wait for its answer; report a renewal.
+
+        :returns: whether the read renewed the session: it was answered,
+            on the connection it was sent on.
+        """
+        with self._lock:
+            handshakes, timeout = self._handshakes, self._timeout
+        if timeout is None or self._renewed is None:
+            return False
+        sent_at = self._clock()
+        try:
+            self._client.exists_async('/').get(timeout=timeout)
+        except Exception as e:
+            LOG.debug('The read that renews the ZooKeeper session of %s got '
+                      'no answer: %s', self._masked_url, type(e).__name__)
+            return False
+        with self._lock:
+            if handshakes != self._handshakes:
+                # Answered after a reconnection, which may have negotiated
+                # another timeout: its handshake renewed the session.
+                return False
+        self._renewed(sent_at, timeout)
+        return True
+
+    def _run(self):
+        # Due on the coordinator's clock, which tests inject: one that
+        # stands still gets no read.
+        due = self._clock() + self.interval()
+        while not self._stopped.wait(
+                max(0.0, min(due - self._clock(), self.interval()))):
+            if self._clock() < due:
+                continue
+            due = self._clock() + self.interval()
+            try:
+                self.read()
+            except Exception:
+                LOG.exception('Renewing the ZooKeeper session of %s failed',
+                              self._masked_url)

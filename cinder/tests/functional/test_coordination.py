@@ -18,8 +18,11 @@ pause a server exist only for the backends that have a server.
 """
 
 import contextlib
+import json
 import logging
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -64,6 +67,44 @@ for _ in range(int(count)):
         began = time.monotonic()
         print(began, lock.token(), flush=True)
 coordinator.stop()
+'''
+
+
+#: A process that holds lock "frozen" with a 4 s ZooKeeper session, and
+#: checks it once it reads a line: the test writes it while the process
+#: is frozen, so the check is the first thing the process does when it
+#: wakes up. It prints how long the check took and what it raised.
+FROZEN_HOLDER = '''
+import json
+import os
+import sys
+import time
+
+from oslo_config import cfg
+
+from cinder import coordination
+
+url, prefix = sys.argv[1:]
+conf = cfg.ConfigOpts()
+coordinator = coordination.Coordinator(conf=conf, prefix=prefix)
+conf([], project='cinder-test', default_config_files=[])
+conf.set_override('backend_url', url, group='coordination')
+conf.set_override('backend_timeout', 5, group='coordination')
+conf.set_override('fencing_margin', 0.5, group='coordination')
+coordinator.start()
+lock = coordinator.get_lock('frozen')
+lock.acquire()
+print('held', flush=True)
+sys.stdin.readline()
+began = time.monotonic()
+try:
+    lock.check()
+    error = None
+except coordination.LockLost as e:
+    error = str(e)
+print(json.dumps({'took': time.monotonic() - began, 'error': error,
+                  'lost': lock.lost}), flush=True)
+os._exit(0)
 '''
 
 
@@ -800,17 +841,32 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         lock.release()
         self.assertNotIn('LOST', self.log.output)
 
-    def test_release_after_the_session_expired_while_frozen(self):
+    def end_session(self, url, coordinator):
+        """The server ends the session of *coordinator*'s client now.
+
+        As when it expires: a second client of the same session closes
+        it, and the server deletes its nodes.
+        """
+        from kazoo import client as kazoo_client
+
+        session = kazoo_client.KazooClient(
+            hosts=url[len('zookeeper://'):].split('?')[0],
+            client_id=coordinator.backend.driver._coord.client_id)
+        session.start(timeout=WAIT)
+        session.stop()
+        session.close()
+
+    def test_release_after_the_session_ended_unnoticed(self):
         url = self.shared_url()
-        # The shortest session the test server allows; a fencing margin
-        # below its third (a frozen client reports no lost connection).
-        holder = self.coordinator(url + '?timeout=2', fencing_margin=0.2)
+        holder = self.coordinator(url)
         other = self.coordinator(url)
         lock = holder.get_lock('frozen')
         lock.acquire()
-        # Freeze the holder's ZooKeeper client, as a paused process: its
-        # connection thread stops (no ping), so the server expires the
-        # session while the client knows nothing of it.
+        # Freeze the holder's ZooKeeper client: its connection thread
+        # stops, and it knows nothing of the end of its session. (Frozen
+        # long enough for the session to expire, it would be fenced
+        # before; see test_a_holder_frozen_past_its_session_fails_its_
+        # next_check_at_once.)
         handler = holder.backend.driver._coord.handler
         thawed = threading.Event()
         self.addCleanup(thawed.set)
@@ -822,11 +878,12 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
 
         handler.select = frozen_select
         self.addCleanup(setattr, handler, 'select', real_select)
+        self.end_session(url, holder)
         taken = other.get_lock('frozen')
         taken.acquire(blocking=WAIT)   # the session and its node are gone
         taken.release()
         # The holder is thawed and releases at once: the release request
-        # is what makes its client notice the expiry.
+        # is what makes its client notice that the session ended.
         released = []
 
         def release():
@@ -886,9 +943,47 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         self.assertLess(lost_after, 4)
         self.assertRaises(coordination.LockLost, lock.release)
 
-    def test_session_expiry_is_detected_and_logged(self):
-        from kazoo import client as kazoo_client
+    def test_a_holder_frozen_past_its_session_fails_its_next_check_at_once(
+            self):
+        server = self.dedicated()
+        other = self.coordinator(server.url)
+        holder = subprocess.Popen(
+            [sys.executable, '-c', FROZEN_HOLDER, server.url + '?timeout=4',
+             other.prefix],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        self.assertEqual('held\n', holder.stdout.readline())
+        holder.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + WAIT
+        while (not lockservers.processes.threads_stopped(holder.pid) and
+               time.monotonic() < deadline):
+            threading.Event().wait(0.01)
+        frozen_at = time.monotonic()
+        # The server ends the frozen holder's session; another member
+        # takes the lock.
+        taken = other.get_lock('frozen')
+        taken.acquire(blocking=WAIT)
+        with server.frozen():
+            # No answer from the server from now on: the holder must know
+            # by itself. Its first step when it wakes up is the check.
+            holder.stdin.write('check\n')
+            holder.stdin.flush()
+            thawed_at = time.monotonic()
+            holder.send_signal(signal.SIGCONT)
+            result = json.loads(holder.stdout.readline())
+        self.assertIsNotNone(result['error'], 'the check passed')
+        self.assertIn('fenced', result['error'])
+        self.assertIn('fenced', result['lost'])
+        self.assertLess(result['took'], 1)
+        # Counted from before the freeze, not from the wake-up.
+        ago = float(re.search(r'(?:sent|asked for) ([0-9.]+)s ago',
+                              result['lost']).group(1))
+        # (The reason gives it to a tenth of a second.)
+        self.assertGreaterEqual(ago + 0.05, thawed_at - frozen_at)
+        taken.release()
 
+    def test_session_expiry_is_detected_and_logged(self):
         url = self.shared_url()
         holder = self.coordinator(url)
         other = self.coordinator(url)
@@ -896,12 +991,7 @@ class ZooKeeperContractTest(ServerContractMixin, base.BaseTestCase):
         lock.acquire()
         # Expire the holder's session from outside, as ZooKeeper does when
         # a client is cut off for longer than its session timeout.
-        kazoo = holder.backend.driver._coord
-        session = kazoo_client.KazooClient(
-            hosts=url[len('zookeeper://'):], client_id=kazoo.client_id)
-        session.start(timeout=WAIT)
-        session.stop()
-        session.close()
+        self.end_session(url, holder)
         taken = other.get_lock('session')
         taken.acquire(blocking=WAIT)
         deadline = time.monotonic() + WAIT

@@ -262,6 +262,10 @@ class FakeDriver(object):
     def add_listener(self, listener):
         self.listeners.append(listener)
 
+    def exists_async(self, path):
+        """The read of the ZooKeeper backend's session watch: answered."""
+        return FakeAsyncResult(None)
+
 
 class CoordinationTestCase(base.BaseTestCase):
     url = 'file:///nonexistent-test-dir'

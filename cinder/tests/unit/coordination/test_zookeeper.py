@@ -76,6 +76,9 @@ class FakeKazooClient(object):
         self.nodes = {}
         self.calls = []
         self.reads = []            # scripted answers of the next reads
+        #: Scripted answers of the next exists (the session watch's
+        #: reads): an exception, or a callable run before the answer.
+        self.exists_answers = []
         self.acquire_errors = []
         self.unnoticed_expiry = False
         # The connection handler, its reconnect policy and handshake.
@@ -122,6 +125,18 @@ class FakeKazooClient(object):
             result.set_exception(answer)
         elif answer is not PENDING:
             result.set(answer)
+        return result
+
+    def exists_async(self, path):
+        self.request(('exists', path))
+        result = self.handler.async_result()
+        answer = self.exists_answers.pop(0) if self.exists_answers else None
+        if callable(answer):
+            answer = answer()
+        if isinstance(answer, Exception):
+            result.set_exception(answer)
+        else:
+            result.set(None)
         return result
 
     def get(self, path):
@@ -435,122 +450,4 @@ class ZooKeeperPrivateAttributeTestCase(ZooKeeperTestCase):
         self.assertIn('tooz %s ' % importlib.metadata.version('tooz'),
                       str(exc))
         self.assertIn("'_lock'", str(exc))
-        self.assertFalse(self.coordinator.started)
-
-
-class ZooKeeperFenceTestCase(ZooKeeperTestCase):
-    """A dropped connection starts the deadline; a reconnect ends it."""
-
-    def test_locks_are_declared_lost_before_the_session_can_expire(self):
-        lock = self.acquired()
-        fence = self.coordinator._fence
-        self.assertIsNone(fence.deadline(lock))
-        self.clock.now = 200.0
-        self.client.change_state('SUSPENDED')
-        # kazoo read nothing for 2/3 of the 10 s session: the server may
-        # have heard nothing since 193.33; it expires the session at
-        # 203.33 at the earliest; less the 1 s margin.
-        self.assertAlmostEqual(202.333, fence.deadline(lock), places=3)
-        self.clock.now = 202.3
-        fence.check()
-        self.assertIsNone(lock.lost)
-        self.clock.now = 202.34
-        fence.check()
-        self.assertIn('fenced', lock.lost)
-
-    def test_a_reconnect_in_time_keeps_the_locks(self):
-        lock = self.acquired()
-        fence = self.coordinator._fence
-        self.client.change_state('SUSPENDED')
-        self.client.change_state('CONNECTED')
-        self.assertIsNone(fence.deadline(lock))
-        self.clock.now += 1000
-        fence.check()
-        self.assertIsNone(lock.lost)
-
-    def test_a_margin_beyond_a_third_of_the_session_is_refused(self):
-        self.coordinator.stop()
-        self.fixture.config(group='coordination', fencing_margin=3.4)
-        e = self.assertRaises(coordination.ConfigurationError,
-                              self.coordinator.start)
-        self.assertIn('fencing_margin (3.4 s) must be smaller than 3.333 s, '
-                      'what is left of the 10 s session timeout', str(e))
-
-
-class ZooKeeperNegotiatedTimeoutTestCase(ZooKeeperTestCase):
-    """The server's session timeout counts, not the one asked for."""
-
-    def negotiate(self, ms):
-        """The server clamps every session timeout asked for to *ms*."""
-        self.client._connection.negotiated_ms = ms
-
-    def reconnect(self):
-        """kazoo reconnects: a handshake, then CONNECTED."""
-        self.client.change_state('SUSPENDED')
-        self.client._connection.handshake(self.driver.timeout * 1000)
-        self.client.change_state('CONNECTED')
-
-    def test_the_lease_is_the_negotiated_session_timeout(self):
-        self.negotiate(4000)
-        backend = self.start().backend
-        self.assertEqual(4.0, backend.lease())
-        self.assertEqual(10, backend.requested_lease())
-        self.assertEqual(4.0, self.coordinator._fence.lease)
-        self.assertIn('WARNING The ZooKeeper server of zookeeper://127.0.0.1:1'
-                      ' negotiated a session timeout of 4 s, not the 10 s '
-                      'requested', self.log.output)
-        self.assertIn('locks declared lost 1.0 s before their 4.0 s lease',
-                      self.log.output)
-
-    def test_the_fence_counts_with_the_negotiated_timeout(self):
-        self.negotiate(4000)
-        lock = self.acquired()
-        self.clock.now = 200.0
-        self.client.change_state('SUSPENDED')
-        # kazoo read nothing for 2/3 of the 4 s session: the server may
-        # have heard nothing since 197.33 and end the session at 201.33;
-        # less the 1 s margin. With the 10 s asked for: 202.33.
-        self.assertAlmostEqual(200.333,
-                               self.coordinator._fence.deadline(lock),
-                               places=3)
-
-    def test_a_margin_too_long_for_the_negotiated_timeout_is_refused(self):
-        # 2 s would do for the 10 s asked for (3.33 s left).
-        self.fixture.config(group='coordination', fencing_margin=2)
-        self.negotiate(4000)
-        e = self.assertRaises(coordination.ConfigurationError,
-                              self.coordinator.start)
-        self.assertIn('[coordination] fencing_margin (2.0 s) must be smaller '
-                      'than 1.333 s, what is left of the 4 s session timeout '
-                      'that the server of zookeeper://127.0.0.1:1 negotiated '
-                      '(10 s requested)', str(e))
-        self.assertFalse(self.coordinator.started)
-
-    def test_the_fence_follows_a_timeout_negotiated_at_reconnection(self):
-        lock = self.acquired()
-        fence = self.coordinator._fence
-        self.assertEqual(10.0, fence.lease)
-        # Another server of the ensemble allows shorter sessions.
-        self.negotiate(4000)
-        self.reconnect()
-        self.assertEqual(4.0, fence.lease)
-        self.assertEqual(4.0, self.coordinator.backend.lease())
-        self.assertIn('negotiated a session timeout of 4 s at the '
-                      'reconnection (10 s before)', self.log.output)
-        self.clock.now = 300.0
-        self.client.change_state('SUSPENDED')
-        self.assertAlmostEqual(300.333, fence.deadline(lock), places=3)
-        # And longer ones: counted from the handshake that negotiated them.
-        self.negotiate(10000)
-        self.reconnect()
-        self.assertEqual(10.0, fence.lease)
-
-    def test_a_start_that_sees_no_handshake_fails(self):
-        # A kazoo that no longer sends its handshake through _invoke.
-        self.driver.start = lambda start_heart=False: None
-        e = self.assertRaises(coordination.ConfigurationError,
-                              self.coordinator.start)
-        self.assertIn('kazoo %s cannot be used' %
-                      importlib.metadata.version('kazoo'), str(e))
-        self.assertIn('_invoke', str(e))
         self.assertFalse(self.coordinator.started)
