@@ -170,7 +170,7 @@ class Coordinator(loss.LossDetection):
                         round(left - opts.fencing_margin, 3))
         fence = fence_mod.Fence(
             self._held_locks, self._mark_lost, lease, opts.fencing_margin,
-            renewed_by_heartbeat=backend.renewals_reported(),
+            renewals_reported=backend.renewals_reported(),
             clock=self._clock)
         fence.start()
         return fence

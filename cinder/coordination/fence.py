@@ -33,9 +33,7 @@ key no earlier than ``sent + left``, so a renewal that never arrived
 shows as less time left. A session backend (ZooKeeper) reports each
 request its server answered, which renewed the session and every lock
 of it (:meth:`Fence.session_renewed`). A backend that reports no
-renewals has no deadline while connected; when the connection is lost
-the backend says since when the server may have heard nothing
-(:meth:`Fence.in_doubt`), and the deadline counts from then.
+renewals gets no deadline.
 """
 
 import logging
@@ -57,10 +55,9 @@ class Fence(object):
     :param lease: seconds the server keeps a lock without renewal.
     :param margin: seconds before the earliest possible end of the lease
         at which locks are declared lost.
-    :param renewed_by_heartbeat: True for backends that report their
+    :param renewals_reported: True for backends that report their
         renewals (lease backends, ZooKeeper): a deadline applies from
-        each lock's acquire on. False: none applies until
-        :meth:`in_doubt`.
+        each lock's acquire on. False: no deadline applies.
     :param clock: the monotonic clock of the coordinator.
 
     Failure behaviour: the fence never talks to the backend and cannot
@@ -69,7 +66,7 @@ class Fence(object):
     """
 
     def __init__(self, held, expire, lease, margin,
-                 renewed_by_heartbeat=True, clock=time.monotonic):
+                 renewals_reported=True, clock=time.monotonic):
         self._held = held
         self._expire = expire
         self.lease = float(lease)
@@ -78,14 +75,10 @@ class Fence(object):
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = None
-        #: Clock time since which the server may have heard nothing (a
-        #: session backend in doubt); None otherwise.
-        self._since = None
         #: Clock time of the last request the server of a session
         #: backend answered (:meth:`session_renewed`); None until then.
         self._session_renewed_at = None
-        self._open = renewed_by_heartbeat
-        self._heartbeat = renewed_by_heartbeat
+        self._open = renewals_reported
         #: Bumped by every change, so that the thread never waits past
         #: a deadline it has not seen.
         self._changes = 0
@@ -133,26 +126,6 @@ class Fence(object):
                     self.lease = float(lease)
             self._changed()
 
-    def in_doubt(self, since):
-        """The server may have heard nothing from us since *since*.
-
-        For a session backend that lost its connection; a later
-        :meth:`resumed` ends the doubt.
-        """
-        with self._cond:
-            if not self._open:
-                self._open = True
-                self._since = since
-            self._changed()
-
-    def resumed(self):
-        """The session backend is connected again, its session alive."""
-        with self._cond:
-            if not self._heartbeat:
-                self._open = False
-                self._since = None
-            self._changed()
-
     def poke(self):
         """A lock was acquired: its deadline may be the next one."""
         with self._cond:
@@ -185,9 +158,6 @@ class Fence(object):
         if session is not None and session > start:
             start, what = session, ('the last renewal that reached the '
                                     'backend was sent')
-        if self._since is not None and self._since > start:
-            start, what = self._since, ('the last renewal that reached the '
-                                        'backend was sent')
         return start, what
 
     def check(self):

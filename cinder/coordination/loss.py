@@ -59,18 +59,6 @@ class LossDetection(object):
         with self._held_lock:
             return list(self._held)
 
-    def _in_doubt(self, since):
-        """The backend may have heard nothing from us since *since*."""
-        fence = self._fence
-        if fence is not None:
-            fence.in_doubt(since)
-
-    def _resumed(self):
-        """The session backend is connected again, its session alive."""
-        fence = self._fence
-        if fence is not None:
-            fence.resumed()
-
     def _confirm_lease(self, lock):
         """Credit *lock*, just acquired after a wait, with its lease.
 

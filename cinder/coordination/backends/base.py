@@ -173,8 +173,7 @@ class Backend(object):
 
         True: the self-fencing deadline of a lock counts from its acquire
         and from the last renewal (a lease backend's heartbeat, the
-        ZooKeeper session watch). False: none applies until the backend
-        reports a loss of contact (:meth:`.Fence.in_doubt`).
+        ZooKeeper session watch). False: none applies.
         """
         return self.needs_heartbeat
 

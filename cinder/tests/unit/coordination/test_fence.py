@@ -53,10 +53,10 @@ class FenceTestCase(base.BaseTestCase):
 
         self.expire = expire
 
-    def fence(self, heartbeat=True):
+    def fence(self, renewals_reported=True):
         return fence_mod.Fence(lambda: list(self.held), self.expire,
                                lease=10, margin=1,
-                               renewed_by_heartbeat=heartbeat,
+                               renewals_reported=renewals_reported,
                                clock=self.clock)
 
     def test_each_lock_counts_from_its_own_last_confirmed_renewal(self):
@@ -137,26 +137,14 @@ class FenceTestCase(base.BaseTestCase):
                       'backend confirmed dates from 9.0s ago and no '
                       'renewal got through since', lock.lost)
 
-    def test_a_session_backend_has_no_deadline_while_connected(self):
-        fence = self.fence(heartbeat=False)
+    def test_a_backend_that_reports_no_renewals_has_no_deadline(self):
+        fence = self.fence(renewals_reported=False)
         lock = _lock('vol', 100.0)
         self.held.append(lock)
         self.assertIsNone(fence.deadline(lock))
         self.clock.now = 1000.0
         self.assertIsNone(fence.check())
         self.assertIsNone(lock.lost)
-        fence.in_doubt(995.0)
-        self.assertEqual(1004.0, fence.deadline(lock))
-        fence.in_doubt(999.0)       # still the first moment of doubt
-        self.assertEqual(1004.0, fence.deadline(lock))
-        fence.resumed()
-        self.assertIsNone(fence.deadline(lock))
-
-    def test_a_lease_backend_keeps_its_deadline_when_resumed(self):
-        fence = self.fence()
-        lock = _lock('vol', 100.0)
-        fence.resumed()
-        self.assertEqual(109.0, fence.deadline(lock))
 
     def test_an_expire_that_fails_does_not_spare_the_others(self):
         fence = self.fence()
