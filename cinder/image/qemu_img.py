@@ -182,6 +182,7 @@ def create(path, fmt, size_bytes, backing_file=None, backing_fmt=None,
            preallocation=None):
     """Create an image of *size_bytes* at *path* in format *fmt*.
 
+    :param size_bytes: None for the size of *backing_file*.
     :param backing_file: makes the new image an overlay of this file; a
         relative name is relative to the directory of *path*.
     :param backing_fmt: the backing file's format; required with
@@ -193,7 +194,9 @@ def create(path, fmt, size_bytes, backing_file=None, backing_fmt=None,
                                        backing_fmt)
     if preallocation:
         args += ['-o', 'preallocation=%s' % preallocation]
-    args += [path, int(size_bytes)]
+    args.append(path)
+    if size_bytes is not None:
+        args.append(int(size_bytes))
     _run('create', *args)
 
 

@@ -17,7 +17,8 @@
 * ``cycles``: rows of :func:`cinder.tests.bench.lockcycle.result`;
 * ``heartbeat``: ``{backend: ...}`` of
   :func:`cinder.tests.bench.heartbeat.measure`;
-* ``scaling``: results of :func:`cinder.tests.bench.scaling.run`.
+* ``scaling``: results of :func:`cinder.tests.bench.scaling.run`;
+* ``grow``: the result of :func:`cinder.tests.bench.grow.run`.
 
 Any of them may be missing (a phase not run); the targets it feeds are then
 reported as not measured.
@@ -242,6 +243,23 @@ def rewrites_table(results):
     return title, headers, rows
 
 
+def grow_table(results):
+    """Extending a base alone: in place (the window) and copy-on-write."""
+    measured = results.get('grow') or {}
+    cells = {}
+    for row in measured.get('rows', ()):
+        key = (row['format'], '+%d GiB' % row['added_gib'], row['mode'])
+        cells.setdefault(key, {})[row['way']] = fmt_time(row['seconds'])
+    headers = ['Base', 'Added', 'Preallocation', 'In place (window)',
+               'Copy-on-write']
+    rows = [list(key) + [ways.get('in place', '-'),
+                         ways.get('copy-on-write', '-')]
+            for key, ways in cells.items()]
+    title = ('Extending a volume whose chain is its base alone (%s MiB): '
+             'time' % measured.get('base_mib', '?'))
+    return title, headers, rows
+
+
 def share_table(results):
     measured = results.get('share') or {}
     headers = ['Volumes on the share', 'Snapshot create + delete p50',
@@ -417,6 +435,8 @@ def tables(results):
         out.append(bus_table(results))
     if results.get('rewrites'):
         out.append(rewrites_table(results))
+    if results.get('grow'):
+        out.append(grow_table(results))
     if results.get('share'):
         out.append(share_table(results))
     out.append(targets_table(results.get('targets') or evaluate(results)))

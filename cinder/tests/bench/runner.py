@@ -36,6 +36,7 @@ import time
 from cinder.stress import lockservers
 from cinder.stress import netns
 from cinder.tests.bench import bus
+from cinder.tests.bench import grow
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import lockcycle
 from cinder.tests.bench import report
@@ -46,7 +47,8 @@ from cinder.tests.bench import subjects
 from cinder.tests.bench import workers
 
 BACKENDS = ('file', 'redis', 'zookeeper', 'etcd')
-PHASES = ('cycles', 'heartbeat', 'scaling', 'bus', 'rewrites', 'share')
+PHASES = ('cycles', 'heartbeat', 'scaling', 'bus', 'rewrites', 'grow',
+          'share')
 HOSTS = ('local', 'netns')
 
 #: (full run, --quick) defaults of the options that --quick shortens.
@@ -57,6 +59,7 @@ DEFAULTS = {
     'requests': (150, 40),
     'bus_requests': (1000, 100),
     'rewrite_size': (1024, 128),
+    'grow_sizes': ([1, 4], [1]),
     'share_volumes': ([100, 1000, 10000], [100, 1000]),
 }
 
@@ -132,7 +135,11 @@ def parse_args(argv):
                         help='backends of the scaling runs (--backends)')
     parser.add_argument('--rewrite-size', type=int,
                         help='MiB of the volume of the rewrites phase '
+                             'and of the base of the grow phase '
                              '(1024; --quick 128)')
+    parser.add_argument('--grow-sizes', type=_counts,
+                        help='GiB added by each grow of the grow phase '
+                             '(1,4; --quick 1)')
     parser.add_argument('--share-volumes', type=_counts,
                         help='volumes on the share of each step of the '
                              'share phase (100,1000,10000; --quick '
@@ -343,6 +350,9 @@ def collect(args, work_dir, progress):
         if 'rewrites' in args.phases:
             results['rewrites'] = rewrites.run(work_dir, args.rewrite_size,
                                                progress)
+        if 'grow' in args.phases:
+            results['grow'] = grow.run(work_dir, args.rewrite_size,
+                                       args.grow_sizes, progress)
         if 'share' in args.phases:
             results['share'] = share.run(work_dir, args.share_volumes,
                                          progress=progress)

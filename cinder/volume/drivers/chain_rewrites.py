@@ -83,6 +83,13 @@ class InPlace(object):
     its ``qemu-img`` runs (see the RemoteFS module doc, "Fencing") goes on
     rewriting a file the next holder may already use, until its service
     kills that ``qemu-img``.
+
+    For a grow that window is ``qemu-img info`` and ``resize`` of the
+    active image, measured by ``tox -e bench`` (its ``grow`` phase, a raw
+    base of 1 GiB grown by 1, 4 and 16 GiB on a local disk): 46-57 ms
+    sparse and 53-68 ms with ``falloc``, whatever the size added; but
+    where ``fallocate(2)`` fails, as on NFS mounts older than 4.2,
+    ``falloc`` writes every block added: 1.45 s, 5.3 s and 41 s.
     """
 
     copy_on_write = False
@@ -127,11 +134,14 @@ class CopyOnWrite(object):
       child, whose headers name the image under them;
     * grow: the active image's own data.
 
-    Two cases copy nothing. A snapshot whose file is the base of the chain
-    is only forgotten: the file stays, as the base of the volume (copying
-    it would copy the whole volume). A volume whose chain is its base
-    alone is grown in place (copying it would copy the whole volume
-    too): :class:`InPlace`'s window remains for that ``resize`` only.
+    Two cases copy nothing, because a copy of the base would copy the
+    whole volume. A snapshot whose file is the base of the chain is only
+    forgotten: the file stays, as the base of the volume. A volume whose
+    chain is its base alone is grown by a new qcow2 overlay of the new
+    size over the base, which becomes the active image: the base is not
+    written. With *preallocation* only the space added is preallocated,
+    in the overlay; what the guest writes below the old size then goes
+    into the overlay too, unallocated until written, as after a snapshot.
 
     If a step fails before the commit, the new files are removed (unless
     the lock was lost); after the commit, the files replaced are deleted.
@@ -187,11 +197,29 @@ class CopyOnWrite(object):
                                    merged)
         return Rewrite(renames, list(chain.made), [name] + list(renames))
 
+    def _overlay(self, chain, size, preallocation):
+        """A new qcow2 overlay of *size* bytes over the base alone."""
+        base = chain.names[0]
+        new = chain.new_name()
+        coordination.ensure_locks_held(step='create %s' % new)
+        chain.made.append(new)
+        # Preallocated, it is made at the base's size and then grown:
+        # qemu-img creates no preallocated qcow2 image over a backing file,
+        # and a resize preallocates only the space it adds.
+        qemu_img.create(chain.path(new), 'qcow2',
+                        None if preallocation else size, backing_file=base,
+                        backing_fmt=chain.fmt_of(base))
+        if preallocation:
+            coordination.ensure_locks_held(step='create %s' % new)
+            qemu_img.resize(chain.path(new), size, 'qcow2',
+                            preallocation=preallocation)
+        return Rewrite({base: new}, list(chain.made), [])
+
     def grow(self, chain, size, preallocation=None):
         """Grow the volume (its active image) to *size* bytes."""
         active = chain.names[0]
         if len(chain.names) == 1:
-            return InPlace().grow(chain, size, preallocation)
+            return self._overlay(chain, size, preallocation)
         grown = self._copy(chain, active, chain.below(0))
         coordination.ensure_locks_held(step='create %s' % grown)
         qemu_img.resize(chain.path(grown), size, 'qcow2',

@@ -93,8 +93,9 @@ nfs_opts = [
                      'It costs copies: deleting the newest snapshot copies '
                      'the snapshot\'s data and the volume\'s changes since, '
                      'deleting an older one copies every image above it, '
-                     'extending copies the active image (the whole volume '
-                     'without snapshots). False rewrites in place: faster, '
+                     'extending copies the active overlay (a volume '
+                     'without one gets a new overlay over its base). False '
+                     'rewrites in place: faster, '
                      'but a frozen holder\'s qemu-img may write on after '
                      'another service took the volume.'),
 ]

@@ -137,6 +137,29 @@ class FormatTestCase(base.BaseTestCase):
         self.assertEqual(['grow', '-', '200.0 ms, 128.0 MiB', '-'], rows[1])
         self.assertEqual(2, len(rows))
 
+    def test_grow_table_puts_the_two_ways_side_by_side(self):
+        results = {'grow': {'base_mib': 1024, 'rows': [
+            {'format': 'raw', 'added_gib': 16, 'mode': 'sparse',
+             'way': 'in place', 'seconds': 0.045},
+            {'format': 'raw', 'added_gib': 16, 'mode': 'sparse',
+             'way': 'copy-on-write', 'seconds': 0.01},
+            {'format': 'raw', 'added_gib': 16,
+             'mode': 'falloc, no fallocate(2)', 'way': 'in place',
+             'seconds': 42.5},
+            {'format': 'raw', 'added_gib': 16,
+             'mode': 'falloc, no fallocate(2)', 'way': 'copy-on-write',
+             'seconds': None}]}}
+        title, headers, rows = report.grow_table(results)
+        self.assertIn('base alone (1024 MiB)', title)
+        self.assertEqual(['Base', 'Added', 'Preallocation',
+                          'In place (window)', 'Copy-on-write'], headers)
+        self.assertEqual([
+            ['raw', '+16 GiB', 'sparse', '45.0 ms', '10.0 ms'],
+            ['raw', '+16 GiB', 'falloc, no fallocate(2)', '42.50 s', '-']],
+            rows)
+        self.assertIn(title, report.render(results))
+        self.assertNotIn('base alone', report.render({}))
+
     def test_share_table_and_targets(self):
         rows = [{'volumes': 100, 'snapshot_p50': 0.3, 'snapshot_max': 0.4,
                  'record_p50': 0.001, 'clean_seconds': 0.01,

@@ -16,10 +16,12 @@ Only local file locks and in-process fakes: no lock server, no
 ``cinder-volume`` process, no timing assertion.
 """
 
+import concurrent.futures
 import io
 import json
 import multiprocessing
 import os
+import platform
 import threading
 import time
 from unittest import mock
@@ -31,6 +33,7 @@ from oslotest import base
 from cinder import messaging
 from cinder.tests.bench import bus
 from cinder.tests.bench import driver as bench_driver
+from cinder.tests.bench import grow
 from cinder.tests.bench import heartbeat
 from cinder.tests.bench import report
 from cinder.tests.bench import runner
@@ -279,6 +282,34 @@ class BusTestCase(base.BaseTestCase):
         self.assertEqual(['local', 'call', '2', '2.00 ms', '4.00 ms',
                           '5.00 ms'], rows[0])
         self.assertIn(title, report.render(results))
+
+
+class GrowTestCase(base.BaseTestCase):
+
+    def test_fallocate_fails_only_in_a_process_that_denies_it(self):
+        if platform.machine() not in grow.FALLOCATE_SYSCALL:
+            self.skipTest('no system call numbers for %s' %
+                          platform.machine())
+        directory = self.useFixture(fixtures.TempDir()).path
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context('spawn'),
+                initializer=grow.deny_fallocate) as denying:
+            self.assertTrue(denying.submit(grow.fallocate_fails,
+                                           directory).result())
+        self.assertFalse(grow.fallocate_fails(directory))
+
+    def test_a_grow_where_fallocate_is_not_denied_is_not_measured(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.assertIsNone(grow.measure(
+            os.path.join(directory, 'grow'), 'raw', 1024 * 1024,
+            2 * 1024 * 1024, 'falloc', grow.WAYS[0][1], denied=True))
+        self.assertEqual([], os.listdir(directory))
+
+    def test_defaults_and_quick(self):
+        self.assertEqual([1, 4], runner.parse_args([]).grow_sizes)
+        self.assertEqual([1], runner.parse_args(['--quick']).grow_sizes)
+        self.assertIn('grow', runner.parse_args([]).phases)
 
 
 class LatencyDriverTestCase(base.BaseTestCase):

@@ -22,6 +22,7 @@ import fixtures
 from oslo_concurrency import processutils
 from oslotest import base
 
+from cinder.common import processes
 from cinder import exception
 from cinder.image import qemu_img
 from cinder.tests import processes_fixture
@@ -279,6 +280,34 @@ class QemuImgTestCase(base.BaseTestCase):
                           self.path('a'), MiB, 'qcow2')
         self.assertEqual(3 * MiB, qemu_img.info(self.path('a'),
                                                 'qcow2').virtual_size)
+
+    def test_a_smaller_size_is_refused_before_qemu_img_resize_runs(self):
+        qemu_img.create(self.path('a'), 'raw', 3 * MiB)
+        with mock.patch.object(processes, 'execute',
+                               wraps=processes.execute) as execute:
+            e = self.assertRaises(exception.InvalidInput, qemu_img.resize,
+                                  self.path('a'), MiB, 'raw')
+        self.assertIn('shrinking is not supported', str(e))
+        self.assertEqual(['info'], [c[0][1] for c in execute.call_args_list])
+        self.assertEqual(3 * MiB, os.stat(self.path('a')).st_size)
+
+    def test_an_image_grown_after_the_size_check_is_not_shrunk(self):
+        # A stale holder read the size, then another holder grew the
+        # image: qemu-img itself refuses to shrink, asked without --shrink.
+        for fmt in ('raw', 'qcow2'):
+            path = self.path('a.' + fmt)
+            qemu_img.create(path, fmt, MiB)
+            stale = qemu_img.info(path, fmt)
+            qemu_img.resize(path, 3 * MiB, fmt)
+            with mock.patch.object(qemu_img, 'info', return_value=stale), \
+                    mock.patch.object(processes, 'execute',
+                                      wraps=processes.execute) as execute:
+                self.assertRaises(exception.VolumeDriverException,
+                                  qemu_img.resize, path, 2 * MiB, fmt)
+            self.assertEqual(['resize'],
+                             [c[0][1] for c in execute.call_args_list])
+            self.assertNotIn('--shrink', execute.call_args[0])
+            self.assertEqual(3 * MiB, qemu_img.info(path, fmt).virtual_size)
 
     def test_resize_preallocates_the_new_space(self):
         qemu_img.create(self.path('a'), 'raw', MiB)

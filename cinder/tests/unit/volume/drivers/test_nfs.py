@@ -32,6 +32,7 @@ from cinder.volume import driver as volume_driver
 from cinder.volume.drivers import nfs
 from cinder.volume import fenced_record
 
+MiB = 1024 ** 2
 GiB = 1024 ** 3
 REAL_CREATE = qemu_img.create
 
@@ -346,10 +347,25 @@ class NfsVolumeTestCase(NfsTestCase):
         with mock.patch.object(qemu_img, 'create',
                                side_effect=self.fake_create):
             volume.update(self.driver.create_volume(volume))
+        # Copy-on-write: the space added is preallocated in the new
+        # overlay, made at the base's size; the base is not resized.
         with mock.patch.object(qemu_img, 'resize') as resize:
             self.driver.extend_volume(volume, 3)
+        overlay = self.driver.local_path(volume)
+        self.assertNotEqual(volume.name, os.path.basename(overlay))
+        resize.assert_called_once_with(overlay, 3 * GiB, 'qcow2',
+                                       preallocation='falloc')
+        self.assertEqual(MiB, qemu_img.info(overlay, 'qcow2').virtual_size)
+        # In place: the base is resized.
+        self.fixture.config(nfs_copy_on_write=False)
+        other = objects.Volume(size=1)
+        with mock.patch.object(qemu_img, 'create',
+                               side_effect=self.fake_create):
+            other.update(self.driver.create_volume(other))
+        with mock.patch.object(qemu_img, 'resize') as resize:
+            self.driver.extend_volume(other, 3)
         resize.assert_called_once_with(
-            self.driver.local_path(volume), 3 * GiB, 'raw',
+            os.path.join(self.share, other.name), 3 * GiB, 'raw',
             preallocation='falloc')
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertFalse(stats['thin_provisioning_support'])

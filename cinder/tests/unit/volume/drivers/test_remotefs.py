@@ -58,6 +58,7 @@ class DirDriver(remotefs.RemoteFSSnapDriver):
     volume_format = 'raw'
     snapshots = True
     copy_on_write = True
+    sparse = True
 
     def _load_shares_config(self):
         return collections.OrderedDict((s, None) for s in self.share_list)
@@ -74,6 +75,9 @@ class DirDriver(remotefs.RemoteFSSnapDriver):
 
     def _snapshots_supported(self):
         return self.snapshots
+
+    def _sparse_volumes(self):
+        return self.sparse
 
     def _copy_on_write(self):
         return self.copy_on_write
@@ -437,14 +441,21 @@ class SnapshotChainTestCase(DriverTestCase):
 
     def test_no_image_the_chain_uses_is_written(self):
         # Copy-on-write: every file the volume used before a delete or an
-        # extend is, byte for byte, as it was, or gone; in place, the
-        # images are rewritten.
+        # extend is, byte for byte, as it was, or gone, the base of a
+        # volume without snapshots included; in place, the images are
+        # rewritten.
+        alone = self.create_volume()
+        self.write(alone, 0x11, '0')
         volume, snaps = self.make_three_snapshots()
-        for change in (lambda: self.driver.delete_snapshot(snaps['s2'][0]),
-                       lambda: self.driver.delete_snapshot(snaps['s3'][0]),
-                       lambda: self.driver.extend_volume(volume, 2)):
+        for target, change in (
+                (alone, lambda: self.driver.extend_volume(alone, 2)),
+                (volume, lambda: self.driver.delete_snapshot(
+                    snaps['s2'][0])),
+                (volume, lambda: self.driver.delete_snapshot(
+                    snaps['s3'][0])),
+                (volume, lambda: self.driver.extend_volume(volume, 2))):
             before = {name: self.digest(name)
-                      for name in self.assertChainSound(volume)}
+                      for name in self.assertChainSound(target)}
             change()
             after = {name: self.digest(name) for name in before
                      if os.path.exists(os.path.join(self.share, name))}
@@ -452,6 +463,43 @@ class SnapshotChainTestCase(DriverTestCase):
             self.assertEqual([] if self.copy_on_write else changed, changed)
             if not self.copy_on_write:
                 self.assertNotEqual([], changed)
+
+    def test_every_operation_works_after_an_extend_of_the_base_alone(self):
+        # Copy-on-write, the base is never grown: the volume is an overlay
+        # over it from the first extend on.
+        volume = self.create_volume()
+        base = os.path.join(self.share, volume.name)
+        self.write(volume, 0x11, '0')
+        self.driver.extend_volume(volume, 2)
+        self.assertEqual(GiB if self.copy_on_write else 2 * GiB,
+                         qemu_img.info(base, 'raw').virtual_size)
+        self.assertEqual(2 * GiB, qemu_img.info(*self.active(volume))
+                         .virtual_size)
+        far = str(GiB + 65536)
+        self.write(volume, 0x22, far)
+        s1 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s1)
+        self.write(volume, 0x33, '64k')
+        self.driver.revert_to_snapshot(volume, s1)
+        shown = {'0': 0x11, '64k': 0x00, far: 0x22, str(GiB): 0x00}
+        self.assertImageReads(self.active(volume), shown)
+        self.write(volume, 0x44, '128k')
+        s2 = objects.Snapshot(volume=volume)
+        self.driver.create_snapshot(s2)
+        self.driver.delete_snapshot(s1)
+        self.driver.extend_volume(volume, 3)
+        shown['128k'] = 0x44
+        self.assertImageReads(self.snapshot_image(s2), shown)
+        self.driver.delete_snapshot(s2)
+        self.assertImageReads(self.active(volume), shown)
+        self.assertEqual(3 * GiB, qemu_img.info(*self.active(volume))
+                         .virtual_size)
+        self.assertChainSound(volume)
+        clone = objects.Volume(size=3)
+        clone.update(self.driver.create_cloned_volume(clone, volume))
+        self.assertImageReads(self.active(clone), shown)
+        if self.copy_on_write:
+            self.assertEqual(GiB, qemu_img.info(base, 'raw').virtual_size)
 
     def digest(self, name):
         with open(os.path.join(self.share, name), 'rb') as f:
@@ -584,10 +632,18 @@ class VolumeTestCase(DriverTestCase):
         self.driver.delete_volume(objects.Volume())
 
     def test_extend_without_snapshots(self):
+        # Copy-on-write: a new overlay of the new size over the base.
         volume = self.create_volume()
+        self.write(volume, 0x11, '0')
         self.driver.extend_volume(volume, 3)
         self.assertEqual(3 * GiB, qemu_img.info(
-            self.driver.local_path(volume), 'raw').virtual_size)
+            *self.active(volume)).virtual_size)
+        self.assertEqual([self.info(volume)['active'], volume.name],
+                         self.assertChainSound(volume))
+        self.assertEqual(GiB, os.stat(os.path.join(self.share,
+                                                   volume.name)).st_size)
+        self.assertImageReads(self.active(volume), {
+            '0': 0x11, str(GiB): 0x00, str(3 * GiB - 65536): 0x00})
 
     def test_extend_with_snapshot_then_delete_it(self):
         volume = self.create_volume()

@@ -453,6 +453,22 @@ class CopyOnWriteLockLossTestCase(ShareFilesTestCase):
             lambda: self.driver.extend_volume(volume, 2), volume,
             'convert', 'resize')
 
+    def test_grow_of_the_base_alone(self):
+        # Lost once the overlay is made (preallocated, before the overlay
+        # grows): the volume is still its base alone, as it was.
+        volume = self.create_volume()
+        self.write(volume, 0x11, '0')
+        info = self.info(volume)
+        for sparse in (True, False):
+            self.driver.sparse = sparse
+            self.assertStopsAfter(
+                qemu_img, 'create',
+                lambda: self.driver.extend_volume(volume, 2))
+            self.assertEqual(info, self.info(volume))
+            self.assertImageReads(self.active(volume), {'0': 0x11})
+            self.assertEqual(test_remotefs.GiB, qemu_img.info(
+                *self.active(volume)).virtual_size)
+
 
 class StepsTestCase(ShareFilesTestCase):
     """Each check before a step names the file the step changes.
@@ -493,6 +509,16 @@ class StepsTestCase(ShareFilesTestCase):
         self.assertStepsNameChanges(
             lambda: volume.update(self.driver.create_volume(volume)))
         self.assertStepsNameChanges(lambda: self.driver.delete_volume(volume))
+
+    def test_extend_of_the_base_alone(self):
+        volume = self.create_volume()
+        steps = self.assertStepsNameChanges(
+            lambda: self.driver.extend_volume(volume, 2))
+        # After the claim of the info file: the grow.
+        self.assertTrue(steps[1].startswith(self.change_verb), steps)
+        self.assertEqual(self.copy_on_write,
+                         not any(step.startswith('rewrite ')
+                                 for step in steps), steps)
 
     def test_snapshots_revert_extend_and_copies(self):
         volume = self.create_volume()
@@ -616,6 +642,32 @@ class FencedOffTestCase(ShareFilesTestCase):
             self.assertEqual(claimed['files'][path], after[path], path)
         self.assertEqual({s1.id, s2.id},
                          set(self.info(volume)) - {'active', 'base_format'})
+
+    def test_a_grow_of_the_base_alone_is_never_used_after_a_newer_claim(
+            self):
+        # The holder is frozen right after its last check before the grow
+        # and another holder claims the volume: what it then does changes
+        # no file the newer holder uses, and its commit is refused.
+        volume = self.create_volume()
+        self.write(volume, 0x11, '0')
+        base = os.path.join(self.share, volume.name)
+        claimed = {}
+        real_check = coordination.ensure_locks_held
+
+        def check(*args, step=None, **kwargs):
+            real_check(*args, step=step, **kwargs)
+            if not claimed and step and step.split()[0] in ('create',
+                                                            'rewrite'):
+                self.other_holder(volume).claim(self.NEWER)
+                claimed['files'] = self.share_files()
+        with mock.patch.object(coordination, 'ensure_locks_held',
+                               side_effect=check):
+            self.assertRaises(coordination.FencedOff,
+                              self.driver.extend_volume, volume, 2)
+        self.assertEqual(claimed['files'][base], self.share_files()[base])
+        self.assertEqual(volume.name, self.info(volume)['active'])
+        self.assertEqual(test_remotefs.GiB,
+                         qemu_img.info(base, 'raw').virtual_size)
 
     def test_a_create_after_a_delete_by_a_newer_holder_is_refused(self):
         # The creator lost its lock while making the image; the next
