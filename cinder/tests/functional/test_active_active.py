@@ -40,6 +40,7 @@ the verdict can see it.
 
 import json
 import os
+import re
 import subprocess
 import threading
 
@@ -327,6 +328,56 @@ class ActiveActiveMixin(object):
             snap_file = os.path.join(self.share, info[second.id])
             if not self.reads(snap_file, 'qcow2', 0x22, MiB, MiB):
                 problems.append('snapshot %s lost its data' % second.id)
+        self.assert_verdict(problems)
+
+    def test_an_attach_during_a_rewrite_returns_the_new_active_file(self):
+        volume = objects.Volume(size=1)
+        self.a.call('create_volume', volume=volume)
+        zero = objects.Snapshot(volume=volume)
+        self.a.call('create_snapshot', snapshot=zero)
+        self.write(volume, 0x11, 0, MiB)
+        newest = objects.Snapshot(volume=volume)
+        self.a.call('create_snapshot', snapshot=newest)
+        self.write(volume, 0x22, MiB, MiB)
+        replaced = self.info(volume)['active']
+
+        # host-b deletes the newest snapshot with copy-on-write: it copies
+        # the snapshot's file and the active file, commits the second copy
+        # into the first (held here), commits the info file naming the
+        # first copy and deletes the old active file. host-a is asked to
+        # attach the volume meanwhile.
+        self.gate.arm('commit', 'fold')
+        deleting = Request(self.b, 'delete_snapshot', snapshot=newest)
+        self.gate.wait_until_held('fold')
+        attaching = Request(self.a, 'attach_volume', volume=volume,
+                            connector={'host': 'compute-1'})
+        waiting = re.compile(r'Acquiring lock "[^"]*nfs-%s" by "[^"]*\.'
+                             r'initialize_connection"' % volume.id)
+        qemu_gate.wait_for(
+            lambda: attaching.done or waiting.search(self.a.log()), 60,
+            'host-a to ask for the lock of its attach, or to answer')
+        self.release_when_decided('fold', 'host-a', 'nfs-%s' % volume.id,
+                                  attaching)
+        deleting.wait()
+        attaching.wait()
+
+        problems = ['%s failed: %s' % (r.method, r.error)
+                    for r in (deleting, attaching) if r.error is not None]
+        if not problems:
+            name = attaching.result.connection_info['data']['name']
+            path = os.path.join(self.share, name)
+            active = self.info(volume)['active']
+            if name != active:
+                problems.append('the attach returned %s (the active file '
+                                'was %s before the rewrite), the active '
+                                'file is %s' % (name, replaced, active))
+            if not os.path.exists(path):
+                problems.append('the attach returned %s, which the rewrite '
+                                'deleted' % name)
+            elif not (self.reads(path, 'qcow2', 0x11, 0, MiB) and
+                      self.reads(path, 'qcow2', 0x22, MiB, MiB)):
+                problems.append('the file the attach returned lacks data')
+        problems += self.chain_problems(volume, [zero.id])
         self.assert_verdict(problems)
 
 

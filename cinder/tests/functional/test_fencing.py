@@ -23,6 +23,11 @@ share (``FencedOff``), and the chain, the info file and every byte must
 be as B left them. Without the fencing of the info file, A's commit
 would replace B's and lose B's snapshot.
 
+The same frozen holder, in the middle of a snapshot delete that would
+make a copy of the active file the volume's, is fenced off by an attach
+on service B: the attach claims the info file, so the file it hands out
+stays the volume's, with what the host wrote into it.
+
 The file backend is not here: its locks cannot be lost while their
 holder lives, frozen or not.
 """
@@ -185,6 +190,55 @@ class FrozenHolderMixin(object):
         # B goes on with the volume.
         self.b.call('delete_snapshot', snapshot=first)
         self.assertEqual({newer.id}, self.assertChainSound(volume))
+
+    def test_an_attach_fences_off_a_frozen_rewrite(self):
+        volume = objects.Volume(size=1)
+        self.b.call('create_volume', volume=volume)
+        zero = objects.Snapshot(volume=volume)
+        self.b.call('create_snapshot', snapshot=zero)
+        self.write(volume, 0x11, 0)
+        newest = objects.Snapshot(volume=volume)
+        self.b.call('create_snapshot', snapshot=newest)
+        self.write(volume, 0x22, MiB)
+
+        # A deletes the newest snapshot with copy-on-write, and is held
+        # after the check of the commit that would make its copy the
+        # active file (the first commit step is its claim), then frozen.
+        self.holds.arm('commit', 'stale', skip=1)
+        stale = Request(self.a, 'delete_snapshot', snapshot=newest)
+        held = self.holds.wait_until_held('stale', 60)
+        self.assertIsNotNone(held, 'service A reached no commit in 60 s')
+        self.assertEqual('commit %s.info' % volume.name, held['step'])
+        self.a.pause()
+        qemu_gate.wait_for(
+            lambda: self.lock_is_free('nfs-%s' % volume.id), 60,
+            'the frozen holder\'s lock to be free on the server')
+
+        # B attaches the volume; the host writes into the file it got.
+        attachment = self.b.call('attach_volume', volume=volume,
+                                 connector={'host': 'compute-1'})
+        name = attachment.connection_info['data']['name']
+        test_active_active.run(
+            'qemu-io', '-f', 'qcow2', '-c',
+            'write -P %d %d %d' % (0x33, 2 * MiB, MiB),
+            os.path.join(self.share, name))
+
+        self.a.resume()
+        self.holds.release('stale')
+        stale.wait()
+        self.assertIsNotNone(stale.error, 'the stale delete succeeded')
+
+        # The file the attach returned is still the volume's active file,
+        # with what the host wrote.
+        self.assertEqual(name, self.info(volume)['active'],
+                         'the stale commit replaced the attached file')
+        self.assertEqual({zero.id, newest.id}, self.assertChainSound(volume))
+        active = self.image(volume, name)
+        for pattern, offset in ((0x11, 0), (0x22, MiB), (0x33, 2 * MiB)):
+            self.assertTrue(self.reads(active, pattern, offset),
+                            'the volume lost 0x%x at %d' % (pattern, offset))
+        self.assertIn('FencedOff: %s' % os.path.join(
+            self.share, volume.name + '.info'), self.a.log())
 
 
 class RedisFrozenHolderTest(FrozenHolderMixin, testtools.TestCase):

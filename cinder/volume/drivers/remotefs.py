@@ -1240,8 +1240,24 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def initialize_connection(self, volume, connector):
-        """Tell the host where the active image is and in which format."""
-        directory, info = self._load(volume)
+        """Tell the host where the active image is and in which format.
+
+        The active file of the newest generation of the info file, which
+        the attach claims like an operation that changes the volume (see
+        the module doc): a rewrite by an older holder of the lock, which
+        would replace that file, can no longer be committed. Right before
+        the answer the claim is checked (:meth:`_ensure_claim_stands`):
+        a holder that lost its lock meanwhile, to a newer holder that
+        claimed the volume (and may have replaced and deleted that file),
+        answers nothing. What a holder frozen after that check can still
+        answer is in the admin guide ("Fencing at the storage").
+
+        :raises FencedOff: a newer holder claimed the volume before the
+            answer; nothing was returned.
+        :raises VolumeNotFound: see :meth:`_load`.
+        :raises VolumeDriverException: see :meth:`_load`.
+        """
+        directory, info = self._load(volume, claim=True)
         data = {
             'export': volume.provider_location,
             'name': info.active,
@@ -1250,7 +1266,23 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         options = self._connection_options(volume.provider_location)
         if options:
             data['options'] = options
+        self._ensure_claim_stands(directory, volume, info)
         return {'driver_volume_type': self.driver_volume_type, 'data': data}
+
+    def _ensure_claim_stands(self, directory, volume, info):
+        """Fail unless *info*, as claimed, is still the newest generation.
+
+        A read of the claimed generation and a lookup of the next one's
+        name on the share (:meth:`FencedRecord.ensure_newest
+        <cinder.volume.fenced_record.FencedRecord.ensure_newest>`), no
+        write.
+
+        :raises FencedOff: another holder claimed or ended the record
+            since.
+        :raises LockLost: the lock was lost, as far as this service knows.
+        """
+        record, token = self._writer(directory, volume)
+        record.ensure_newest(token, info.generation)
 
     def terminate_connection(self, volume, connector):
         """Nothing to undo: the host unmounts the share itself."""
