@@ -15,6 +15,8 @@
 Usage::
 
     cinder-manage [--config-file FILE] coordination check [--json]
+    cinder-manage [--config-file FILE] coordination advance-tokens
+                                                        [--dry-run]
     cinder-manage [--config-file FILE] util clean_locks [--services-offline]
                                                         [--dry-run]
     cinder-manage [--config-file FILE] service list [--json]
@@ -24,6 +26,15 @@ Usage::
 takes and releases a probe lock and prints what the backend guarantees.
 Exit status: 0 when all is well, 1 with warnings, 2 when the backend
 cannot be used.
+
+``coordination advance-tokens`` asks the configured volume driver for
+the highest fencing token of the lock backend's place on its storage and
+makes the backend give greater ones from now on (after its tokens went
+back: a Redis that lost its counter, a rebuilt ZooKeeper ensemble or etcd
+cluster). Exit status: 0 when the tokens are past those on the storage
+(or already were), 1 when nothing was changed though it may be needed
+(``--dry-run`` found them behind, or the driver keeps no tokens), 2 on an
+error.
 
 ``util clean_locks`` removes what the locks of volumes and snapshots that
 no longer exist leave behind (lock files of the file backend, parent
@@ -46,6 +57,7 @@ to standard error, or to ``--log-file``; the service's ``log_file`` and
 ``debug`` do not apply (:func:`cinder.cmd.common.setup_tool_logging`).
 """
 
+import contextlib
 import json
 import sys
 
@@ -58,6 +70,7 @@ from cinder import exception
 from cinder import lock_check
 from cinder import lock_cleanup
 from cinder import membership
+from cinder import token_advance
 from cinder import version
 from cinder.volume import driver as driver_mod
 
@@ -76,6 +89,34 @@ def coordination_check(conf, as_json=False, out=None):
         for label, text in report.lines():
             out.write('%-*s%s\n' % (width, label + ':', text))
     return report.exit_code
+
+
+def advance_tokens(conf, dry_run=False, out=None, coordinator=None):
+    """``coordination advance-tokens``; returns the exit status."""
+    out = out or sys.stdout
+    coordinator = coordinator or coordination.COORDINATOR
+    try:
+        coordinator.start()
+    except coordination.CoordinationError as e:
+        out.write('advance-tokens: the lock backend cannot be used: %s\n'
+                  % e)
+        return 2
+    outcome = token_advance.Outcome()
+    outcome.add('Lock backend', coordinator.backend.masked_url)
+    try:
+        with _volume_driver(conf) as volume_driver:
+            token_advance.advance(coordinator, volume_driver,
+                                  dry_run=dry_run, outcome=outcome)
+    except (coordination.CoordinationError, exception.CinderException,
+            OSError) as e:
+        outcome.status = token_advance.FAILED
+        outcome.add('FAILURE', str(e))
+    finally:
+        coordinator.stop()
+    width = max(len(label) for label, _ in outcome.lines) + 2
+    for label, text in outcome.lines:
+        out.write('%-*s%s\n' % (width, label + ':', text))
+    return outcome.status
 
 
 def clean_locks(conf, services_offline=False, dry_run=False, out=None,
@@ -180,15 +221,22 @@ def cluster_list(as_json=False, out=None, coordinator=None):
         as_json, out, coordinator)
 
 
-def _existing_resources(conf):
+@contextlib.contextmanager
+def _volume_driver(conf):
+    """The configured volume driver, set up as the service sets it up."""
     volume_driver = driver_mod.load_driver(conf.volume_driver,
                                            configuration=conf,
                                            host=conf.host)
     volume_driver.do_setup()
     try:
-        return volume_driver.list_resource_ids()
+        yield volume_driver
     finally:
         volume_driver.stop()
+
+
+def _existing_resources(conf):
+    with _volume_driver(conf) as volume_driver:
+        return volume_driver.list_resource_ids()
 
 
 def _report_cleanup(result, services_offline, dry_run, out):
@@ -225,6 +273,15 @@ def _add_parsers(subparsers):
                        help='print the report as JSON')
     check.set_defaults(
         run=lambda args: coordination_check(CONF, as_json=args.json))
+    advance = coord_actions.add_parser(
+        'advance-tokens',
+        help='make the lock backend give fencing tokens greater than '
+             'every token on the volume driver\'s storage (after its '
+             'tokens went back)')
+    advance.add_argument('--dry-run', action='store_true',
+                         help='report what would be done, change nothing')
+    advance.set_defaults(
+        run=lambda args: advance_tokens(CONF, dry_run=args.dry_run))
 
     util = subparsers.add_parser('util', help='housekeeping')
     util_actions = util.add_subparsers(dest='action')

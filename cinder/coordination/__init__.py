@@ -104,6 +104,7 @@ from cinder.coordination.exceptions import BackendUnavailable
 from cinder.coordination.exceptions import ConfigurationError
 from cinder.coordination.exceptions import CoordinationError
 from cinder.coordination.exceptions import FencedOff
+from cinder.coordination.exceptions import FencingTokensWentBack
 from cinder.coordination.exceptions import LockAcquireFailed
 from cinder.coordination.exceptions import LockLost
 from cinder.coordination.exceptions import LockNameError
@@ -118,7 +119,8 @@ from cinder.coordination.urls import mask_url
 
 __all__ = [
     'BackendUnavailable', 'Backoff', 'COORDINATOR', 'ConfigurationError',
-    'CoordinationError', 'Coordinator', 'FencedOff', 'Lock',
+    'CoordinationError', 'Coordinator', 'FencedOff',
+    'FencingTokensWentBack', 'Lock',
     'LockAcquireFailed',
     'LockLost', 'LockNameError', 'LockNotHeld', 'coordination_opts',
     'ensure_locks_held', 'held_lock', 'list_opts', 'mask_url', 'synchronized',

@@ -308,6 +308,32 @@ class Coordinator(loss.LossDetection):
                   backend.leftover_kind or 'leftover', glob_name)
         return removed
 
+    def advance_tokens(self, past):
+        """Make every fencing token given from now on greater than *past*.
+
+        The backend's count is only ever raised (see
+        :meth:`~.backends.base.Backend.advance_tokens`), for ``cinder-manage
+        coordination advance-tokens``.
+
+        :returns: a :class:`~.backends.base.Advanced`: where, before,
+            after.
+        :raises BackendUnavailable: the backend did not answer.
+        :raises CoordinationError: the coordinator is not started, the
+            backend gives no fencing tokens, or it failed otherwise.
+        """
+        backend = self._backend
+        if backend is None:
+            raise exceptions.CoordinationError(
+                'the coordinator is not started')
+        what = 'Advancing the fencing tokens past %d' % past
+        try:
+            advanced = backend.advance_tokens(past)
+        except Exception as e:
+            raise backend.translate(what, e) from None
+        LOG.info('%s: %s went from %d to %d', what, advanced.place,
+                 advanced.before, advanced.after)
+        return advanced
+
     def _acquire(self, lock, blocking):
         backend = self._backend
         if backend is None:

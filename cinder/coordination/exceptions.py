@@ -50,6 +50,20 @@ class FencedOff(LockLost):
     """
 
 
+class FencingTokensWentBack(CoordinationError):
+    """A store refused the token of a lock that is still held.
+
+    Raised instead of :class:`FencedOff` by
+    :meth:`~cinder.coordination.Lock.refused` when the lock is confirmed
+    after the refusal: no later grant can have written the newer token,
+    so the backend now gives tokens lower than it gave before (it lost
+    or was restored from older data). Not a :class:`LockLost`: the lock
+    is held, and no other service is in its critical section. Nothing
+    was written. ``cinder-manage coordination advance-tokens`` puts the
+    backend's tokens past those on the storage.
+    """
+
+
 class LockNotHeld(CoordinationError):
     """A lock was released (or checked) by someone who does not hold it."""
 

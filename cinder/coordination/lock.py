@@ -12,9 +12,14 @@
 
 """A named lock and the registry of the locks each thread holds."""
 
+import logging
 import threading
 
 from cinder.coordination import exceptions
+
+LOG = logging.getLogger('cinder.coordination')
+#: The command that puts a backend's fencing tokens past the storage's.
+ADVANCE_COMMAND = 'cinder-manage coordination advance-tokens'
 
 held_by_thread = threading.local()
 
@@ -196,6 +201,56 @@ class Lock(object):
                     'gives none' % (self.name, backend.masked_url))
             token = self._token = self._confirm('fencing_token')
         return token
+
+    def refused(self, error):
+        """What a store's refusal of this grant's token means.
+
+        For a store that compares fencing tokens and refused this grant's
+        with :class:`FencedOff`: the lock is checked (:meth:`check`, one
+        round trip). If it is still ours, no grant of its name was made
+        since this one, so no newer holder can have written the newer
+        token: the backend gave it before, and now gives lower ones (it
+        lost its counter, or was rebuilt or restored).
+
+        :param error: the :class:`FencedOff`; its ``path``, ``newer`` and
+            ``token`` attributes, where set, are named.
+        :returns: the error to raise: *error* itself when the lock was
+            lost or its ownership cannot be confirmed; else a
+            :class:`FencingTokensWentBack` naming the record, both
+            tokens, the backend (password masked), the likely causes and
+            the command that puts the tokens past the storage's, logged
+            once here at ERROR.
+        """
+        try:
+            self.check()
+        except exceptions.LockLost:
+            return error
+        backend = self._coordinator.backend
+        newer = getattr(error, 'newer', None)
+        where = getattr(error, 'path', None)
+        token = getattr(error, 'token', self._token)
+        if newer is None or where is None:
+            found = 'the store refused it: %s' % error
+        else:
+            found = '%s holds fencing token %d, greater than token %d' % (
+                where, newer, token)
+        message = backend.scrub(
+            'Fencing tokens of lock backend %s went back: %s of lock %s, '
+            'which this service still holds (checked after the refusal), '
+            'so no later holder can have written it: the backend now '
+            'gives lower tokens than it gave before. Likely cause: %s. '
+            'Nothing was written; every change and delete of such a '
+            'record fails this way until "%s" is run once (services may '
+            'keep running; see "When fencing tokens go back" in the '
+            'admin guide)' % (
+                backend.masked_url, found, self.name,
+                backend.tokens_went_back_causes(), ADVANCE_COMMAND))
+        LOG.error('%s', message)
+        went_back = exceptions.FencingTokensWentBack(message)
+        went_back.path, went_back.newer, went_back.token = (where, newer,
+                                                            token)
+        went_back.backend = backend.masked_url
+        return went_back
 
     def _confirm(self, ask):
         """Ask the backend's *ask* whether this held lock is still ours.

@@ -162,6 +162,20 @@ class VolumeDriver(object, metaclass=abc.ABCMeta):
             'volume driver %s cannot list its volumes and snapshots' %
             type(self).__name__)
 
+    def highest_fencing_token(self, source):
+        """The highest fencing token of *source* kept on the storage.
+
+        Called after :meth:`do_setup` by ``cinder-manage coordination
+        advance-tokens``, which then makes the lock backend give greater
+        tokens: a driver whose storage refuses writers older than the
+        newest token it holds (the NFS driver's info files) returns the
+        highest such token written under locks of *source*
+        (:attr:`cinder.coordination.Lock.token_source`), 0 if none.
+
+        :returns: None: this driver keeps no fencing tokens.
+        """
+        return None
+
     # Volumes -------------------------------------------------------------
 
     @abc.abstractmethod

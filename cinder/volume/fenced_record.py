@@ -342,11 +342,17 @@ class FencedRecord(object):
                     token)))
 
     def _refuse_if_newer(self, current, token):
+        """Fail if *current* was written under a newer token of our source.
+
+        :raises FencedOff: whose ``path`` is the record's, ``newer`` the
+            token of *current* and ``token`` this writer's.
+        """
         if current.token > token and current.source == self.source:
             raise _refused(coordination.FencedOff, (
                 '%s was written under fencing token %d, newer than this '
                 'writer\'s %d: another service holds the lock now; '
-                'nothing was written' % (self.path, current.token, token)))
+                'nothing was written' % (self.path, current.token, token)),
+                path=self.path, newer=current.token, token=token)
 
     def _append(self, base, token, text, before_append=None):
         number = base.number + 1
@@ -475,14 +481,19 @@ class FencedRecord(object):
                        token, self.source)))
 
 
-def _refused(error_class, message):
+def _refused(error_class, message, **details):
     """An *error_class* (FencedOff, RecordChanged), logged once here.
 
     At WARNING, ``Fenced off: <message>``: the one line per refused
     writer that operators and validation tools count.
+
+    :param details: attributes of the error, for its handlers.
     """
     LOG.warning('Fenced off: %s', message)
-    return error_class(message)
+    error = error_class(message)
+    for name, value in details.items():
+        setattr(error, name, value)
+    return error
 
 
 def _in_doubt(path, why):

@@ -12,6 +12,7 @@
 
 """What the lock layer needs to know about a Tooz driver family."""
 
+import collections
 import logging
 import socket
 import time
@@ -64,6 +65,28 @@ def chain(exc, limit=20):
                  getattr(error, 'reason', None), getattr(error, 'cause', None)]
         todo += [arg for arg in error.args[:1]
                  if isinstance(arg, BaseException)]
+
+
+#: What :meth:`Backend.advance_tokens` did: where the tokens are counted
+#: (words for a report), the value there before, and after.
+Advanced = collections.namedtuple('Advanced', 'place before after')
+
+
+def offset_value(data, where):
+    """The token offset kept at *where*, from its raw *data*.
+
+    :raises CoordinationError: *data* is no number >= 0.
+    """
+    try:
+        value = int(data)
+    except (TypeError, ValueError):
+        value = -1
+    if value < 0:
+        raise exceptions.CoordinationError(
+            'the fencing token offset %s holds %r, not a number; it is '
+            'never written but by cinder-manage coordination '
+            'advance-tokens' % (where, bytes(data or b'')[:40]))
+    return value
 
 
 def seconds(value):
@@ -248,6 +271,27 @@ class Backend(object):
         """
         raise NotImplementedError('%s gives no fencing tokens' %
                                   type(self).__name__)
+
+    def tokens_went_back_causes(self):
+        """What makes this backend's tokens go back, for error messages."""
+        return ('the lock backend lost its data, or was rebuilt or '
+                'restored from an older backup')
+
+    def advance_tokens(self, past):
+        """Make every fencing token given from now on greater than *past*.
+
+        Only ever raises the backend's count (a counter, or an offset
+        added to what the server numbers): tokens given before stay as
+        they were, and stay lower than later ones. For ``cinder-manage
+        coordination advance-tokens``; services may run meanwhile.
+
+        :returns: an :class:`Advanced`.
+        :raises CoordinationError: the backend gives no fencing tokens.
+        :raises Exception: whatever the client raises (the caller
+            converts it with :meth:`translate`).
+        """
+        raise exceptions.CoordinationError(
+            'lock backend %s gives no fencing tokens' % self.masked_url)
 
     def forget(self, tooz_lock):
         """Stop renewing *tooz_lock*, whose release failed.

@@ -12,15 +12,28 @@
 
 """``etcd3+http://``: keys bound to leases."""
 
+import base64
 import json
 import urllib.parse
 
 from cinder.coordination.backends import base
+from cinder.coordination import exceptions
 from cinder.coordination import internals
 
 #: etcd's messages for a client that did not (or could not) log in.
 _AUTH_ERRORS = ('user name is empty', 'authentication failed',
                 'invalid auth token', 'permission denied')
+#: The key of the offset added to every fencing token, after the
+#: coordinator's prefix (Tooz keeps its locks under ``/tooz/locks``).
+OFFSET_NAME = 'fencing-token-offset'
+#: Tries at raising an offset that other runs keep changing.
+ADVANCE_ATTEMPTS = 10
+
+
+def _b64(data):
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    return base64.b64encode(data).decode('ascii')
 
 
 class Etcd3Backend(base.Backend):
@@ -50,8 +63,14 @@ class Etcd3Backend(base.Backend):
         return self._with_query_defaults(timeout=int(max(1, self.timeout)),
                                          lock_timeout=30)
 
+    def __init__(self, url, timeout):
+        super().__init__(url, timeout)
+        #: The key of the token offset, once started.
+        self.offset_key = None
+
     def after_start(self, coordinator):
         internals.check_etcd(self.driver, self.probe_lock())
+        self.offset_key = coordinator.prefix + OFFSET_NAME
 
     def lease(self):
         return getattr(self.driver, 'lock_timeout', None)
@@ -73,16 +92,22 @@ class Etcd3Backend(base.Backend):
     fencing_tokens = True
 
     def fencing_token(self, tooz_lock):
-        """The create revision of the lock's key, read if it is ours.
+        """The create revision of the lock's key plus the token offset.
 
         One read-only transaction: if the key holds this lock's token, it
-        reads the key. Each grant creates the key anew (tooz puts it only
+        reads the key and the offset key (:data:`OFFSET_NAME`; absent, the
+        offset is 0). Each grant creates the key anew (tooz puts it only
         if absent), and etcd gives each change of its store the next
         revision of a single counter of the cluster, kept on disk with the
         data and never reused, compactions included: a later grant of any
         name has a greater create revision. It would not be greater if the
         cluster were rebuilt from nothing (a new data directory) or
-        restored from a backup older than tokens already handed out.
+        restored from a backup older than tokens already handed out: then
+        ``cinder-manage coordination advance-tokens`` raises the offset,
+        which a revision cannot be. The offset only grows, and the
+        transaction reads it at the same revision as the key.
+
+        :raises CoordinationError: the offset key holds no number.
         """
         if not tooz_lock.acquired:
             return None
@@ -90,12 +115,62 @@ class Etcd3Backend(base.Backend):
         result = self.driver.client.transaction({
             'compare': [{'key': key, 'result': 'EQUAL',
                          'target': 'VALUE', 'value': token}],
-            'success': [{'request_range': {'key': key}}],
+            'success': [{'request_range': {'key': key}},
+                        {'request_range': {'key': _b64(self.offset_key)}}],
             'failure': []})
         if not result.get('succeeded', False):
             return None
-        kvs = result['responses'][0]['response_range']['kvs']
-        return int(kvs[0]['create_revision'])
+        responses = result['responses']
+        kvs = responses[0]['response_range']['kvs']
+        return int(kvs[0]['create_revision']) + self._offset(
+            responses[1]['response_range'].get('kvs'))[0]
+
+    def _offset(self, kvs):
+        """(offset, mod revision) of a read of the offset key; (0, 0)."""
+        if not kvs:
+            return 0, 0
+        return (base.offset_value(base64.b64decode(kvs[0]['value']),
+                                  self.offset_key),
+                int(kvs[0]['mod_revision']))
+
+    def tokens_went_back_causes(self):
+        return ('the etcd cluster was rebuilt from an empty data '
+                'directory, or restored from an older backup')
+
+    def advance_tokens(self, past):
+        """Raise the token offset to *past*, if it is lower.
+
+        A transaction that puts it only if the key was not changed since
+        it was read (or is still absent), tried again otherwise: the
+        offset never goes down. Every later token, a create revision (at
+        least 1) plus the offset, is greater than *past*.
+
+        :raises CoordinationError: other runs kept changing the key.
+        """
+        client, key = self.driver.client, _b64(self.offset_key)
+        place = 'offset key %s' % self.offset_key
+        for _ in range(ADVANCE_ATTEMPTS):
+            read = client.transaction({
+                'compare': [], 'success': [{'request_range': {'key': key}}],
+                'failure': []})
+            before, revision = self._offset(
+                read['responses'][0]['response_range'].get('kvs'))
+            if before >= past:
+                return base.Advanced(place, before, before)
+            compare = ({'key': key, 'result': 'EQUAL', 'target': 'MOD',
+                        'mod_revision': revision} if revision else
+                       {'key': key, 'result': 'EQUAL', 'target': 'CREATE',
+                        'create_revision': 0})
+            result = client.transaction({
+                'compare': [compare],
+                'success': [{'request_put': {'key': key,
+                                             'value': _b64(b'%d' % past)}}],
+                'failure': []})
+            if result.get('succeeded', False):
+                return base.Advanced(place, before, past)
+        raise exceptions.CoordinationError(
+            'Advancing the fencing tokens at %s failed: the key changed at '
+            'each of %d tries' % (self.offset_key, ADVANCE_ATTEMPTS))
 
     def forget(self, tooz_lock):
         # Tooz keeps a lock whose release failed among the locks its

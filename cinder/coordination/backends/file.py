@@ -135,7 +135,26 @@ class FileBackend(base.Backend):
         """
         if not tooz_lock.acquired:
             return None
-        return next_token(os.path.join(self.directory, TOKEN_FILE))
+        return next_token(self.token_file())
+
+    def token_file(self):
+        """The path of the lock directory's fencing token counter."""
+        return os.path.join(self.directory, TOKEN_FILE)
+
+    def tokens_went_back_causes(self):
+        return ('the fencing token counter %s was deleted, or restored '
+                'from an older backup' % self.token_file())
+
+    def advance_tokens(self, past):
+        """Raise the counter file to *past*, if it is lower.
+
+        Under the same locks as :func:`next_token`, and synced before it
+        returns: the next token is greater than *past*.
+        """
+        path = self.token_file()
+        before = _update_counter(path, lambda current: max(current, past))
+        return base.Advanced('counter file %s' % path, before,
+                             max(before, past))
 
     leftover_kind = 'lock file'
 
@@ -245,6 +264,18 @@ def next_token(path):
     :raises CoordinationError: the file holds something else than a
         number.
     """
+    return _update_counter(path, lambda current: current + 1) + 1
+
+
+def _update_counter(path, change):
+    """Replace the counter in *path* by ``change(value)``; the old value.
+
+    Under the locks :func:`next_token` describes; the new value is
+    written whole and synced before this returns, and not written at
+    all when it is the old one.
+
+    :raises OSError, CoordinationError: see :func:`next_token`.
+    """
     with _token_mutex:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -257,10 +288,16 @@ def next_token(path):
                     'the fencing token counter %s holds %r, not a number; '
                     'it is never written but by cinder.coordination' % (
                         path, data[:TOKEN_WIDTH + 1])) from None
-            token = current + 1
-            os.pwrite(fd, b'%0*d\n' % (TOKEN_WIDTH, token), 0)
-            os.fsync(fd)
-            return token
+            value = change(current)
+            if value >= 10 ** TOKEN_WIDTH:
+                raise exceptions.CoordinationError(
+                    'the fencing token counter %s cannot count past %d '
+                    '(%d digits)' % (path, 10 ** TOKEN_WIDTH - 1,
+                                     TOKEN_WIDTH))
+            if value != current:
+                os.pwrite(fd, b'%0*d\n' % (TOKEN_WIDTH, value), 0)
+                os.fsync(fd)
+            return current
         finally:
             # Drops the fcntl lock: the mutex keeps every other descriptor
             # of the file in this process closed meanwhile.

@@ -39,6 +39,15 @@ if tonumber(redis.call('get', KEYS[2]) or '0') < tonumber(ARGV[2]) then
 end
 return {redis.call('incr', KEYS[2]), behind}
 """
+#: Raises the counter to ARGV[1] if it is lower. KEYS: the counter.
+#: Returns its value before.
+_ADVANCE = """
+local current = tonumber(redis.call('get', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then
+    redis.call('set', KEYS[1], ARGV[1])
+end
+return current
+"""
 #: Whether a lock is still held and what its lease has left, in one step.
 #: KEYS: the lock's key. ARGV: the lock's token. Returns {0, 0} if the
 #: key does not hold the lock's token, else {1, its PTTL in ms (-1 when
@@ -115,7 +124,8 @@ class RedisBackend(base.Backend):
         before it increments it, and logs a WARNING; a process that never
         saw those tokens cannot, so its tokens can repeat older ones. Run
         Redis with ``appendonly yes`` and ``appendfsync always`` where
-        tokens must hold across restarts.
+        tokens must hold across restarts; :meth:`advance_tokens` puts a
+        counter that went back past the tokens on the storage.
 
         :returns: the token, or None if the lock's key no longer holds
             this lock's token.
@@ -140,6 +150,26 @@ class RedisBackend(base.Backend):
         with self._highest_lock:
             self._highest_token = max(self._highest_token, new)
         return new
+
+    def tokens_went_back_causes(self):
+        return ('Redis lost the counter key %s: a restart without '
+                'persistence, a crash with appendfsync everysec (the last '
+                'second of writes), a failover to a replica that had not '
+                'received the last increments, an eviction under an '
+                'allkeys-* maxmemory-policy, or a FLUSHDB' % (
+                    self._token_key.decode('utf-8', 'replace')))
+
+    def advance_tokens(self, past):
+        """Raise the counter key to *past*, if it is lower.
+
+        One script, which Redis runs atomically with the increments of
+        :meth:`fencing_token`: the next token is greater than *past*.
+        """
+        client = internals.redis_client(self.driver)
+        before = client.register_script(_ADVANCE)(keys=[self._token_key],
+                                                  args=[past])
+        return base.Advanced('counter key %s' % self._token_key.decode(
+            'utf-8', 'replace'), before, max(before, past))
 
     def renewal_check(self, tooz_lock):
         """Ownership and the PTTL of the lock's key, in one script.

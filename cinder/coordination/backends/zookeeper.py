@@ -24,13 +24,15 @@ from kazoo.protocol import states as kazoo_states
 from cinder.coordination.backends import base
 from cinder.coordination.backends import zookeeper_nodes
 from cinder.coordination.backends import zookeeper_session
+from cinder.coordination.backends import zookeeper_tokens
 from cinder.coordination import bounded
 from cinder.coordination import internals
 
 LOG = logging.getLogger('cinder.coordination')
 
 
-class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
+class ZooKeeperBackend(zookeeper_tokens.TokenOffset,
+                       zookeeper_nodes.LockNodes, base.Backend):
     """``zookeeper://``: ephemeral sequential nodes of a kazoo session.
 
     kazoo keeps the session alive, so no Tooz heartbeat runs; a listener
@@ -81,6 +83,8 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         self._acquired_in = {}
         #: The negotiated session timeout, once the driver is made.
         self.session = None
+        #: The node of the token offset, once started.
+        self.offset_path = None
 
     def before_start(self, options):
         # kazoo retries a lost connection with a delay that doubles up to
@@ -107,6 +111,9 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
             looks.
         """
         self._check_negotiated()
+        self.offset_path = kazoo_paths.join(
+            self.namespace_root(),
+            coordinator.prefix + zookeeper_tokens.OFFSET_NAME)
 
         def listener(state):
             # Runs in kazoo's thread: record and log, never block.
@@ -271,42 +278,25 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
         """
         return self._own_node(tooz_lock)[0]
 
-    fencing_tokens = True
-
-    def fencing_token(self, tooz_lock):
-        """The czxid of this holder's lock node, read if it is ours.
-
-        The same read as :meth:`is_still_owner`, with the same failures.
-        Each grant is a node created for it, and the czxid is the id of
-        the transaction that created it: ZooKeeper numbers the
-        transactions of the whole ensemble with one counter (the leader's
-        epoch in the high 32 bits, a count within it below), kept with
-        the data on disk, so a later grant of any name has a greater one.
-        The node's sequence number would not do: it counts the children of
-        the lock's parent node, which housekeeping deletes, and restarts
-        at 0 when the parent is created again. The czxid would not be
-        greater if the ensemble were rebuilt from empty data directories
-        or restored from older snapshots.
-
-        :returns: the czxid, or None if the lock is lost.
-        """
-        owned, stat = self._own_node(tooz_lock)
-        return stat.czxid if owned else None
-
-    def _own_node(self, tooz_lock):
-        """(whether the lock's node is ours, the node's ZnodeStat)."""
+    def _own_node(self, tooz_lock, with_offset=False):
+        """(whether the lock's node is ours, its ZnodeStat, the offset)."""
         client = self.client
         kazoo_lock = internals.kazoo_lock(tooz_lock)
         if (self._acquired_in.get(id(tooz_lock)) != self._sessions_lost or
                 client.state == kazoo_states.KazooState.LOST or
                 not kazoo_lock.is_acquired):
-            return False, None
+            return False, None, None
         path = kazoo_paths.join(kazoo_lock.path, kazoo_lock.node)
+        deadline = time.monotonic() + self.timeout
+        node = client.get_async(path)
+        offset = client.get_async(self.offset_path) if with_offset else None
         try:
-            data, stat = client.get_async(path).get(timeout=self.timeout)
+            data, stat = node.get(timeout=self.timeout)
+            if offset is not None:
+                offset = self._offset(offset, deadline)
         except (kazoo_exceptions.NoNodeError,
                 kazoo_exceptions.SessionExpiredError):
-            return False, None
+            return False, None, None
         except (kazoo_exceptions.ConnectionLoss,
                 kazoo_exceptions.ConnectionDropped,
                 kazoo_exceptions.OperationTimeoutError,
@@ -316,7 +306,7 @@ class ZooKeeperBackend(zookeeper_nodes.LockNodes, base.Backend):
                 'cannot tell whether it is still held: %s (the connection '
                 'is %s; [coordination] backend_timeout is %s s)' % (
                     type(e).__name__, client.state.lower(), self.timeout))
-        return data == kazoo_lock.data, stat
+        return data == kazoo_lock.data, stat, offset
 
     def probe(self):
         """Open a TCP connection to each server of the URL, in turn.

@@ -57,11 +57,15 @@ class LockNodes(object):
     # sequential child of it per holder or waiter. Nothing removes the
     # parent: it stays when the lock is released.
 
-    def locks_root(self):
-        """The node under which tooz keeps one parent node per lock."""
+    def namespace_root(self):
+        """The node of tooz's namespace (the URL's ``namespace``)."""
         query = urllib.parse.parse_qsl(urllib.parse.urlsplit(self.url).query)
         namespace = dict(query).get('namespace', TOOZ_NAMESPACE)
-        return kazoo_paths.join('/', namespace, 'locks')
+        return kazoo_paths.join('/', namespace)
+
+    def locks_root(self):
+        """The node under which tooz keeps one parent node per lock."""
+        return kazoo_paths.join(self.namespace_root(), 'locks')
 
     def parent_node(self, name):
         """The parent node of the lock called *name* (str or bytes)."""
@@ -159,13 +163,16 @@ class LockNodes(object):
     def _answer(self, what, async_result):
         """The result of a kazoo call, within ``backend_timeout``.
 
-        kazoo's own errors (NoNodeError, NotEmptyError) are raised as they
-        are; no answer in time or a lost connection as BackendUnavailable.
+        kazoo's own answers (NoNodeError, NotEmptyError, NodeExistsError,
+        BadVersionError) are raised as they are; no answer in time or a
+        lost connection as BackendUnavailable.
         """
         try:
             return async_result.get(block=True, timeout=self.timeout)
         except (kazoo_exceptions.NoNodeError,
-                kazoo_exceptions.NotEmptyError):
+                kazoo_exceptions.NotEmptyError,
+                kazoo_exceptions.NodeExistsError,
+                kazoo_exceptions.BadVersionError):
             raise
         except Exception as e:
             raise self.translate(what, e) from None

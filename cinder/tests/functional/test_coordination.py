@@ -70,6 +70,32 @@ coordinator.stop()
 '''
 
 
+#: A process that takes a lock once for each line it reads, and prints
+#: when each grant began and its fencing token.
+STEP_WORKER = '''
+import sys
+import time
+
+from oslo_config import cfg
+
+from cinder import coordination
+
+url, prefix, name = sys.argv[1:]
+conf = cfg.ConfigOpts()
+coordinator = coordination.Coordinator(conf=conf, prefix=prefix)
+conf([], project='cinder-test', default_config_files=[])
+conf.set_override('backend_url', url, group='coordination')
+conf.set_override('backend_timeout', 5, group='coordination')
+coordinator.start()
+print('ready', flush=True)
+for _ in sys.stdin:
+    with coordinator.get_lock(name) as lock:
+        began = time.monotonic()
+        print(began, lock.token(), flush=True)
+coordinator.stop()
+'''
+
+
 #: A process that holds lock "frozen" with a 4 s ZooKeeper session, and
 #: checks it once it reads a line: the test writes it while the process
 #: is frozen, so the check is the first thing the process does when it
@@ -328,6 +354,59 @@ class ContractMixin(object):
             grants += [(float(began), int(token)) for began, token in theirs]
         # Grants of one name never overlap: in the order they began, their
         # tokens increase, whichever process took each.
+        self.assertIncreasing([token for _, token in sorted(grants)])
+
+    # Advancing the tokens (cinder-manage coordination advance-tokens).
+
+    def test_advance_puts_later_tokens_past_and_never_back(self):
+        coordinator = self.coordinator()
+        tokens = self.grant_tokens(coordinator, ['advance'])
+        past = tokens[0] + 10 ** 9
+        advanced = coordinator.advance_tokens(past)
+        self.assertLess(advanced.before, past)
+        self.assertEqual(past, advanced.after)
+        tokens += self.grant_tokens(coordinator, ['advance', 'other'])
+        # A member that started after the advance, and one that never
+        # took a lock before it, get greater tokens too.
+        tokens += self.grant_tokens(self.coordinator(), ['advance'])
+        self.assertGreater(tokens[1], past)
+        # Never lowered by a run that asks for less (a counter is where
+        # the grants since took it, an offset where the advance put it).
+        again = coordinator.advance_tokens(tokens[0])
+        self.assertEqual(again.before, again.after)
+        self.assertGreaterEqual(again.after, past)
+        tokens += self.grant_tokens(self.coordinator(), ['advance'])
+        self.assertIncreasing(tokens)
+
+    def test_tokens_increase_across_processes_while_advanced(self):
+        # Services keep running while the command runs: each grant, in
+        # the order they began, still gets a greater token. Each advance
+        # is sent while a worker takes the lock, far past the last token
+        # or down to 1 (which must change nothing).
+        url = self.shared_url()
+        advancer = self.coordinator(url)
+        workers = [subprocess.Popen(
+            [sys.executable, '-c', STEP_WORKER, url, advancer.prefix,
+             'advanced'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+        for worker in workers:
+            self.addCleanup(worker.wait)
+            self.addCleanup(worker.kill)
+        for worker in workers:
+            self.assertEqual('ready\n', worker.stdout.readline())
+        grants = []
+        for step in range(16):
+            worker = workers[step % 2]
+            worker.stdin.write('go\n')
+            worker.stdin.flush()
+            last = grants[-1][1] if grants else 0
+            advancer.advance_tokens(last + 10 ** 6 if step % 4 == 1 else 1)
+            began, token = worker.stdout.readline().split()
+            grants.append((float(began), int(token)))
+        for worker in workers:
+            worker.stdin.close()
+            self.assertEqual(0, worker.wait(WAIT))
         self.assertIncreasing([token for _, token in sorted(grants)])
 
 
@@ -638,6 +717,11 @@ class RedisContractTest(LeaseContractMixin, base.BaseTestCase):
         tokens = self.grant_tokens(self.coordinator(server.url),
                                    ['restart'] * 3)
         server.restart()
+        tokens += self.grant_tokens(self.coordinator(server.url),
+                                    ['restart', 'other'], blocking=WAIT)
+        # A crash (SIGKILL) right after the last token was given: with
+        # appendfsync always it was on disk before Redis answered.
+        server.restart(hard=True)
         tokens += self.grant_tokens(self.coordinator(server.url),
                                     ['restart', 'other'], blocking=WAIT)
         self.assertIncreasing(tokens)

@@ -41,6 +41,7 @@ from cinder import messaging
 from cinder import objects
 from cinder.stress import lockservers
 from cinder.tests.functional import volume_service
+from cinder.volume import fenced_record
 
 PASSWORD = 'Sup3rS3cret-pw'
 #: oslo.upgradecheck's result codes, as its JSON output gives them.
@@ -344,6 +345,148 @@ class CleanLocksTest(ToolTestCase):
         self.assertIn('leaves nothing to clean: a release deletes', out)
 
 
+#: A token greater than any the test servers gave: a record that holds it
+#: is what a backend whose tokens went back meets.
+HIGH = 10 ** 12
+ADVANCE = ('coordination', 'advance-tokens')
+
+
+class AdvanceTokensMixin(object):
+    """``coordination advance-tokens`` beside a running service.
+
+    A real ``cinder-volume`` with the NFS driver on a local share and a
+    real lock backend. The tokens going back is played by a claim of a
+    volume's info file under a token of the service's own source greater
+    than any the backend gave; for Redis, also by the real thing.
+    """
+
+    #: The lock server, or None for the file backend.
+    kind = None
+
+    def service(self, url=None):
+        self.share, shares_file = volume_service.nfs_share(
+            os.path.join(self.dir, 'nfs'))
+        options = {'DEFAULT': {'volume_driver': 'nfs',
+                               'nfs_shares_config': shares_file,
+                               'nfs_snapshot_support': 'true'}}
+        if url is not None:
+            options['coordination'] = {'backend_url': url,
+                                       'backend_timeout': 5}
+        return self.useFixture(volume_service.VolumeService(
+            os.path.join(self.dir, 'state'), options))
+
+    def record(self, volume, source=None):
+        return fenced_record.FencedRecord(
+            os.path.join(self.share, volume.name + '.info'), source=source)
+
+    def assertRefused(self, svc, volume):
+        """Each change and delete of *volume* fails, naming the way out."""
+        for method, args in (
+                ('create_snapshot',
+                 {'snapshot': objects.Snapshot(volume=volume)}),
+                ('delete_volume', {'volume': volume})):
+            e = self.assertRaises(messaging.RemoteError, svc.call, method,
+                                  **args)
+            self.assertEqual('FencingTokensWentBack', e.exc_type, e)
+            self.assertIn('went back', e.remote_message)
+            self.assertIn('"cinder-manage coordination advance-tokens" is '
+                          'run once', e.remote_message)
+        self.assertEqual(2, len([
+            line for line in svc.log().splitlines()
+            if ' ERROR cinder.coordination ' in line and
+            'Fencing tokens of lock backend' in line]))
+
+    def assertAdvanced(self, svc, volume, highest):
+        rc, out, err = self.manage(svc.config_file, *ADVANCE + ('--dry-run',))
+        self.assertEqual(1, rc, out + err)
+        self.assertIn('Highest on storage: %d\n' % highest, out)
+        self.assertIn('BEHIND', out)
+        rc, out, err = self.manage(svc.config_file, *ADVANCE)
+        self.assertEqual(0, rc, out + err)
+        self.assertIn('Advanced:', out)
+        self.assertIn('Result:             OK', out)
+        self.assertNoSecret(out, err)
+        # The next requests go through, with tokens past the old ones.
+        snapshot = objects.Snapshot(volume=volume)
+        svc.call('create_snapshot', snapshot=snapshot)
+        newest = self.record(volume).read()
+        self.assertIn(snapshot.id, json.loads(newest.text))
+        self.assertGreater(newest.token, highest)
+        svc.call('delete_volume', volume=volume)
+        self.assertIsNone(self.record(volume).read().text)
+        rc, out, err = self.manage(svc.config_file, *ADVANCE)
+        self.assertEqual(0, rc, out + err)
+        self.assertIn('nothing to do', out)
+
+    def test_a_request_refused_for_its_token_until_the_command_runs(self):
+        url = lockservers.server_url(self.kind) if self.kind else None
+        svc = self.service(url)
+        volume = objects.Volume(size=1)
+        svc.call('create_volume', volume=volume)
+        source = self.record(volume).read().source
+        self.record(volume, source).claim(HIGH)
+        self.assertRefused(svc, volume)
+        self.assertAdvanced(svc, volume, HIGH)
+
+
+class FileAdvanceTokensTest(AdvanceTokensMixin, ToolTestCase):
+    pass
+
+
+class RedisAdvanceTokensTest(AdvanceTokensMixin, ToolTestCase):
+    kind = 'redis'
+
+    @staticmethod
+    def give_tokens(url, count):
+        conf = cfg.ConfigOpts()
+        coordinator = coordination.Coordinator(conf=conf)
+        conf([])
+        conf.set_override('backend_url', url, 'coordination')
+        coordinator.start()
+        try:
+            for _ in range(count):
+                with coordinator.get_lock('elsewhere') as lock:
+                    lock.token()
+        finally:
+            coordinator.stop()
+
+    def test_a_redis_restarted_without_persistence(self):
+        server = self.useFixture(lockservers.LockServerFixture(
+            'redis')).server
+        url = server.url.replace('redis://', 'redis://:%s@' % PASSWORD)
+        redis.Redis(host='127.0.0.1', port=server.port).config_set(
+            'requirepass', PASSWORD)
+        svc = self.service(url)
+        # Other services' grants: the counter is far past what the
+        # requests below and the command's probes take after the restart.
+        self.give_tokens(url, 300)
+        volume = objects.Volume(size=1)
+        svc.call('create_volume', volume=volume)
+        svc.call('create_snapshot', snapshot=objects.Snapshot(volume=volume))
+        highest = self.record(volume).read().token
+        self.assertGreater(highest, 300)
+        # Redis restarts and loses every key, the token counter included,
+        # and so does the service: nothing remembers the tokens given.
+        self.assertEqual(0, svc.terminate())
+        server.restart()
+        redis.Redis(host='127.0.0.1', port=server.port).config_set(
+            'requirepass', PASSWORD)
+        svc.start()
+        self.assertRefused(svc, volume)
+        # A new volume has no older token to be refused by.
+        svc.call('create_volume', volume=objects.Volume(size=1))
+        self.assertAdvanced(svc, volume, highest)
+        self.assertNoSecret(svc.log())
+
+
+class ZooKeeperAdvanceTokensTest(AdvanceTokensMixin, ToolTestCase):
+    kind = 'zookeeper'
+
+
+class EtcdAdvanceTokensTest(AdvanceTokensMixin, ToolTestCase):
+    kind = 'etcd'
+
+
 #: A password as written in the user-info of a URL, one percent-encoded
 #: there (Tooz hands it to the client as written, ``%40`` and all; the
 #: operator meant ``@``), one in the query string, ``+`` encoded, and one
@@ -489,7 +632,8 @@ class SecretsTest(ToolTestCase):
                 for args in (('coordination', 'check'),
                              ('coordination', 'check', '--json'),
                              ('--debug', 'coordination', 'check'),
-                             ('util', 'clean_locks')):
+                             ('util', 'clean_locks'),
+                             ('coordination', 'advance-tokens')):
                     rc, out, err = self.manage(config_file, *args)
                     self.assertIn('127.0.0.1:%d' % self.port, out + err)
                     self.assertNotIn('Traceback', err)

@@ -495,6 +495,22 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises VolumeDriverException: naming a generation that cannot be
             read or parsed, rather than guessing.
         """
+        found = {}
+        for record, known in self._info_records(directory, names):
+            volume_name = os.path.basename(record.path)[:-len('.info')]
+            try:
+                found[volume_name] = (record, record.read(known))
+            except OSError as e:
+                raise exception.VolumeDriverException(
+                    'Info file %s cannot be read: %s' % (record.path, e))
+        return found
+
+    @staticmethod
+    def _info_records(directory, names):
+        """(record, generation numbers listed) of each info file in *names*.
+
+        *names* is a listing of *directory*.
+        """
         numbers = collections.defaultdict(list)
         for name in names:
             match = INFO_FILE.match(name)
@@ -502,16 +518,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
                 known = numbers[match.group(1)]
                 if match.group(2) is not None:
                     known.append(int(match.group(2)))
-        found = {}
-        for volume_name, known in numbers.items():
-            record = fenced_record.FencedRecord(
-                os.path.join(directory, volume_name + '.info'))
-            try:
-                found[volume_name] = (record, record.read(known))
-            except OSError as e:
-                raise exception.VolumeDriverException(
-                    'Info file %s cannot be read: %s' % (record.path, e))
-        return found
+        return [(fenced_record.FencedRecord(
+            os.path.join(directory, volume_name + '.info')), known)
+            for volume_name, known in numbers.items()]
 
     def _live_names(self, directory, names):
         """*names* but the files of deleted volumes' info files."""
@@ -588,6 +597,51 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             self._info_path_in(directory, volume),
             source=lock.token_source), token
 
+    def _claimed(self, volume, claim):
+        """``claim()`` of the info file's record, a refusal explained.
+
+        A claim refused while this thread's lock on *volume* is still
+        held cannot be a newer holder's doing: the lock backend's tokens
+        went back (:meth:`cinder.coordination.Lock.refused` checks the
+        lock and says so).
+
+        :raises FencedOff: a newer holder claimed the record.
+        :raises FencingTokensWentBack: the lock is still held.
+        """
+        try:
+            return claim()
+        except coordination.FencedOff as refusal:
+            lock = coordination.held_lock('%s-%s' % (self.driver_prefix,
+                                                     volume.id))
+            raise lock.refused(refusal) from None
+
+    def highest_fencing_token(self, source):
+        """The highest token of *source* on the info files of the shares.
+
+        The newest generation of every info file (tombstones included) on
+        every mounted share, each share read from one listing; only the
+        generations written under tokens of *source* count. A generation
+        that cannot be parsed is skipped with a WARNING: its token refuses
+        no writer (a claim fails on it first, and a delete ends it as if
+        its token were 0).
+
+        :returns: the highest token, or 0 if no info file holds one.
+        :raises OSError: a share cannot be listed or a file read.
+        """
+        highest = 0
+        for share in self._mounted_shares:
+            directory = self._get_mount_point_for_share(share)
+            for record, known in self._info_records(directory,
+                                                    os.listdir(directory)):
+                try:
+                    generation = record.read(known)
+                except exception.VolumeDriverException as e:
+                    LOG.warning('Skipping info file %s: %s', record.path, e)
+                    continue
+                if generation is not None and generation.source == source:
+                    highest = max(highest, generation.token)
+        return highest
+
     def volume_info_path(self, volume):
         """Path of the info file of *volume*."""
         return self._info_path_in(self._share_dir(volume.provider_location),
@@ -626,6 +680,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         :raises VolumeDriverException: naming the info file, when it is
             missing although image files exist, or is unreadable.
         :raises FencedOff: *claim* and a newer holder claimed it.
+        :raises FencingTokensWentBack: *claim*, and the record holds a
+            newer token although the lock is still held (see
+            :meth:`_claimed`).
         """
         path = self._info_path_in(directory, volume)
         record = self._record(directory, volume)
@@ -641,9 +698,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             VolumeInfo.from_json(generation.text, record.path_of(generation),
                                  volume.name, self._volume_format())
             writer, token = self._writer(directory, volume)
-            generation = writer.claim(
+            generation = self._claimed(volume, lambda: writer.claim(
                 token, before_append=lambda: coordination.ensure_locks_held(
-                    step='commit %s' % os.path.basename(record.path)))
+                    step='commit %s' % os.path.basename(record.path))))
         if generation is not None and generation.text is None:
             raise exception.VolumeNotFound(
                 volume.id, 'Volume %s not found: it was deleted (%s is a '
@@ -995,6 +1052,8 @@ class RemoteFSSnapDriver(RemoteFSDriver):
 
         :raises FencedOff: a newer holder claimed the volume; nothing was
             deleted.
+        :raises FencingTokensWentBack: the info file holds a newer token
+            although the lock is still held; nothing was deleted.
         """
         share = volume.provider_location
         if not share:
@@ -1002,9 +1061,9 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             return
         directory = self._share_dir(share)
         record, token = self._writer(directory, volume)
-        tombstone = record.end(
+        tombstone = self._claimed(volume, lambda: record.end(
             token, before_append=lambda: coordination.ensure_locks_held(
-                step='commit %s' % os.path.basename(record.path)))
+                step='commit %s' % os.path.basename(record.path))))
         if tombstone is not None:
             tombstone = record.path_of(tombstone)
         paths = [p for p in self._volume_files(directory, volume)

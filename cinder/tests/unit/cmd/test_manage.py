@@ -135,6 +135,109 @@ class CleanLocksTestCase(base.BaseTestCase):
         self.assertEqual(2, rc)
 
 
+class AdvanceTokensTestCase(base.BaseTestCase):
+    """``coordination advance-tokens`` on a real file backend."""
+
+    def setUp(self):
+        super().setUp()
+        self.locks = self.useFixture(coordination_fixture.CoordinatorFixture(
+            use_env=False))
+        self.coordinator = self.locks.coordinator
+        self.source = self.coordinator.backend.location()
+        self.conf = cfg.ConfigOpts()
+        self.conf.register_opts(manage.config.global_opts)
+        self.conf.register_opts(manage.config.volume_service_opts)
+        self.conf([])
+        self.volume_driver = mock.Mock()
+        self.load = self.useFixture(fixtures.MockPatchObject(
+            driver, 'load_driver', return_value=self.volume_driver)).mock
+
+    def run_command(self, highest, dry_run=False):
+        self.volume_driver.highest_fencing_token.return_value = highest
+        # The fixture's coordinator is started: the command stops it.
+        self.coordinator.start()
+        out = io.StringIO()
+        rc = manage.advance_tokens(self.conf, dry_run=dry_run, out=out,
+                                   coordinator=self.coordinator)
+        self.assertFalse(self.coordinator.started)
+        self.volume_driver.stop.assert_called_with()
+        return rc, out.getvalue()
+
+    def next_token(self):
+        other = self.locks._other
+        with other.get_lock('probe') as lock:
+            return lock.token()
+
+    def test_behind_is_advanced_once(self):
+        rc, out = self.run_command(10 ** 12, dry_run=True)
+        self.assertEqual(1, rc, out)
+        self.assertIn('Result:             BEHIND: the tokens given now are '
+                      'not greater than 1000000000000; run without '
+                      '--dry-run', out)
+        self.assertLess(self.next_token(), 10 ** 12)
+        self.volume_driver.highest_fencing_token.assert_called_with(
+            self.source)
+        self.load.assert_called_with('nfs', configuration=self.conf,
+                                     host=self.conf.host)
+
+        rc, out = self.run_command(10 ** 12)
+        self.assertEqual(0, rc, out)
+        lines = out.splitlines()
+        self.assertEqual('Lock backend:       file://%s' %
+                         self.locks.lock_dir, lines[0])
+        self.assertEqual('Token source:       %s' % self.source, lines[1])
+        self.assertEqual('Highest on storage: 1000000000000', lines[2])
+        self.assertTrue(lines[4].startswith(
+            'Advanced:           counter file %s/.cinder-fencing-tokens '
+            'from ' % self.locks.lock_dir), lines[4])
+        self.assertEqual('Next token now:     1000000000001', lines[5])
+        self.assertEqual('Result:             OK: every token given from '
+                         'now on is greater than every token on the '
+                         'storage', lines[6])
+        self.assertGreater(self.next_token(), 10 ** 12)
+
+        rc, out = self.run_command(10 ** 12)
+        self.assertEqual(0, rc, out)
+        self.assertIn('nothing to do', out)
+        self.assertNotIn('Advanced', out)
+
+    def test_tokens_already_past_change_nothing(self):
+        before = self.next_token()
+        rc, out = self.run_command(0)
+        self.assertEqual(0, rc, out)
+        self.assertIn('Next token:         %d' % (before + 1), out)
+        self.assertNotIn('Advanced', out)
+        self.assertEqual(before + 2, self.next_token())
+
+    def test_a_driver_without_tokens_changes_nothing(self):
+        rc, out = self.run_command(None)
+        self.assertEqual(1, rc, out)
+        self.assertIn('NOTHING TO COMPARE: volume driver Mock keeps no '
+                      'fencing tokens on its storage', out)
+
+    def test_a_storage_that_cannot_be_read_fails(self):
+        self.volume_driver.highest_fencing_token.side_effect = OSError(
+            5, 'Input/output error')
+        rc, out = self.run_command(None)
+        self.assertEqual(2, rc, out)
+        self.assertEqual('Token source: %s' % self.source,
+                         out.splitlines()[1])
+        self.assertEqual('FAILURE:      [Errno 5] Input/output error',
+                         out.splitlines()[2])
+
+    def test_backend_that_cannot_start(self):
+        coordinator = mock.Mock()
+        coordinator.start.side_effect = coordination.BackendUnavailable(
+            'no answer from redis://:***@h')
+        out = io.StringIO()
+        rc = manage.advance_tokens(self.conf, out=out,
+                                   coordinator=coordinator)
+        self.assertEqual(2, rc)
+        self.assertEqual('advance-tokens: the lock backend cannot be used: '
+                         'no answer from redis://:***@h\n', out.getvalue())
+        self.load.assert_not_called()
+
+
 class CleanLocksOnLockServersTestCase(fakes.CoordinationTestCase):
     """clean_locks with Redis, etcd and ZooKeeper (fake drivers)."""
 
@@ -240,6 +343,17 @@ class MainTestCase(base.BaseTestCase):
         self.assertEqual(7, rc)
         clean.assert_called_once_with(conf, services_offline=True,
                                       dry_run=False)
+
+    def test_dispatches_advance_tokens(self):
+        conf = cfg.ConfigOpts()
+        with mock.patch.object(manage, 'CONF', conf), \
+                mock.patch.object(manage, 'setup_logging'), \
+                mock.patch.object(manage, 'advance_tokens',
+                                  return_value=1) as advance:
+            rc = manage.main(['coordination', 'advance-tokens',
+                              '--dry-run'])
+        self.assertEqual(1, rc)
+        advance.assert_called_once_with(conf, dry_run=True)
 
 
 class ListTestCase(base.BaseTestCase):

@@ -122,6 +122,71 @@ class LockTokenTestCase(fakes.CoordinationTestCase):
         self.fencing_token.assert_not_called()
 
 
+class RefusedTestCase(fakes.CoordinationTestCase):
+    """Lock.refused(): a store refused the token of a held lock."""
+
+    url = 'redis://:s3cret-pw@h:1'
+
+    def setUp(self):
+        super().setUp()
+        self.start()
+        self.lock = self.coordinator.get_lock('nfs-v1')
+        self.lock.acquire()
+        self.addCleanup(self.release)
+        self.useFixture(fakes.fixtures.MockPatchObject(
+            self.coordinator.backend, 'fencing_token', return_value=12))
+        self.lock.token()
+        self.refusal = coordination.FencedOff('refused')
+        self.refusal.path = '/mnt/share/volume-1.info'
+        self.refusal.newer, self.refusal.token = 10 ** 12, 12
+
+    def release(self):
+        try:
+            self.lock.release()
+        except coordination.LockLost:
+            pass    # as the tests that lose it meant
+
+    def test_held_means_the_tokens_went_back(self):
+        error = self.lock.refused(self.refusal)
+        self.assertIsInstance(error, coordination.FencingTokensWentBack)
+        self.assertNotIsInstance(error, coordination.LockLost)
+        self.assertEqual(
+            'Fencing tokens of lock backend redis://:***@h:1 went back: '
+            '/mnt/share/volume-1.info holds fencing token 1000000000000, '
+            'greater than token 12 of lock cinder-nfs-v1, which this '
+            'service still holds (checked after the refusal), so no later '
+            'holder can have written it: the backend now gives lower '
+            'tokens than it gave before. Likely cause: Redis lost the '
+            'counter key tooz_cinder-fencing-tokens: a restart without '
+            'persistence, a crash with appendfsync everysec (the last '
+            'second of writes), a failover to a replica that had not '
+            'received the last increments, an eviction under an allkeys-* '
+            'maxmemory-policy, or a FLUSHDB. Nothing was written; every '
+            'change and delete of such a record fails this way until '
+            '"cinder-manage coordination advance-tokens" is run once '
+            '(services may keep running; see "When fencing tokens go '
+            'back" in the admin guide)', str(error))
+        self.assertEqual((self.refusal.path, 10 ** 12, 12,
+                          'redis://:***@h:1'),
+                         (error.path, error.newer, error.token,
+                          error.backend))
+        self.assertEqual(1, self.log.output.count(
+            'ERROR Fencing tokens of lock backend redis://:***@h:1 went '
+            'back'))
+        self.assertNotIn('s3cret-pw', self.log.output)
+        self.assertIsNone(self.lock.lost)
+
+    def test_lost_means_a_newer_holder(self):
+        self.lock._tooz_lock.owner = False
+        self.assertIs(self.refusal, self.lock.refused(self.refusal))
+        self.assertNotIn('went back', self.log.output)
+
+    def test_cannot_confirm_is_no_regression_either(self):
+        self.lock._tooz_lock.owner = ConnectionRefusedError('down')
+        self.assertIs(self.refusal, self.lock.refused(self.refusal))
+        self.assertNotIn('went back', self.log.output)
+
+
 class RedisTokenTestCase(fakes.CoordinationTestCase):
     """The Redis backend's script, on a fake client that runs it."""
 
@@ -324,3 +389,26 @@ class FileTokenTestCase(fakes.RealFileBackendTestCase):
         self.assertEqual(1, coordinator.backend.remove_locks('cinder-*'))
         self.assertEqual(0, coordinator.backend.remove_locks('.*'))
         self.assertTrue(os.path.exists(self.counter()))
+
+    def test_advance_raises_the_counter_and_never_lowers_it(self):
+        coordinator = self.start()
+        with coordinator.get_lock('x') as lock:
+            self.assertEqual(1, lock.token())
+        advanced = coordinator.advance_tokens(10 ** 12)
+        self.assertEqual(('counter file %s' % self.counter(), 1, 10 ** 12),
+                         advanced)
+        with open(self.counter(), 'rb') as f:
+            self.assertEqual(b'%020d\n' % 10 ** 12, f.read())
+        with coordinator.get_lock('x') as lock:
+            self.assertEqual(10 ** 12 + 1, lock.token())
+        self.assertEqual((10 ** 12 + 1, 10 ** 12 + 1),
+                         coordinator.advance_tokens(5)[1:])
+        with coordinator.get_lock('x') as lock:
+            self.assertEqual(10 ** 12 + 2, lock.token())
+
+    def test_advance_past_what_the_counter_can_hold_fails(self):
+        coordinator = self.start()
+        e = self.assertRaises(coordination.CoordinationError,
+                              coordinator.advance_tokens, 10 ** 20)
+        self.assertIn('cannot count past', str(e))
+        self.assertFalse(os.path.getsize(self.counter()))

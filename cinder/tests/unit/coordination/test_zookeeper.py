@@ -417,9 +417,40 @@ class ZooKeeperTokenTestCase(ZooKeeperTestCase):
         lock = self.acquired()
         stat = self.stat(0x300000007)
         self.client.reads = [(lock._tooz_lock._lock.data, stat)]
+        # The offset node is absent (no advance-tokens ever ran): 0.
         self.assertEqual(0x300000007, lock.token())
-        self.assertEqual(1, len([c for c in self.client.calls
-                                 if c[0] == 'get']))
+        gets = [c[1] for c in self.client.calls if c[0] == 'get']
+        self.assertEqual(2, len(gets))
+        self.assertEqual('/tooz/cinder-fencing-token-offset', gets[1])
+        lock.release()
+
+    def test_token_adds_the_offset_read_in_the_same_round_trip(self):
+        lock = self.acquired()
+        node = (lock._tooz_lock._lock.data, self.stat(0x300000007))
+        results = []
+
+        def get_async(path):
+            self.client.calls.append(('get', path))
+            results.append(self.client.handler.async_result())
+            if len(results) == 2:
+                # Both reads were sent before either was answered: the
+                # token waits for one round trip, not two.
+                results[0].set(node)
+                results[1].set((b'1000000000000', None))
+            return results[-1]
+        self.useFixture(fixtures.MockPatchObject(
+            self.client, 'get_async', side_effect=get_async))
+        self.assertEqual(10 ** 12 + 0x300000007, lock.token())
+        lock.release()
+
+    def test_an_offset_that_is_no_number_cannot_confirm(self):
+        lock = self.acquired()
+        self.client.reads = [(lock._tooz_lock._lock.data, self.stat(9)),
+                             (b'garbage', None)]
+        e = self.assertRaises(coordination.LockLost, lock.token)
+        self.assertIn('the fencing token offset '
+                      '/tooz/cinder-fencing-token-offset holds', str(e))
+        self.assertIsNone(lock.lost)
         lock.release()
 
     def test_token_of_a_node_of_another_holder_is_a_loss(self):

@@ -46,6 +46,9 @@ class AttachTestCase(test_remotefs_lock_loss.ShareFilesTestCase):
     other_holder = test_remotefs_lock_loss.FencedOffTestCase.other_holder
     assertFencedOff = (
         test_remotefs_lock_loss.FencedOffTestCase.assertFencedOff)
+    lock_taken_by_the_newer_holder = (
+        test_remotefs_lock_loss.FencedOffTestCase
+        .lock_taken_by_the_newer_holder)
 
     def setUp(self):
         super().setUp()
@@ -88,6 +91,7 @@ class AttachTestCase(test_remotefs_lock_loss.ShareFilesTestCase):
             if not done:
                 done['names'] = None        # the rewrite's own calls pass
                 done['names'] = self.rewrite(self.volume, self.NEWER)
+                self.lock_taken_by_the_newer_holder()
                 # But the attach's temporary file, if it wrote one: its
                 # failure removes it.
                 done['files'] = {

@@ -592,6 +592,17 @@ class FencedOffTestCase(ShareFilesTestCase):
                                                  side_effect=call))
         return claimed
 
+    def lock_taken_by_the_newer_holder(self):
+        """From now on, this test's locks are checked as lost.
+
+        As the newer holder's grant implies; file locks cannot be lost,
+        so the check says so (else the refusal is taken for tokens that
+        went back: see test_remotefs_tokens).
+        """
+        self.useFixture(fixtures.MockPatchObject(
+            coordination.Lock, 'check', side_effect=coordination.LockLost(
+                'lock was lost: another member may hold it')))
+
     def assertFencedOff(self, operation, claimed):
         e = self.assertRaises(coordination.FencedOff, operation)
         self.assertIsInstance(e, coordination.LockLost)
@@ -696,6 +707,7 @@ class FencedOffTestCase(ShareFilesTestCase):
     def test_a_delete_after_a_newer_claim_deletes_nothing(self):
         volume = self.create_volume()
         self.other_holder(volume).claim(self.NEWER)
+        self.lock_taken_by_the_newer_holder()
         before = self.share_files()
         self.assertFencedOff(lambda: self.driver.delete_volume(volume),
                              {'files': before})
@@ -704,6 +716,7 @@ class FencedOffTestCase(ShareFilesTestCase):
     def test_a_request_of_an_older_holder_changes_nothing(self):
         volume = self.create_volume()
         self.other_holder(volume).claim(self.NEWER)
+        self.lock_taken_by_the_newer_holder()
         before = {'files': self.share_files()}
         for operation in (
                 lambda: self.driver.extend_volume(volume, 2),
