@@ -230,7 +230,9 @@ class FaultInjector(object):
             held = holds.wait_until_held(
                 name, max(0, deadline - time.monotonic()), self._stop)
             if held is None and holds.disarm('commit'):
-                fault.note = 'no commit within %d s' % STALE_WAIT
+                fault.note = ('the run ended before a commit'
+                              if self._stop.is_set() else
+                              'no commit within %d s' % STALE_WAIT)
                 return
             # Taken right before it was disarmed: it is being held now.
             held = held or holds.wait_until_held(name, STALE_WAIT)
@@ -265,6 +267,8 @@ class FaultInjector(object):
             held['pid'], held['step'], thawed - fault.start,
             self.cluster.lease,
             'pid %d committed it meanwhile' % other if other else
+            'the run ended before another service committed it'
+            if self._stop.is_set() else
             'nobody else committed it within %d s' % STALE_WAIT)
 
     def _record_exists(self, step):

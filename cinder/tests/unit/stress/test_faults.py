@@ -205,6 +205,13 @@ class StaleHolderTestCase(base.BaseTestCase):
         self.assertIn('go-stale-0-0', names)
         self.assertNotIn('armed-commit', names)
 
+    def test_the_end_of_the_run_is_told_apart_from_no_commit(self):
+        # The workload ended while it waited: that is no "60 s" wait.
+        self.injector._stop.set()
+        fault = self.inject()
+        self.assertEqual('the run ended before a commit', fault.note)
+        self.assertEqual([], os.listdir(self.cluster.hold_dirs[1]))
+
     def test_no_commit_takes_back_the_hold(self):
         with mock.patch.object(faults, 'STALE_WAIT', 0):
             fault = self.inject()
