@@ -45,6 +45,7 @@ from cinder.cmd import url_args
 from cinder import messaging
 from cinder.stress import assess
 from cinder.stress import cluster as cluster_mod
+from cinder.stress import faultfs
 from cinder.stress import faults as faults_mod
 from cinder.stress import lockservers
 from cinder.stress import netns
@@ -106,10 +107,13 @@ def _parse(argv):
                              'freeze one between the check of a commit and '
                              'the commit until another service committed '
                              '(stale-holder), restart the lock server, '
-                             'cut hosts off; the workload goes on until '
-                             'each fault was injected once. Alone: every '
-                             'kind the run allows; or only the kinds named '
-                             '(%s)' % ', '.join(faults_mod.KINDS))
+                             'cut hosts off, make the share answer an NFS '
+                             'operation it applied with an error '
+                             '(nfs-replay: the services get the share '
+                             'through a FUSE mount); the workload goes on '
+                             'until each fault was injected once. Alone: '
+                             'every kind the run allows; or only the kinds '
+                             'named (%s)' % ', '.join(faults_mod.KINDS))
     parser.add_argument('--collide', action='store_true',
                         help='send the requests in pairs that race for '
                              'one volume (a snapshot taken while another '
@@ -154,6 +158,7 @@ def _parse(argv):
             if kind not in faults_mod.KINDS:
                 parser.error('--faults: no fault called %r (known: %s)' % (
                     kind, ', '.join(faults_mod.KINDS)))
+    args.faultfs = _share_faults(args, parser)
     url_args.resolve(args, parser, others=('lock_server', 'local_locks'))
     url_args.resolve_transport(args, parser)
     aa_stress_deployed.require_urls(args, parser)
@@ -173,6 +178,26 @@ def _parse(argv):
                     'nothing beyond their bridge; use --lock-server and '
                     'the private broker' % name.replace('_', '-'))
     return args
+
+
+def _share_faults(args, parser):
+    """Whether the services get the share through the FUSE mount.
+
+    When a fault kind of the run needs it: named, or with ``--faults``
+    alone when this machine can mount it. A kind named that cannot be
+    had is refused, naming what is missing.
+    """
+    if not args.faults:
+        return False
+    lacking = faultfs.missing()
+    if args.fault_kinds is None:
+        return not lacking
+    named = faults_mod.SHARE_KINDS.intersection(args.fault_kinds)
+    if named and lacking:
+        parser.error('--faults %s needs the fault-injecting file system, '
+                     'which needs %s' % (', '.join(sorted(named)),
+                                         ', '.join(lacking)))
+    return bool(named)
 
 
 class Progress(object):
@@ -258,7 +283,7 @@ def _run(args):
         work_dir, services=args.services, lock_server=args.lock_server,
         backend_url=args.backend_url, local_locks=args.local_locks,
         debug=args.debug, transport_url=args.transport_url,
-        hosts=args.hosts)
+        hosts=args.hosts, faultfs=args.faultfs)
     out = sys.stdout
     progress = Progress(sys.stderr)
     injector = None
@@ -273,7 +298,7 @@ def _run(args):
         if not args.json:
             out.write('cinder-aa-stress: %d services on %s, backend %s, '
                       'bus %s, work directory %s\n' % (
-                          args.services, cluster.share,
+                          args.services, cluster.describe_share(),
                           cluster.describe_backend(),
                           cluster.describe_transport(), work_dir))
             out.flush()
@@ -311,9 +336,9 @@ def _run(args):
     report, model['states'] = assess.assess(work_dir, model)
     runmodel.save(work_dir, model)
     elapsed = time.monotonic() - started
-    report_mod.output(report, model, elapsed, args.json, out,
-                      {'work_dir': work_dir, 'hosts': placement,
-                       'fenced_off': cluster.fenced_off()})
+    extra = {'work_dir': work_dir, 'hosts': placement}
+    extra.update(cluster.commit_counts())
+    report_mod.output(report, model, elapsed, args.json, out, extra)
     if report.ok and not (args.keep or args.work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
     elif not args.json:

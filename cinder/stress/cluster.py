@@ -30,6 +30,13 @@ No service reaches another's loopback or the machine's: locks and
 requests cross the bridge. The share stays a directory every namespace
 sees (the kernel has no NFS client). There a host can also be cut off
 from the broker and the lock server (:meth:`Cluster.partition`).
+
+With ``faultfs=True`` the services get the share through the
+fault-injecting file system (:mod:`cinder.stress.faultfs`), mounted over
+the share directory before they start, where NFS failures can be armed
+(:attr:`Cluster.fs`); the tool's own reads and the verdict keep using the
+directory itself. A mount is seen from every namespace: ``ip netns exec``
+gives the services a copy of this mount table.
 """
 
 import os
@@ -42,9 +49,11 @@ from oslo_config import cfg
 from cinder import coordination
 from cinder import local_service
 from cinder import messaging
+from cinder.stress import faultfs as faultfs_mod
 from cinder.stress import holds
 from cinder.stress import lockservers
 from cinder.stress import netns
+from cinder.stress import servicelogs
 
 #: Lease of a lock (Redis, etcd) or session timeout (ZooKeeper), seconds,
 #: for clusters whose lock server this module starts: short, so that a
@@ -56,9 +65,6 @@ PARTITIONS = ('both', 'one-way', 'lock-server')
 
 _LEASE_QUERY = {'redis': 'lock_timeout', 'etcd': 'lock_timeout',
                 'zookeeper': 'timeout'}
-
-#: What a service logs for each step the share refused to it.
-FENCED_OFF = 'Fenced off: '
 
 HOSTS = ('local', 'netns')
 #: Names of the namespaces, veths and bridge of ``hosts='netns'``.
@@ -132,13 +138,16 @@ class Cluster(object):
         ``netns`` (a namespace per service; the broker and lock server
         in a control namespace; needs root, and neither ``backend_url``
         nor ``transport_url``: nothing outside the bridge is reachable).
+    :param faultfs: give the services the share through the
+        fault-injecting file system, mounted at ``share-fs/`` (see
+        :func:`cinder.stress.faultfs.missing` for what it needs).
     """
 
     def __init__(self, work_dir, services=3, lock_server=None,
                  backend_url=None, local_locks=False, debug=False,
                  volume_driver='nfs', options=None, transport_url=None,
                  hosts='local', netns_prefix=NETNS_PREFIX,
-                 netns_subnet=NETNS_SUBNET):
+                 netns_subnet=NETNS_SUBNET, faultfs=False):
         if services < 1:
             raise ClusterError('--services must be at least 1')
         if sum(bool(x) for x in (lock_server, backend_url,
@@ -156,6 +165,14 @@ class Cluster(object):
                     'backend-url' if backend_url else 'transport-url'))
         self.work_dir = os.path.abspath(work_dir)
         self.share = os.path.join(self.work_dir, 'share')
+        #: The share the services are given: the mount of the
+        #: fault-injecting file system over :attr:`share`, or it.
+        self.service_share = (os.path.join(self.work_dir, 'share-fs')
+                              if faultfs else self.share)
+        #: The :class:`~cinder.stress.faultfs.FaultFS` mounted at
+        #: :attr:`service_share` once started (``faultfs=True``), or None.
+        self.fs = None
+        self._faultfs = faultfs
         self.ledger = os.path.join(self.work_dir, 'ledger.jsonl')
         self.count = services
         self.lock_server_kind = lock_server
@@ -195,6 +212,12 @@ class Cluster(object):
         if self.local_locks:
             return 'file:// (one lock directory per service: local locks)'
         return coordination.mask_url(self.backend_url)
+
+    def describe_share(self):
+        """Where the services' share is, and what it is a mount of."""
+        if self.service_share == self.share:
+            return self.share
+        return '%s (a FUSE mount of %s)' % (self.service_share, self.share)
 
     def describe_transport(self):
         return messaging.display_url(self.transport_url)
@@ -240,30 +263,55 @@ class Cluster(object):
                          'address': host.address if host else None})
         return rows
 
-    def fenced_off(self):
-        """How many steps the share refused to the services (FencedOff).
+    def commit_counts(self):
+        """The services' logged commits, by kind (see :mod:`.servicelogs`).
 
-        Counted in their logs: :mod:`cinder.volume.fenced_record` logs
-        one ``Fenced off:`` WARNING per refused writer.
+        ``fenced_off``: steps the share refused to them;
+        ``ambiguous_commits``: commits whose link reported an error
+        although it was made; ``commits_in_doubt``: commits whose outcome
+        they could not tell.
         """
-        count = 0
-        for service in self.services:
-            try:
-                with open(service.log_file, errors='replace') as f:
-                    count += sum(FENCED_OFF in line for line in f)
-            except FileNotFoundError:
-                pass
-        return count
+        return servicelogs.count(s.log_file for s in self.services)
+
+    def fenced_off(self):
+        """How many steps the share refused to the services (FencedOff)."""
+        return self.commit_counts()['fenced_off']
+
+    def _mount_share(self):
+        """Mount the fault-injecting file system at the services' share.
+
+        :raises ClusterError: naming what the mount needs and lacks, or
+            why it did not start.
+        """
+        lacking = faultfs_mod.missing()
+        if lacking:
+            raise ClusterError('the share through the fault-injecting file '
+                               'system needs %s' % ', '.join(lacking))
+        os.makedirs(self.service_share, exist_ok=True)
+        try:
+            # A session of its own: a Ctrl-C of the tool must not end the
+            # mount before the services, which use it, are stopped.
+            self.fs = faultfs_mod.FaultFS.start(
+                self.share, self.service_share, new_session=True)
+        except faultfs_mod.FaultFSError as e:
+            raise ClusterError(str(e)) from None
+
+    def _write_shares_file(self):
+        """The services' ``nfs_shares_config``: their share; its path."""
+        path = os.path.join(self.work_dir, 'nfs_shares')
+        with open(path, 'w') as f:
+            f.write(self.service_share + '\n')
+        return path
 
     def start(self):
         os.makedirs(self.share, exist_ok=True)
+        if self._faultfs:
+            self._mount_share()
         if self.hosts == 'netns':
             self._make_network()
         if self.transport_url is None:
             self._start_broker()
-        shares_file = os.path.join(self.work_dir, 'nfs_shares')
-        with open(shares_file, 'w') as f:
-            f.write(self.share + '\n')
+        shares_file = self._write_shares_file()
         if self.lock_server_kind:
             cls = lockservers.server_class(self.lock_server_kind)
             if cls is lockservers.RedisServer:
@@ -322,7 +370,8 @@ class Cluster(object):
     def stop(self):
         """Stop every service (SIGTERM), the lock server, the broker.
 
-        Then the namespaces, whatever failed before.
+        Then the namespaces and the mount of the share, whatever failed
+        before.
         """
         try:
             for service in self.services:
@@ -338,7 +387,11 @@ class Cluster(object):
             if self.broker is not None:
                 self.broker.stop()
         finally:
-            self._remove_network()
+            try:
+                self._remove_network()
+            finally:
+                if self.fs is not None:
+                    self.fs.stop()
 
     def _remove_network(self):
         """Leave the control namespace; remove every namespace made."""

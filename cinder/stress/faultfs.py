@@ -221,12 +221,17 @@ class FaultFS(Control):
             fs.stop()
 
     @classmethod
-    def start(cls, backing, mountpoint, timeout=START_TIMEOUT):
+    def start(cls, backing, mountpoint, timeout=START_TIMEOUT,
+              new_session=False):
         """Start the process; return once the mount answers.
 
         Raises FaultFSError, with the process's own words, if it exits
         or does not mount within *timeout* seconds (it is stopped then).
         The caller must :meth:`stop` what this returns.
+
+        :param new_session: start it in a session of its own, so that a
+            Ctrl-C of the caller's terminal does not reach it: the caller
+            stops it, after what uses the mount.
         """
         # In /tmp, not a test's deep temporary directory: a Unix socket
         # path has at most 107 bytes.
@@ -242,7 +247,7 @@ class FaultFS(Control):
                      mountpoint, '--control',
                      os.path.join(workdir, 'control')],
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=log, env=env)
+                    stderr=log, env=env, start_new_session=new_session)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise

@@ -22,6 +22,7 @@ from cinder import exception
 from cinder import messaging
 from cinder import objects
 from cinder.stress import ledger
+from cinder.stress import nfsreplay
 from cinder.volume import fenced_record
 
 #: Seconds a healed service has to answer a request again.
@@ -40,7 +41,10 @@ PARTITION_KINDS = {'partition': 'both', 'partition-one-way': 'one-way',
                    'partition-lock-server': 'lock-server'}
 #: Every kind of fault, in the order of their turns.
 KINDS = ('kill', 'pause', 'stale-holder', 'lock-server-restart') + tuple(
-    PARTITION_KINDS)
+    PARTITION_KINDS) + ('nfs-replay',)
+#: Kinds that need the services' share through the fault-injecting file
+#: system (:attr:`cinder.stress.cluster.Cluster.fs`).
+SHARE_KINDS = frozenset(['nfs-replay'])
 
 
 class FaultError(ValueError):
@@ -56,10 +60,15 @@ class Fault(object):
     request that takes locks again, or None; until then their failures
     are the fault's (see :func:`cinder.stress.states.replay`, which
     judges which requests a fault hit).
+
+    ``excuses``: whether a request that failed during it may have failed
+    because of it; False for a fault whose failures the services must
+    settle by themselves (``nfs-replay``): a request that failed then is
+    judged as if there had been no fault.
     """
 
     __slots__ = ('kind', 'host', 'target', 'start', 'end', 'note',
-                 'recovered')
+                 'recovered', 'excuses')
 
     def __init__(self, kind, host):
         self.kind = kind
@@ -69,6 +78,7 @@ class Fault(object):
         self.end = None
         self.note = ''
         self.recovered = None
+        self.excuses = True
 
 
 class FaultInjector(object):
@@ -91,6 +101,11 @@ class FaultInjector(object):
     only what it receives; only the lock server) for its lease and 3 s
     more, heal, and wait until it answers a request again, without a
     restart (only with ``--hosts netns`` and a lease-based lock server).
+    ``nfs-replay``: arm one NFS failure on the services' share, in turn
+    from the seed (:mod:`cinder.stress.nfsreplay`), for the next matching
+    call of any service, wait until it fired, and disarm it; it excuses
+    no failed request (only when the cluster's services use the share
+    through the fault-injecting file system).
 
     :param kinds: the kinds to inject, in turn; None: every kind this
         cluster allows.
@@ -100,6 +115,8 @@ class FaultInjector(object):
     def __init__(self, cluster, seed=0, interval=8.0, kinds=None):
         self.cluster = cluster
         self.rng = random.Random('faults-%s' % seed)
+        self.seed = seed
+        self.replays = 0
         self.interval = interval
         self.faults = []
         self._stop = threading.Event()
@@ -132,6 +149,11 @@ class FaultInjector(object):
             lacking.update(dict.fromkeys(
                 PARTITION_KINDS, 'hosts apart (--hosts netns) and a lock '
                 'server started by the tool (--lock-server)'))
+        if cluster.fs is None:
+            lacking.update(dict.fromkeys(
+                SHARE_KINDS, 'the share through the fault-injecting file '
+                'system (a FUSE mount the tool makes when the kind is '
+                'asked for)'))
         return lacking
 
     def start(self):
@@ -160,7 +182,8 @@ class FaultInjector(object):
             # is over, others take its locks and may find its qemu-img
             # still holding an image (qemu's own image locking refuses).
             fault = Fault(kind, host if kind == 'kill' else None)
-            fault.target = None if kind == 'lock-server-restart' else host
+            fault.target = (None if kind == 'lock-server-restart' or
+                            kind in SHARE_KINDS else host)
             try:
                 if kind == 'kill':
                     pid = self.cluster.kill_and_restart(index)
@@ -175,6 +198,8 @@ class FaultInjector(object):
                     self._stale_holder(fault, index)
                 elif kind in PARTITION_KINDS:
                     self._partition(fault, index)
+                elif kind == 'nfs-replay':
+                    self._nfs_replay(fault)
                 else:
                     self.cluster.restart_lock_server()
                     fault.note = 'restarted %s' % (
@@ -196,6 +221,19 @@ class FaultInjector(object):
         fault.note = 'cut %d s (lease %d s), healed' % (
             seconds, self.cluster.lease)
         self._recover(fault, [index], 'the heal')
+
+    def _nfs_replay(self, fault):
+        """Arm the next NFS failure on the share, until it fired.
+
+        Whichever service makes the matching call gets it: the fault has
+        no host, and excuses nothing.
+        """
+        fault.excuses = False
+        chosen = nfsreplay.variant(self.seed, self.replays)
+        self.replays += 1
+        result = nfsreplay.inject(self.cluster.fs, chosen, self._stop)
+        fault.start, fault.end = result.start, result.end
+        fault.note = result.describe()
 
     def _recover(self, fault, indices, what):
         """Wait until each service of *indices* answers again; note when.

@@ -34,14 +34,19 @@ def output(report, model, elapsed, as_json, out, extra=None):
         out.write('\n')
     else:
         print_report(report, model, elapsed, out, extra.get('hosts'),
-                     extra.get('fenced_off'))
+                     extra.get('fenced_off'), extra)
 
 
-def print_report(report, model, elapsed, out, hosts=None, fenced_off=None):
+def print_report(report, model, elapsed, out, hosts=None, fenced_off=None,
+                 commits=None):
     """The text tables of a run's report, written to *out*.
 
     :param fenced_off: steps the share refused to the services (their
         ``Fenced off:`` log lines), or None when unknown.
+    :param commits: ``ambiguous_commits`` (commits whose link reported an
+        error although it was made, which the services found and let
+        stand) and ``commits_in_doubt`` (whose outcome they could not
+        tell), from their logs; not told when absent.
     """
     w = out.write
     w('\ncinder-aa-stress: %d services, backend %s, seed %d, %.1f s\n\n' % (
@@ -69,6 +74,12 @@ def print_report(report, model, elapsed, out, hosts=None, fenced_off=None):
     if fenced_off is not None:
         w('fenced off by the share: %d step(s) of holders whose lock was '
           'lost\n' % fenced_off)
+    commits = commits or {}
+    if 'ambiguous_commits' in commits:
+        w('ambiguous commits resolved: %d (a link reported an error but '
+          'was made: the commit stood); commits in doubt: %d\n' % (
+              commits['ambiguous_commits'],
+              commits.get('commits_in_doubt', 0)))
     checked = report.checked
     w('checked: %d volumes, %d snapshots, %d data slots; %d volumes gone '
       'as expected; %d with more than one possible state; %d leftovers '

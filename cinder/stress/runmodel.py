@@ -40,7 +40,9 @@ tool) can judge a kept run again. It is one JSON object:
     (``time.monotonic()`` of the tool's host), ``note`` and
     ``recovered`` (for every kind but ``kill``: when the services the
     fault reached, all of them after a lock server restart, served a
-    request that takes locks again, or null).
+    request that takes locks again, or null), ``excuses`` (false for a
+    fault that excuses no failed request, ``nfs-replay``; true when
+    absent).
 ``killed``
     Process id (a string) to the ``time.monotonic()`` it was killed at.
 ``requests``
@@ -86,7 +88,7 @@ def build(seed, backend, hosts, slot_offsets, slot_length, faults, killed,
         'slots': {'offsets': list(slot_offsets), 'length': slot_length},
         'faults': [{'kind': f.kind, 'host': f.host, 'target': f.target,
                     'start': f.start, 'end': f.end, 'note': f.note,
-                    'recovered': f.recovered}
+                    'recovered': f.recovered, 'excuses': f.excuses}
                    for f in faults],
         'killed': {str(pid): t for pid, t in killed.items()},
         'requests': [r.to_dict() for r in sorted(requests,

@@ -349,13 +349,17 @@ def _hit(request, faults):
 
     A fault hits a failed request that ran between its start and its end,
     or, for a fault after which the tool waited for the service to answer
-    again (``recovered``), until that answer.
+    again (``recovered``), until that answer. A fault that excuses nothing
+    (``excuses`` false: its failures the services settle by themselves)
+    hits no request.
     """
     request['fault'] = None
     if request['ok']:
         return
     for fault in faults:
         if fault['host'] is not None and fault['host'] != request['host']:
+            continue
+        if not fault.get('excuses', True):
             continue
         # Until the service the fault hit answered again (a partition's
         # heal, a frozen holder's thaw), it is still recovering from it.

@@ -23,7 +23,9 @@ The runs on a lock server put each service on a host of its own
 (``--hosts netns``: a network namespace each, the broker and the lock
 server in a control namespace); those runs take turns, as they share the
 project's one /24. The file backend runs stay on one host, as the
-README's first command does.
+README's first command does. The fault runs also give the services their
+share through the fault-injecting file system, where ``nfs-replay`` makes
+NFS operations the server applied answer with an error.
 """
 
 import io
@@ -38,6 +40,7 @@ import testtools
 from cinder.cmd import aa_stress
 from cinder.stress import lockservers
 from cinder.tests.functional import netns_gate
+from cinder.tests.functional import test_faultfs
 
 OPERATIONS = '150'
 
@@ -140,7 +143,8 @@ class StressTest(testtools.TestCase):
         kinds = {f['kind'] for f in report['faults']}
         self.assertEqual({'kill', 'pause', 'stale-holder',
                           'lock-server-restart', 'partition',
-                          'partition-one-way', 'partition-lock-server'},
+                          'partition-one-way', 'partition-lock-server',
+                          'nfs-replay'},
                          kinds)
         self.assertTrue(all(not f['note'].startswith('failed')
                             for f in report['faults']), report['faults'])
@@ -167,9 +171,30 @@ class StressTest(testtools.TestCase):
             self.assertIsNotNone(row['answered_after_heal'], row)
             if row['margin'] is not None:
                 self.assertGreater(row['margin'], 0, row)
+        self._assert_nfs_replays(report)
+
+    def _assert_nfs_replays(self, report):
+        """Each NFS failure fired, and the services settled it.
+
+        The first of the run's seed is a commit's link applied and then
+        answered with an error: a service found the link made and let the
+        commit stand. No commit was left in doubt, and no request failed
+        because of them: nfs-replay excuses nothing.
+        """
+        replays = [f for f in report['faults'] if f['kind'] == 'nfs-replay']
+        for fault in replays:
+            self.assertIsNone(fault['host'], fault)
+            self.assertRegex(fault['note'], r'; fired [1-9]', fault)
+        self.assertTrue(replays[0]['note'].startswith('link-'), replays)
+        self.assertGreaterEqual(report['ambiguous_commits'], 1)
+        self.assertEqual(0, report['commits_in_doubt'])
+        self.assertNotIn('nfs-replay', report['fault_hits'])
 
     def assert_fault_run(self, kind):
         """Every fault once with hosts apart on *kind*: a clean verdict."""
+        # nfs-replay needs the share through the fault-injecting file
+        # system.
+        test_faultfs.require(self)
         status, report = self._run_apart(
             kind, '--faults', '--fault-interval', '4', '--operations',
             '200')

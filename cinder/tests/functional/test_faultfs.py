@@ -313,6 +313,16 @@ class LifecycleTest(base.BaseTestCase):
         self.assertGone(fs)
         self.assertEqual(0, fs.process.returncode)
 
+    def test_a_new_session_keeps_a_ctrl_c_of_the_caller_away(self):
+        # A Ctrl-C goes to the terminal's foreground process group: in a
+        # session of its own, the mount outlives it until stopped.
+        fs = faultfs.FaultFS.start(self.backing, self.mnt, new_session=True)
+        self.addCleanup(fs.stop)
+        self.assertEqual(fs.pid, os.getsid(fs.pid))
+        self.assertNotEqual(os.getpgrp(), os.getpgid(fs.pid))
+        fs.stop()
+        self.assertGone(fs)
+
     def test_they_end_when_the_block_raises_with_a_file_open(self):
         def body():
             with faultfs.FaultFS.mount(self.backing, self.mnt) as fs:

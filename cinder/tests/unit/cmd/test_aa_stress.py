@@ -45,3 +45,25 @@ class FaultsArgumentTestCase(base.BaseTestCase):
         error = self.stderr.getvalue()
         self.assertIn("--faults: no fault called 'freeze' (known: %s)" %
                       ', '.join(faults.KINDS), error)
+
+    def test_the_share_goes_through_the_file_system_for_nfs_replay(self):
+        missing = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.faultfs.missing', return_value=[])).mock
+        self.assertFalse(aa_stress._parse([]).faultfs)
+        self.assertFalse(aa_stress._parse(['--faults', 'kill']).faultfs)
+        self.assertTrue(aa_stress._parse(['--faults', 'kill,nfs-replay'])
+                        .faultfs)
+        # Every kind the run allows: nfs-replay if the machine can.
+        self.assertTrue(aa_stress._parse(['--faults']).faultfs)
+        missing.return_value = ['/dev/fuse (a kernel with FUSE)']
+        self.assertFalse(aa_stress._parse(['--faults']).faultfs)
+
+    def test_nfs_replay_without_the_file_system_names_what_is_missing(self):
+        self.useFixture(fixtures.MockPatch(
+            'cinder.stress.faultfs.missing',
+            return_value=['mfusepy (pip, test-requirements.txt)']))
+        self.assertRaises(SystemExit, aa_stress._parse,
+                          ['--faults', 'nfs-replay'])
+        self.assertIn('--faults nfs-replay needs the fault-injecting file '
+                      'system, which needs mfusepy (pip, '
+                      'test-requirements.txt)', self.stderr.getvalue())

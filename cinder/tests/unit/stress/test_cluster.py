@@ -111,7 +111,8 @@ class FencedOffTestCase(base.BaseTestCase):
                                       transport_url='rabbit://h:1/')
         lines = {'a': ['INFO ok', 'WARNING Fenced off: x', 'WARNING Fenced '
                        'off: y'],
-                 'b': ['ERROR ... FencedOff: x (the traceback, not counted)'],
+                 'b': ['ERROR ... FencedOff: x (the traceback, not counted)',
+                       'ERROR Commit in doubt: x'],
                  'c': None}
         for host, text in sorted(lines.items()):
             path = os.path.join(work_dir, host + '.log')
@@ -120,6 +121,94 @@ class FencedOffTestCase(base.BaseTestCase):
                     f.write('\n'.join(text) + '\n')
             cluster.services.append(mock.Mock(log_file=path))
         self.assertEqual(2, cluster.fenced_off())
+        self.assertEqual({'fenced_off': 2, 'ambiguous_commits': 0,
+                          'commits_in_doubt': 1},
+                         dict(cluster.commit_counts()))
+
+
+class ShareThroughFaultFSTestCase(base.BaseTestCase):
+    """The services' share through the fault-injecting file system."""
+
+    def setUp(self):
+        super().setUp()
+        self.work_dir = self.useFixture(fixtures.TempDir()).path
+        self.process = self.useFixture(fixtures.MockPatch(
+            'cinder.local_service.ServiceProcess')).mock
+        self.fs_class = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.faultfs.FaultFS')).mock
+        self.missing = self.useFixture(fixtures.MockPatch(
+            'cinder.stress.faultfs.missing', return_value=[])).mock
+        self.events = []
+        self.process.return_value.start.side_effect = (
+            lambda: self.events.append('service started'))
+        self.process.return_value.terminate.side_effect = (
+            lambda: self.events.append('service stopped'))
+        fs = mock.Mock()
+        fs.stop.side_effect = lambda: self.events.append('unmounted')
+
+        def mount(*args, **kwargs):
+            self.events.append('mounted')
+            return fs
+        self.fs_class.start.side_effect = mount
+
+    def cluster(self, **kwargs):
+        return cluster_mod.Cluster(self.work_dir, services=2,
+                                   transport_url='rabbit://h:1/', **kwargs)
+
+    def shares_file(self, options):
+        with open(options['DEFAULT']['nfs_shares_config']) as f:
+            return f.read()
+
+    def test_the_services_get_the_mount_the_tool_the_directory(self):
+        cluster = self.cluster(faultfs=True)
+        cluster.start()
+        share = os.path.join(self.work_dir, 'share')
+        mount = os.path.join(self.work_dir, 'share-fs')
+        self.fs_class.start.assert_called_once_with(share, mount,
+                                                    new_session=True)
+        self.assertTrue(os.path.isdir(mount))
+        self.assertEqual((share, mount), (cluster.share,
+                                          cluster.service_share))
+        self.assertIsNotNone(cluster.fs)
+        self.assertEqual(mount + '\n',
+                         self.shares_file(self.process.call_args.args[1]))
+        cluster.stop()
+        # Mounted before the services start, unmounted after they stop.
+        self.assertEqual(['mounted'] + ['service started'] * 2 +
+                         ['service stopped'] * 2 + ['unmounted'],
+                         self.events)
+
+    def test_unmounted_whatever_failed_before(self):
+        cluster = self.cluster(faultfs=True)
+        cluster.start()
+        # A Ctrl-C while the services stop, then the namespaces' removal
+        # failing too (its error is the one raised).
+        self.process.return_value.terminate.side_effect = KeyboardInterrupt
+        cluster.network = mock.Mock()
+        cluster.network.destroy.side_effect = OSError('device busy')
+        self.assertRaises(OSError, cluster.stop)
+        self.assertEqual(['mounted', 'service started', 'service started',
+                          'unmounted'], self.events)
+
+    def test_without_the_fault_the_services_use_the_directory(self):
+        cluster = self.cluster()
+        cluster.start()
+        self.fs_class.start.assert_not_called()
+        self.assertIsNone(cluster.fs)
+        self.assertEqual(cluster.share + '\n',
+                         self.shares_file(self.process.call_args.args[1]))
+        cluster.stop()
+        self.assertEqual(['service started'] * 2 + ['service stopped'] * 2,
+                         self.events)
+
+    def test_what_the_mount_lacks_is_named(self):
+        self.missing.return_value = ['/dev/fuse (a kernel with FUSE)']
+        e = self.assertRaises(cluster_mod.ClusterError,
+                              self.cluster(faultfs=True).start)
+        self.assertEqual('the share through the fault-injecting file '
+                         'system needs /dev/fuse (a kernel with FUSE)',
+                         str(e))
+        self.process.assert_not_called()
 
 
 class LeaseTestCase(base.BaseTestCase):

@@ -23,6 +23,8 @@ from oslotest import base
 from cinder import messaging
 from cinder.stress import faults
 from cinder.stress import holds
+from cinder.stress import nfsreplay
+from cinder.tests.unit.stress import test_nfsreplay
 
 WAIT = 10
 
@@ -42,10 +44,11 @@ class FakeService(object):
 class FakeCluster(object):
     """What the injector uses of a cluster, in a temporary directory."""
 
-    def __init__(self, root, lease=6, server=True, network=True):
+    def __init__(self, root, lease=6, server=True, network=True, fs=True):
         self.lease = lease
         self.server = object() if server else None
         self.network = object() if network else None
+        self.fs = test_nfsreplay.FakeFS() if fs else None
         self.share = os.path.join(root, 'share')
         self.ledger = os.path.join(root, 'ledger.jsonl')
         os.makedirs(self.share)
@@ -82,8 +85,20 @@ class KindsTestCase(base.BaseTestCase):
         self.assertEqual(list(faults.KINDS),
                          faults.FaultInjector(cluster).kinds)
         cluster = FakeCluster(os.path.join(self.root, 'file'), lease=None,
-                              server=False, network=False)
+                              server=False, network=False, fs=False)
         self.assertEqual(['kill'], faults.FaultInjector(cluster).kinds)
+
+    def test_nfs_replay_needs_the_share_through_the_file_system(self):
+        cluster = FakeCluster(self.root, lease=None, server=False,
+                              network=False)
+        self.assertEqual(['kill', 'nfs-replay'],
+                         faults.FaultInjector(cluster).kinds)
+        cluster.fs = None
+        self.assertEqual(['kill'], faults.FaultInjector(cluster).kinds)
+        e = self.assertRaises(faults.FaultError, faults.FaultInjector,
+                              cluster, kinds=['nfs-replay'])
+        self.assertIn('nfs-replay needs the share through the '
+                      'fault-injecting file system', str(e))
 
     def test_kinds_asked_for_are_checked(self):
         cluster = FakeCluster(self.root, lease=None)
@@ -295,6 +310,51 @@ class RecoveryTestCase(base.BaseTestCase):
         self.assertIsNone(fault.recovered)
         self.assertIn('restarted zookeeper; no answer within 90 s after '
                       'the restart', fault.note)
+
+
+class NfsReplayTestCase(base.BaseTestCase):
+    """Each nfs-replay arms the next failure, and excuses nothing."""
+
+    def test_the_failures_in_turn_from_the_seed(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        cluster = FakeCluster(root)
+        cluster.fs.fires = {rule: [1] for rule in (1, 2, 3)}
+        self.useFixture(fixtures.MockPatchObject(nfsreplay, 'POLL', 0))
+        injector = faults.FaultInjector(cluster, seed=3, interval=0,
+                                        kinds=['nfs-replay'])
+        # Three faults, then the loop ends.
+        injector.faults = _StopAfter(injector, 3)
+        injector._run()
+        names = [nfsreplay.variant(3, turn).name for turn in range(3)]
+        self.assertEqual(names, [f.note.split(':')[0]
+                                 for f in injector.faults])
+        for fault, variant in zip(injector.faults, (
+                nfsreplay.variant(3, turn) for turn in range(3))):
+            self.assertEqual(('nfs-replay', None, None, False),
+                             (fault.kind, fault.host, fault.target,
+                              fault.excuses))
+            self.assertIn('%s; fired 1 time(s)' % variant.what, fault.note)
+        armed = [c for c in cluster.fs.calls if c[0] == 'arm']
+        self.assertEqual([(v.op, v.pattern, v.mode, v.errno) for v in (
+            nfsreplay.variant(3, turn) for turn in range(3))],
+            [c[1:5] for c in armed])
+        # Each disarmed before the next was armed.
+        self.assertEqual(['arm', 'disarm'] * 3,
+                         [c[0] for c in cluster.fs.calls])
+
+
+class _StopAfter(list):
+    """The injector's faults; the *count*-th stops its loop."""
+
+    def __init__(self, injector, count):
+        super().__init__()
+        self.injector = injector
+        self.count = count
+
+    def append(self, fault):
+        super().append(fault)
+        if len(self) >= self.count:
+            self.injector._stop.set()
 
 
 class _StopAfterOne(list):

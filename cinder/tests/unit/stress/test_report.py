@@ -67,3 +67,19 @@ class ReportTestCase(base.BaseTestCase):
         out = io.StringIO()
         report_mod.output(report, MODEL, 1.0, True, out, {'fenced_off': 3})
         self.assertEqual(3, json.loads(out.getvalue())['fenced_off'])
+
+    def test_the_commits_the_services_settled_are_told(self):
+        report = assess.Report()
+        counts = {'fenced_off': 0, 'ambiguous_commits': 2,
+                  'commits_in_doubt': 1}
+        out = io.StringIO()
+        report_mod.output(report, MODEL, 1.0, False, out, counts)
+        self.assertIn('ambiguous commits resolved: 2 (a link reported an '
+                      'error but was made: the commit stood); commits in '
+                      'doubt: 1\n', out.getvalue())
+        self.assertNotIn('ambiguous', self.output(report, False))
+        out = io.StringIO()
+        report_mod.output(report, MODEL, 1.0, True, out, counts)
+        data = json.loads(out.getvalue())
+        self.assertEqual((2, 1), (data['ambiguous_commits'],
+                                  data['commits_in_doubt']))

@@ -15,6 +15,7 @@
 import fixtures
 from oslotest import base
 
+from cinder.stress import faults
 from cinder.stress import runmodel
 
 
@@ -55,3 +56,14 @@ class RunModelTestCase(base.BaseTestCase):
         self.assertRaisesRegex(runmodel.ModelError, "field 'ledger' is "
                                "missing or not a str", runmodel.load,
                                self.dir)
+
+    def test_a_fault_that_excuses_nothing_is_saved_so(self):
+        kill = faults.Fault('kill', 'a')
+        replay = faults.Fault('nfs-replay', None)
+        replay.excuses = False
+        model = runmodel.build(1, 'redis://r:6379', ['a'], [0], 64,
+                               [kill, replay], {}, [])
+        runmodel.save(self.dir, model)
+        saved = runmodel.load(self.dir)['faults']
+        self.assertEqual([('kill', True), ('nfs-replay', False)],
+                         [(f['kind'], f['excuses']) for f in saved])

@@ -228,6 +228,25 @@ class JudgeTestCase(base.BaseTestCase):
         self.assertEqual({recovering['n']: 'partition',
                           recovered['n']: None}, self.causes([cut]))
 
+    def test_a_fault_that_excuses_nothing_hits_no_request(self):
+        # An nfs-replay failure the services must settle by themselves:
+        # a request that failed while it was armed is not its doing, nor
+        # is a later request on the same volume.
+        during = self.r.add('extend_volume', 'VolumeDriverException',
+                            host='h2', volume='v', size=2, start=20, end=21)
+        later = self.r.add('create_snapshot', 'VolumeDriverException',
+                           host='h1', volume='v', snapshot='t', start=21.5,
+                           end=22)
+        replay = {'kind': 'nfs-replay', 'host': None, 'start': 19,
+                  'end': 23, 'recovered': None, 'excuses': False}
+        self.assertEqual({during['n']: None, later['n']: None},
+                         self.causes([replay]))
+        # The same fault, were it one that excuses (saved before the
+        # field existed: absent means it excuses).
+        del replay['excuses']
+        self.assertEqual({during['n']: 'nfs-replay',
+                          later['n']: 'nfs-replay'}, self.causes([replay]))
+
     def test_overlapping_an_interrupted_request_excuses(self):
         cut = self.r.add('delete_snapshot', 'ConnectionClosed', host='h2',
                          volume='v', snapshot='s', start=20, end=30)
