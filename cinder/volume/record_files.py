@@ -112,40 +112,54 @@ class GenerationFiles(object):
 
         From *known* (numbers of generations a listing the caller made
         showed) or else the hint, then by lookups upwards; the directory
-        is listed only when the hint is missing or cannot be trusted.
+        is listed only when the hint is missing or what it leads to
+        cannot be trusted. A listing may be stale (NFS serves READDIR
+        from a cache): the lookups upwards from its newest number find
+        what was appended since, a deleted record's tombstone included.
         """
-        numbers = sorted(known) if known is not None else None
-        if numbers is None:
+        if known is None:
             hint = self.hint()
             if hint is not None:
-                found = self._walk(hint)
-                if found is not None:
+                found, trusted = self._walk(hint)
+                if trusted:
                     return found
-            numbers = self.numbers(self.listing())
+            known = self.numbers(self.listing())
+        numbers = sorted(known)
         if not numbers:
             return None
-        found = self._walk(numbers[-1])
+        found, _trusted = self._walk(numbers[-1])
         return numbers[-1] if found is None else found
 
     def _walk(self, start):
-        """The newest number found upwards from *start*, or None.
+        """(newest number found upwards from *start*, trusted), by lookups.
 
-        None when no generation exists within :data:`WALK_LIMIT` numbers
-        of *start*, or when the one found is alone although it is not
-        the first: a lone generation is either a deleted record's last
-        one or a stale writer's, linked into a number that had been
-        pruned and about to be removed again; only a listing tells.
+        ``(None, False)`` when no generation exists within
+        :data:`WALK_LIMIT` numbers of *start*. A generation found alone
+        (the one before it is gone), though not the first, is the last
+        of a deleted record, or a stale writer's, linked into a number
+        that had been pruned and about to be removed again: the numbers
+        above it are looked up too, and a newer one goes on from there;
+        with none, the lone one is returned, not trusted.
         """
-        number = start
-        while not self.exists(number):
-            number += 1
-            if number - start > WALK_LIMIT:
-                return None
-        while self.exists(number + 1):
-            number += 1
-        if number > 1 and not self.exists(number - 1):
-            return None
-        return number
+        number = self._first_from(start)
+        if number is None:
+            return None, False
+        while True:
+            while self.exists(number + 1):
+                number += 1
+            if number == 1 or self.exists(number - 1):
+                return number, True
+            above = self._first_from(number + 2)
+            if above is None:
+                return number, False
+            number = above
+
+    def _first_from(self, start):
+        """The first generation from *start* on, within the walk's limit."""
+        for number in range(start, start + WALK_LIMIT + 1):
+            if self.exists(number):
+                return number
+        return None
 
     def hint(self):
         """The generation number the head names, or None."""

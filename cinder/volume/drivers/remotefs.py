@@ -1047,8 +1047,10 @@ class RemoteFSSnapDriver(RemoteFSDriver):
         The info file's record is ended first, with a tombstone appended
         under the lock's fencing token (even if its newest generation is
         damaged): from then on no older holder can bring the volume back.
-        Then the files are found by name, not through the info file, so
-        leftovers of interrupted operations go too; the tombstone stays.
+        Then the files are found by name, so leftovers of interrupted
+        operations go too, and through the info file's last generation:
+        a listing of the share may be stale (an NFS client's cache) and
+        miss files another service made; the tombstone stays.
 
         :raises FencedOff: a newer holder claimed the volume; nothing was
             deleted.
@@ -1061,19 +1063,21 @@ class RemoteFSSnapDriver(RemoteFSDriver):
             return
         directory = self._share_dir(share)
         record, token = self._writer(directory, volume)
+        named = self._in_use(directory, volume) or set()
+        named.add(os.path.basename(record.files.head_path))
         tombstone = self._claimed(volume, lambda: record.end(
             token, before_append=lambda: coordination.ensure_locks_held(
                 step='commit %s' % os.path.basename(record.path))))
-        if tombstone is not None:
-            tombstone = record.path_of(tombstone)
-        paths = [p for p in self._volume_files(directory, volume)
-                 if p != tombstone]
-        if not paths:
+        names = set(os.path.basename(p)
+                    for p in self._volume_files(directory, volume))
+        names |= set(name for name in named
+                     if os.path.exists(os.path.join(directory, name)))
+        names.discard(os.path.basename(record.path_of(tombstone)))
+        if not names:
             LOG.info('Volume %s has no files on share %s; already deleted',
                      volume.id, share)
             return
-        self._delete_files(directory, volume,
-                           [os.path.basename(p) for p in paths])
+        self._delete_files(directory, volume, sorted(names))
         LOG.info('Deleted volume %s from share %s', volume.id, share)
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')

@@ -374,6 +374,18 @@ class NoListingTestCase(base.BaseTestCase):
             self.assertRaises(coordination.FencedOff,
                               self.record.ensure_newest, 2, stale)
 
+    def test_a_stale_listing_still_finds_a_deleted_record_s_tombstone(self):
+        # Deleted by another service (the tombstone alone is left, the
+        # head removed) after this client cached its listing.
+        listing = os.listdir(self.dir)
+        tomb = self.record.end(2)
+        for name in os.listdir(self.dir):
+            if name != os.path.basename(self.record.path_of(tomb)):
+                os.unlink(os.path.join(self.dir, name))
+        with mock.patch.object(record_files.os, 'listdir',
+                               return_value=listing):
+            self.assertEqual(tomb, self.record.read())
+
     def test_a_stale_writer_on_a_pruned_number_is_found_without_listing(self):
         stale = self.gen                            # g4, then frozen
         gen = self.record.claim(2)                  # g5

@@ -618,6 +618,22 @@ class VolumeTestCase(DriverTestCase):
         # again: already gone is fine
         self.driver.delete_volume(volume)
 
+    def test_delete_volume_through_a_stale_listing_removes_what_it_used(self):
+        # This host's listing of the share is from before another service
+        # took a snapshot: the files the info file names go all the same.
+        volume = self.create_volume()
+        stale = self.driver._volume_files(self.share, volume)
+        self.driver.create_snapshot(objects.Snapshot(volume=volume))
+        active = self.info(volume)['active']
+        self.assertNotIn(os.path.join(self.share, active), stale)
+        with mock.patch.object(self.driver, '_volume_files',
+                               return_value=stale):
+            self.driver.delete_volume(volume)
+        left = sorted(name for name in os.listdir(self.share)
+                      if name.startswith(volume.name))
+        self.assertEqual(1, len(left), left)
+        self.assertIsNone(self.record(volume).read().text)
+
     def test_delete_volume_with_garbled_info_file(self):
         for garbage in ('{"format"', None):
             volume = self.create_volume()
