@@ -25,12 +25,13 @@ Every variant is an NFS failure that the NFS driver must settle by itself
 (:mod:`cinder.volume.fenced_record`): an operation the server applied and
 then answered with an error, as when its reply was lost and the client's
 retransmission is answered anew (``EEXIST`` for a LINK, ``ENOENT`` for a
-REMOVE or a RENAME), or as a soft mount's timeout (``EIO``). A link found
-made is a commit that stands, an error after a commit does not undo it,
-a removal that finds nothing left is done, and the head of a record is
-only a hint. So the fault excuses no failed request (``excuses`` of
-:class:`cinder.stress.faults.Fault`): a request it made fail is a
-violation of the verdict.
+REMOVE or a RENAME), or as a soft mount's timeout (``EIO``); or a listing
+of the share served from a client's cache. A link found made is a commit
+that stands, an error after a commit does not undo it, a removal that
+finds nothing left is done, the head of a record is only a hint, and no
+decision rests on a listing alone. So the fault excuses no failed
+request (``excuses`` of :class:`cinder.stress.faults.Fault`): a request
+it made fail is a violation of the verdict.
 """
 
 import collections
@@ -78,6 +79,9 @@ VARIANTS = (
             'ENOENT', 1,
             'the RENAME onto an info file\'s head applied, then answered '
             'ENOENT (retransmitted after its reply was lost)'),
+    Variant('readdir-stale', 'readdir', '.', 'stale', None, 4,
+            'listings of the share answered from a copy taken when it was '
+            'armed (a client\'s READDIR cache, up to acdirmax)'),
 )
 
 
